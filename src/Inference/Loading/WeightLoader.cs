@@ -1,0 +1,94 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Loading;
+
+/// <summary>
+/// Copies checkpoint tensors into a module's parameters and buffers by name, strictly: every
+/// parameter must be present with the right shape and no checkpoint key may be left over,
+/// otherwise the error names the missing, unexpected and mismatched keys.
+/// </summary>
+public static class WeightLoader
+{
+    /// <summary>
+    /// Loads <paramref name="files"/> (one file, or the shards of one component) into <paramref name="module"/>.
+    /// Each tensor is read, converted to the parameter's dtype and device, copied in place and released,
+    /// so peak memory is the model plus one tensor.
+    /// </summary>
+    /// <param name="rename">Optional mapping from checkpoint key to module key (null drops the key).</param>
+    /// <param name="ignore">Checkpoint keys that are known to be unused (for example position_ids buffers).</param>
+    public static void LoadInto(nn.Module module, IReadOnlyList<SafeTensorsFile> files, string component,
+        Func<string, string?>? rename = null, Func<string, bool>? ignore = null)
+    {
+        var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, parameter) in module.named_parameters())
+            targets[name] = parameter;
+        foreach (var (name, buffer) in module.named_buffers())
+            targets[name] = buffer;
+
+        var loaded = new HashSet<string>(StringComparer.Ordinal);
+        var unexpected = new List<string>();
+        var mismatched = new List<string>();
+        using (torch.no_grad())
+        {
+            foreach (var file in files)
+            {
+                foreach (var key in file.Keys)
+                {
+                    if (ignore?.Invoke(key) == true)
+                        continue;
+                    var target = rename is null ? key : rename(key);
+                    if (target is null)
+                        continue;
+                    if (!targets.TryGetValue(target, out var destination))
+                    {
+                        unexpected.Add(key);
+                        continue;
+                    }
+                    var entry = file[key];
+                    if (!entry.Shape.SequenceEqual(destination.shape))
+                    {
+                        mismatched.Add($"{key}: checkpoint [{string.Join(", ", entry.Shape)}] vs model [{string.Join(", ", destination.shape)}]");
+                        continue;
+                    }
+                    using var source = file.Load(key);
+                    destination.copy_(source);
+                    loaded.Add(target);
+                }
+            }
+        }
+
+        var missing = targets.Keys.Where(k => !loaded.Contains(k) && !IsNonPersistent(module, k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0 || mismatched.Count > 0)
+            throw new CheckpointMismatchException(component, missing, unexpected, mismatched);
+    }
+
+    private static bool IsNonPersistent(nn.Module module, string key) =>
+        module is INonPersistentBuffers nonPersistent && nonPersistent.NonPersistentBuffers.Contains(key);
+}
+
+/// <summary>Implemented by modules that own buffers computed at construction rather than loaded.</summary>
+public interface INonPersistentBuffers
+{
+    IReadOnlySet<string> NonPersistentBuffers { get; }
+}
+
+/// <summary>A checkpoint does not fit the model built from its config.</summary>
+public sealed class CheckpointMismatchException(string component, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> mismatched)
+    : Exception(Describe(component, missing, unexpected, mismatched))
+{
+    public IReadOnlyList<string> Missing { get; } = missing;
+    public IReadOnlyList<string> Unexpected { get; } = unexpected;
+    public IReadOnlyList<string> ShapeMismatches { get; } = mismatched;
+
+    private static string Describe(string component, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> mismatched)
+    {
+        static string List(IReadOnlyList<string> keys) =>
+            string.Join(", ", keys.Take(20)) + (keys.Count > 20 ? $", … ({keys.Count - 20} more)" : "");
+        var parts = new List<string>();
+        if (missing.Count > 0) parts.Add($"{missing.Count} missing key(s): {List(missing)}");
+        if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected key(s): {List(unexpected)}");
+        if (mismatched.Count > 0) parts.Add($"{mismatched.Count} shape mismatch(es): {List(mismatched)}");
+        return $"The {component} checkpoint does not match its config: {string.Join("; ", parts)}.";
+    }
+}
