@@ -1,7 +1,7 @@
 namespace Easel.Inference.Pipelines;
 
 /// <summary>What a text-to-image run needs; validated by the caller (sizes multiple of 8, steps ≥ 1).</summary>
-/// <param name="Scheduler">A scheduler name known to <see cref="Schedulers.SchedulerRegistry"/> ("ddim", "euler", …), or null for the model's own.</param>
+/// <param name="Scheduler">A scheduler name ("ddim", "euler", …), or null for the one in the model folder.</param>
 /// <param name="Seed">Seeds a per-request CPU torch.Generator; image i of the batch uses the latents drawn i-th.</param>
 public sealed record TextToImageRequest(
     string Prompt,
