@@ -26,7 +26,7 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
     public ClipTextTransformer TextModel => text_model;
 
     /// <param name="inputIds">[batch, seq] int64 token ids.</param>
-    public override ClipTextOutput forward(Tensor inputIds) => text_model.forward(inputIds.to(DeviceOfParameters()));
+    public override ClipTextOutput forward(Tensor inputIds) => text_model.forward(inputIds);
 
     /// <summary>
     /// Builds the model from <c>componentFolder/config.json</c>, loads its safetensors strictly, moves it to
@@ -39,6 +39,4 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
         ClipWeights.Load(model, componentFolder, device, dtype);
         return model;
     }
-
-    private Device DeviceOfParameters() => parameters().First().device;
 }

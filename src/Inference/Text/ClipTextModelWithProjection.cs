@@ -30,7 +30,7 @@ public sealed class ClipTextModelWithProjection : nn.Module<Tensor, ClipTextOutp
     /// <param name="inputIds">[batch, seq] int64 token ids.</param>
     public override ClipTextOutput forward(Tensor inputIds)
     {
-        var output = text_model.forward(inputIds.to(text_projection.weight!.device));
+        var output = text_model.forward(inputIds);
         return output with { TextEmbeds = text_projection.forward(output.PoolerOutput) }; // [batch, projection_dim]
     }
 

@@ -29,10 +29,11 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, ClipTextOutput>
     /// <summary>The final layer norm, for clip-skip: <c>FinalLayerNorm(HiddenStates[^(k+1)])</c>.</summary>
     public LayerNorm FinalLayerNorm => final_layer_norm;
 
-    /// <param name="inputIds">[batch, seq] int64 token ids (no attention mask: SD pipelines never pass one).</param>
+    /// <param name="inputIds">[batch, seq] int64 token ids on any device (no attention mask: SD pipelines never pass one).</param>
     public override ClipTextOutput forward(Tensor inputIds)
     {
         using var scope = NewDisposeScope();
+        inputIds = inputIds.to(final_layer_norm.weight!.device);         // ids may come from the CPU tokenizer
         var hidden = embeddings.forward(inputIds);                      // [batch, seq, hidden]
         var bias = CausalBias(inputIds.shape[^1], hidden.dtype, hidden.device); // [1, 1, seq, seq]
         var states = encoder.forward(hidden, bias);
