@@ -73,10 +73,15 @@ internal static class ClipPreTokenizer
     private static bool FoldsTo(char c, char literal) =>
         c == literal || char.ToLowerInvariant(c) == literal || (literal == 's' && c == '\u017F');
 
+    // Whitespace = matched by no alternative (skipped).
     private enum CharKind { Whitespace, Letter, Number, Other }
 
     private static CharKind Classify(Rune rune)
     {
+        // U+0345 (combining ypogegrammeni, Mn) case-folds to the letter ι, so under IGNORECASE the regex module
+        // matches it with none of the classes: findall skips it like whitespace. The only such code point.
+        if (rune.Value == 0x0345)
+            return CharKind.Whitespace;
         switch (Rune.GetUnicodeCategory(rune))
         {
             case UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter

@@ -91,13 +91,32 @@ internal static class ClipTextCleaner
     private static bool IsWhitespace(Rune rune) =>
         rune.Value is ' ' or '\t' or '\n' or '\r' || Rune.GetUnicodeCategory(rune) == UnicodeCategory.SpaceSeparator;
 
-    // transformers' _is_control: any "C*" category except tab, newline and carriage return.
+    // transformers' _is_control: any "C*" category except tab, newline and carriage return. "Unassigned" means
+    // unassigned in the reference Python's Unicode version, which is older than .NET's.
     private static bool IsControl(Rune rune)
     {
         if (rune.Value is '\t' or '\n' or '\r')
             return false;
         return Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate
-            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned;
+            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned || IsUnassignedInPython(rune.Value);
+    }
+
+    private static bool IsUnassignedInPython(int cp)
+    {
+        // Binary search over the sorted inclusive (start, end) pairs.
+        var ranges = PythonUnicodeData.UnassignedRanges;
+        int lo = 0, hi = ranges.Length / 2 - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) / 2;
+            if (cp < ranges[2 * mid])
+                hi = mid - 1;
+            else if (cp > ranges[2 * mid + 1])
+                lo = mid + 1;
+            else
+                return true;
+        }
+        return false;
     }
 
     // transformers' _is_chinese_char: the CJK Unified Ideographs blocks (not kana or hangul).

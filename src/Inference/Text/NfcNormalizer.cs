@@ -4,7 +4,7 @@ namespace Easel.Inference.Text;
 
 /// <summary>
 /// Unicode NFC (canonical decomposition, canonical ordering, canonical composition) over tables generated from
-/// Python's unicodedata (<see cref="NfcData"/>). Needed because with InvariantGlobalization .NET's
+/// Python's unicodedata (<see cref="PythonUnicodeData"/>). Needed because with InvariantGlobalization .NET's
 /// <c>string.Normalize</c> leaves text unchanged, while CLIP's cleaning step composes "A" + U+0301 into "Á".
 /// </summary>
 internal static class NfcNormalizer
@@ -125,16 +125,16 @@ internal static class NfcNormalizer
 
     private static Dictionary<int, int> BuildClasses()
     {
-        var table = new Dictionary<int, int>(NfcData.CombiningClasses.Length / 2);
-        for (var i = 0; i < NfcData.CombiningClasses.Length; i += 2)
-            table[NfcData.CombiningClasses[i]] = NfcData.CombiningClasses[i + 1];
+        var table = new Dictionary<int, int>(PythonUnicodeData.CombiningClasses.Length / 2);
+        for (var i = 0; i < PythonUnicodeData.CombiningClasses.Length; i += 2)
+            table[PythonUnicodeData.CombiningClasses[i]] = PythonUnicodeData.CombiningClasses[i + 1];
         return table;
     }
 
     private static Dictionary<int, int[]> BuildDecompositions()
     {
         var table = new Dictionary<int, int[]>();
-        var data = NfcData.Decompositions;
+        var data = PythonUnicodeData.Decompositions;
         for (var i = 0; i < data.Length;)
         {
             var cp = data[i];
@@ -147,9 +147,9 @@ internal static class NfcNormalizer
 
     private static Dictionary<long, int> BuildCompositions()
     {
-        var table = new Dictionary<long, int>(NfcData.Compositions.Length / 3);
-        for (var i = 0; i < NfcData.Compositions.Length; i += 3)
-            table[((long)NfcData.Compositions[i] << 21) | (uint)NfcData.Compositions[i + 1]] = NfcData.Compositions[i + 2];
+        var table = new Dictionary<long, int>(PythonUnicodeData.Compositions.Length / 3);
+        for (var i = 0; i < PythonUnicodeData.Compositions.Length; i += 3)
+            table[((long)PythonUnicodeData.Compositions[i] << 21) | (uint)PythonUnicodeData.Compositions[i + 1]] = PythonUnicodeData.Compositions[i + 2];
         return table;
     }
 }

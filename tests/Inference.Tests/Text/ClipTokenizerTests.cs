@@ -94,4 +94,17 @@ public sealed class ClipTokenizerTests
     {
         Assert.Equal(["don", "'t", "4", "2", "!?", "\U0001D400\U0001D401"], ClipPreTokenizer.Split("don't 42!? \U0001D400\U0001D401"));
     }
+
+    [Fact]
+    public void Clean_DropsCodePointsUnassignedInTheReferencePythonsUnicode()
+    {
+        // U+13484 was assigned after Unicode 14 (Python 3.11, which made the goldens): transformers drops it as "Cn".
+        Assert.Equal("ab", ClipTextCleaner.Clean("a\U00013484b"));
+    }
+
+    [Fact]
+    public void PreTokenizer_SkipsYpogegrammeni_AsTheCaseInsensitiveRegexMatchesItWithNoClass()
+    {
+        Assert.Equal(["k", "x"], ClipPreTokenizer.Split("k\u0345x"));
+    }
 }
