@@ -14,17 +14,21 @@ internal sealed class ClipBytePairEncoder
 
     private static readonly string[] ByteToSymbol = BuildByteAlphabet();
 
+    // Bounds the cache in a long-running service that sees arbitrary prompts; transformers' cache is unbounded.
+    private const int MaxCachedWords = 100_000;
+
     private readonly Dictionary<(string, string), int> _ranks;
+    private readonly Dictionary<string, string[]> _wholeTokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string[]> _cache = new(StringComparer.Ordinal);
 
-    public ClipBytePairEncoder(IReadOnlyList<(string First, string Second)> merges, IEnumerable<string> uncachedWholeTokens)
+    public ClipBytePairEncoder(IReadOnlyList<(string First, string Second)> merges, IEnumerable<string> wholeTokens)
     {
         _ranks = new Dictionary<(string, string), int>(merges.Count);
         for (var rank = 0; rank < merges.Count; rank++)
             _ranks.TryAdd(merges[rank], rank);
         // transformers seeds the cache with the two framing tokens so a literal "<|endoftext|>" stays whole.
-        foreach (var token in uncachedWholeTokens)
-            _cache[token] = [token];
+        foreach (var token in wholeTokens)
+            _wholeTokens[token] = [token];
     }
 
     /// <summary>Maps a word to its byte-alphabet form (every UTF-8 byte becomes one printable character).</summary>
@@ -37,7 +41,14 @@ internal sealed class ClipBytePairEncoder
     }
 
     /// <summary>The BPE symbols of one byte-alphabet word.</summary>
-    public string[] Encode(string word) => _cache.GetOrAdd(word, Merge);
+    public string[] Encode(string word)
+    {
+        if (_wholeTokens.TryGetValue(word, out var whole))
+            return whole;
+        if (_cache.Count > MaxCachedWords)
+            _cache.Clear();
+        return _cache.GetOrAdd(word, Merge);
+    }
 
     private string[] Merge(string word)
     {
