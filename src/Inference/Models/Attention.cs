@@ -114,19 +114,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
             query = query.to(ScalarType.Float32);
             key = key.to(ScalarType.Float32);
         }
-        Tensor bias;
-        double beta;
-        if (attentionMask is null)
-        {
-            bias = torch.empty(query.shape[0], query.shape[1], key.shape[1], dtype: query.dtype, device: query.device);
-            beta = 0;
-        }
-        else
-        {
-            bias = attentionMask;
-            beta = 1;
-        }
-        var scores = torch.baddbmm(bias, query, key.transpose(-1, -2), beta: (float)beta, alpha: (float)Scale); // (B·h, N, M)
+        // diffusers uses baddbmm(empty, Q, Kᵀ, beta=0, alpha=scale); TorchSharp 0.107's baddbmm binds its
+        // arguments in the wrong order, so the same product is written as bmm then scale.
+        var scores = torch.bmm(query, key.transpose(-1, -2)) * Scale; // (B·h, N, M)
+        if (attentionMask is not null)
+            scores = scores + attentionMask;
         if (UpcastSoftmax)
             scores = scores.to(ScalarType.Float32);
         var probs = scores.softmax(-1).to(dtype); // (B·h, N, M)
