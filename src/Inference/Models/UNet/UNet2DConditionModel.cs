@@ -233,12 +233,12 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         if (mid_block is not null)
         {
             sample = mid_block.call(sample, emb, ehs); // (B, Cn, h, w)
+            observe?.Invoke("mid_block", sample);
             if (adapter is { Count: > 0 } && adapter.Peek().shape.SequenceEqual(sample.shape))
                 sample = sample + adapter.Dequeue();
         }
         if (control is not null)
             sample = sample + control.MidBlockResidual;
-        observe?.Invoke("mid_block", sample);
 
         // 5. up
         for (var i = 0; i < up_blocks.Count; i++)
