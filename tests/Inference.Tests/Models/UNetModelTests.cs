@@ -58,6 +58,40 @@ public sealed class UNetModelTests
     }
 
     [Fact]
+    public void Forward_AcceptsControlNetAndAdapterResiduals_WithTheDiffusersShapes()
+    {
+        using var unet = UNet2DConditionModel.FromPretrained(Sd15Unet);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var c = unet.Config;
+        var boc = c.BlockOutChannels;
+        const long size = 16;
+        var sample = torch.randn(1, c.InChannels, size, size);
+        var text = torch.randn(1, 77, c.CrossAttentionDim.For(0, boc.Count));
+        var t = torch.tensor(500L);
+        var plain = unet.forward(sample, t, text);
+
+        // One residual per skip connection: conv_in, then each block's resnets and downsampler.
+        var down = new List<Tensor> { torch.zeros(1, boc[0], size, size) };
+        for (var i = 0; i < boc.Count; i++)
+        {
+            var s = size >> i;
+            for (var l = 0; l < c.LayersPerBlock.For(i, boc.Count); l++)
+                down.Add(torch.zeros(1, boc[i], s, s));
+            if (i < boc.Count - 1)
+                down.Add(torch.zeros(1, boc[i], s / 2, s / 2));
+        }
+        var midSize = size >> (boc.Count - 1);
+        var zeroControl = new ControlResiduals(down, torch.zeros(1, boc[^1], midSize, midSize));
+        var adapter = boc.Select((ch, i) => torch.zeros(1, ch, size >> i, size >> i)).ToList();
+
+        Assert.Equal(0f, (plain - unet.forward(sample, t, text, new UNetConditioning(Control: zeroControl))).abs().max().item<float>());
+        Assert.Equal(0f, (plain - unet.forward(sample, t, text, new UNetConditioning(DownIntrablockResiduals: adapter))).abs().max().item<float>());
+        var pushed = zeroControl with { MidBlockResidual = torch.ones(1, boc[^1], midSize, midSize) };
+        Assert.False(plain.allclose(unet.forward(sample, t, text, new UNetConditioning(Control: pushed))));
+    }
+
+    [Fact]
     public void AttentionModules_AreNamedByTheirCheckpointPath_AndProcessorsCanBeSwapped()
     {
         using var unet = UNet2DConditionModel.FromPretrained(Sd15Unet);
