@@ -10,6 +10,10 @@ public static class SchedulerRegistry
     {
         [nameof(DDIMScheduler)] = c => new DDIMScheduler(c),
         [nameof(EulerDiscreteScheduler)] = c => new EulerDiscreteScheduler(c),
+        [nameof(EulerAncestralDiscreteScheduler)] = c => new EulerAncestralDiscreteScheduler(c),
+        [nameof(DDPMScheduler)] = c => new DDPMScheduler(c),
+        [nameof(PNDMScheduler)] = c => new PNDMScheduler(c),
+        [nameof(LCMScheduler)] = c => new LCMScheduler(c),
     };
 
     private static readonly SchedulerDescriptor[] Descriptors =
@@ -17,6 +21,10 @@ public static class SchedulerRegistry
         new("ddim", "DDIM", nameof(DDIMScheduler), [], c => c),
         new("euler", "Euler", nameof(EulerDiscreteScheduler), ["k_euler"], c => c with { UseKarrasSigmas = false }),
         new("euler_karras", "Euler Karras", nameof(EulerDiscreteScheduler), ["k_euler_karras"], c => c with { UseKarrasSigmas = true }),
+        new("euler_a", "Euler a", nameof(EulerAncestralDiscreteScheduler), ["euler_ancestral", "k_euler_a", "k_euler_ancestral"], c => c),
+        new("ddpm", "DDPM", nameof(DDPMScheduler), [], c => c),
+        new("pndm", "PNDM", nameof(PNDMScheduler), ["PLMS"], c => c with { SkipPrkSteps = true }),
+        new("lcm", "LCM", nameof(LCMScheduler), [], c => c),
     ];
 
     private static readonly Dictionary<string, SchedulerDescriptor> ByName = BuildIndex();
