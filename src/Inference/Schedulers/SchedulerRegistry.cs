@@ -14,6 +14,7 @@ public static class SchedulerRegistry
         [nameof(DDPMScheduler)] = c => new DDPMScheduler(c),
         [nameof(PNDMScheduler)] = c => new PNDMScheduler(c),
         [nameof(LCMScheduler)] = c => new LCMScheduler(c),
+        [nameof(DPMSolverMultistepScheduler)] = c => new DPMSolverMultistepScheduler(c),
     };
 
     private static readonly SchedulerDescriptor[] Descriptors =
@@ -22,6 +23,10 @@ public static class SchedulerRegistry
         new("euler", "Euler", nameof(EulerDiscreteScheduler), ["k_euler"], c => c with { UseKarrasSigmas = false }),
         new("euler_karras", "Euler Karras", nameof(EulerDiscreteScheduler), ["k_euler_karras"], c => c with { UseKarrasSigmas = true }),
         new("euler_a", "Euler a", nameof(EulerAncestralDiscreteScheduler), ["euler_ancestral", "k_euler_a", "k_euler_ancestral"], c => c),
+        new("dpmpp_2m", "DPM++ 2M", nameof(DPMSolverMultistepScheduler), ["k_dpmpp_2m"],
+            c => c with { AlgorithmType = "dpmsolver++", SolverOrder = 2, UseKarrasSigmas = false }),
+        new("dpmpp_2m_karras", "DPM++ 2M Karras", nameof(DPMSolverMultistepScheduler), ["k_dpmpp_2m_karras"],
+            c => c with { AlgorithmType = "dpmsolver++", SolverOrder = 2, UseKarrasSigmas = true }),
         new("ddpm", "DDPM", nameof(DDPMScheduler), [], c => c),
         new("pndm", "PNDM", nameof(PNDMScheduler), ["PLMS"], c => c with { SkipPrkSteps = true }),
         new("lcm", "LCM", nameof(LCMScheduler), [], c => c),
