@@ -15,6 +15,7 @@ public static class SchedulerRegistry
         [nameof(PNDMScheduler)] = c => new PNDMScheduler(c),
         [nameof(LCMScheduler)] = c => new LCMScheduler(c),
         [nameof(DPMSolverMultistepScheduler)] = c => new DPMSolverMultistepScheduler(c),
+        [nameof(LMSDiscreteScheduler)] = c => new LMSDiscreteScheduler(c),
     };
 
     private static readonly SchedulerDescriptor[] Descriptors =
@@ -27,6 +28,8 @@ public static class SchedulerRegistry
             c => c with { AlgorithmType = "dpmsolver++", SolverOrder = 2, UseKarrasSigmas = false }),
         new("dpmpp_2m_karras", "DPM++ 2M Karras", nameof(DPMSolverMultistepScheduler), ["k_dpmpp_2m_karras"],
             c => c with { AlgorithmType = "dpmsolver++", SolverOrder = 2, UseKarrasSigmas = true }),
+        new("lms", "LMS", nameof(LMSDiscreteScheduler), ["k_lms"], c => c with { UseKarrasSigmas = false }),
+        new("lms_karras", "LMS Karras", nameof(LMSDiscreteScheduler), ["k_lms_karras"], c => c with { UseKarrasSigmas = true }),
         new("ddpm", "DDPM", nameof(DDPMScheduler), [], c => c),
         new("pndm", "PNDM", nameof(PNDMScheduler), ["PLMS"], c => c with { SkipPrkSteps = true }),
         new("lcm", "LCM", nameof(LCMScheduler), [], c => c),
