@@ -1,10 +1,12 @@
 namespace Easel.Inference.Shapes;
 
-/// <summary>Geometric features of a detected object, from its soft coverage (alpha) map.</summary>
-/// <param name="Fill">Area over bounding-box area: square ≈ 1, circle ≈ 0.785, triangle ≈ 0.5, star ≈ 0.38.</param>
-/// <param name="Solidity">Binary-mask area over its convex hull's area: ≈ 1 for convex shapes, ≈ 0.56 for a star.</param>
-/// <param name="CentroidY">Centroid height within the bounding box (0 top, 1 bottom): 0.5 symmetric, 0.67 triangle, 0.55 star.</param>
-public sealed record ShapeFeatures(double Area, double Width, double Height, double Fill, double Solidity, double CentroidY);
+/// <summary>How the judge measured a detected object.</summary>
+/// <param name="Mass">Σα over the object's window: its area in pixels, preserved by blur.</param>
+/// <param name="Scale">Scale of the best-fitting template (comparable with <see cref="SceneObject.Scale"/>).</param>
+/// <param name="Width">Bounding-box width of that template; <paramref name="Height"/> its height.</param>
+/// <param name="TemplateIou">Soft IoU of the coverage map with the best template (1 = perfect).</param>
+/// <param name="RunnerUpIou">Soft IoU of the best template of any other kind: a small margin means an ambiguous shape.</param>
+public sealed record ShapeFeatures(double Mass, double Scale, double Width, double Height, double TemplateIou, double RunnerUpIou);
 
 /// <summary>An object the judge found in an image.</summary>
 /// <param name="CenterX">Bounding-box centre (sub-pixel, from coverage profiles), comparable with <see cref="SceneObject.CenterX"/>.</param>
@@ -57,12 +59,11 @@ public sealed record ShapeJudgeOptions
     /// <summary>Components with fewer pixels are noise.</summary>
     public int MinPixels { get; init; } = 12;
 
-    /// <summary>Below this solidity an object is a star.</summary>
-    public double StarSolidity { get; init; } = 0.78;
+    /// <summary>Scale factors tried around the scale implied by the object's mass when fitting templates.</summary>
+    public IReadOnlyList<double> TemplateScales { get; init; } = [0.94, 1.0, 1.06];
 
-    /// <summary>Fill at or above which a convex object is a square; at or above <see cref="CircleFill"/> a circle; below, a triangle.</summary>
-    public double SquareFill { get; init; } = 0.89;
-    public double CircleFill { get; init; } = 0.64;
+    /// <summary>How many 3×3 box-blur passes the templates are also tried with (0 = sharp only).</summary>
+    public int TemplateBlurs { get; init; } = 2;
 
     public static ShapeJudgeOptions Default { get; } = new();
 }
@@ -74,8 +75,9 @@ public sealed record ShapeJudgeOptions
 /// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size.</item>
 /// <item>Per component: the core (pixels at ≥ 70 % of the component's 90th-percentile distance) gives the mean colour,
 /// classified by the nearest palette colour; coverage α = projection of (pixel − background) on (colour − background).</item>
-/// <item>Shape from α: fill of the bounding box (from coverage profiles), solidity of the α ≥ ½ mask against its convex hull.
-/// Size from the bounding-box extent, position from the bounding-box centre by thirds.</item>
+/// <item>Shape: the kind whose anti-aliased template (sharp or blurred, at the scale its mass implies, centroid on the
+/// observed centroid) has the highest soft IoU with the coverage map. The fitted template gives the bounding box:
+/// size from its extent, position from its centre by thirds.</item>
 /// </list>
 /// <see cref="Score(ReadOnlySpan{byte}, SceneSpec)"/> matches the asked objects to the detected ones (the assignment that
 /// agrees on most asked attributes, colour first) and reports each criterion.
@@ -227,7 +229,7 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                         stack.Push(q);
                     }
             }
-            if (members.Count >= Options.MinPixels && Describe(rgb, bg, dist, members) is { } obj)
+            if (members.Count >= Options.MinPixels && Describe(rgb, bg, dist, members, label, next) is { } obj)
                 objects.Add(obj);
         }
         objects.Sort((a, b) => a.CenterX.CompareTo(b.CenterX));
@@ -254,9 +256,9 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         return new Rgb(r[r.Count / 2], g[g.Count / 2], b[b.Count / 2]);
     }
 
-    private DetectedObject? Describe(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members)
+    private DetectedObject? Describe(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members, int[] label, int id)
     {
-        // Core pixels: near the component's strongest contrast (robust to the blurred rim).
+        // Core pixels: near the component's strongest contrast (robust to the blurred rim) give its colour.
         var ds = members.Select(p => dist[p]).OrderBy(d => d).ToArray();
         double cut = 0.7 * ds[(int)(0.9 * (ds.Length - 1))];
         double sr = 0, sg = 0, sb = 0;
@@ -274,83 +276,111 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         sb /= nCore;
         var (color, colorDistance) = ShapePalette.Nearest(sr, sg, sb);
 
-        // Coverage α of each member pixel, from its projection on the background→object colour axis.
-        double vr = sr - bg.R, vg = sg - bg.G, vb = sb - bg.B, vv = vr * vr + vg * vg + vb * vb;
+        // Coverage α from the projection on the background→palette colour axis (the palette colour, not the measured
+        // mean: blur washes out a small object's core, and α must still reach 1 only where the object fully covers).
+        var pc = color.ToRgb();
+        double vr = pc.R - bg.R, vg = pc.G - bg.G, vb = pc.B - bg.B, vv = vr * vr + vg * vg + vb * vb;
         if (vv < 1) return null;
-        var colMax = new double[Size];
-        var rowMax = new double[Size];
-        double area = 0, my = 0;
-        var mask = new List<int>(members.Count);
+
+        const int pad = 3;
+        int x0 = Size, y0 = Size, x1 = 0, y1 = 0;
         foreach (int p in members)
         {
-            double a = ((rgb[3 * p] - bg.R) * vr + (rgb[3 * p + 1] - bg.G) * vg + (rgb[3 * p + 2] - bg.B) * vb) / vv;
-            a = Math.Clamp(a, 0, 1);
             int x = p % Size, y = p / Size;
-            colMax[x] = Math.Max(colMax[x], a);
-            rowMax[y] = Math.Max(rowMax[y], a);
-            area += a;
-            my += a * (y + 0.5);
-            if (a >= 0.5) mask.Add(p);
+            x0 = Math.Min(x0, x); x1 = Math.Max(x1, x);
+            y0 = Math.Min(y0, y); y1 = Math.Max(y1, y);
         }
-        if (mask.Count < Options.MinPixels / 2) return null;
-        var (x0, width) = Profile(colMax);
-        var (y0, height) = Profile(rowMax);
-        double cx = x0 + width / 2, cy = y0 + height / 2;
-        double fill = area / Math.Max(1e-9, width * height);
-        double solidity = mask.Count / Math.Max(1.0, HullArea(mask));
-        double centroidY = (my / area - y0) / Math.Max(1e-9, height);
-        var features = new ShapeFeatures(area, width, height, fill, solidity, centroidY);
+        x0 = Math.Max(0, x0 - pad); y0 = Math.Max(0, y0 - pad);
+        x1 = Math.Min(Size - 1, x1 + pad); y1 = Math.Min(Size - 1, y1 + pad);
+        var window = new Window(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
 
-        var o = Options;
-        ShapeKind kind = solidity < o.StarSolidity ? ShapeKind.Star
-            : fill >= o.SquareFill ? ShapeKind.Square
-            : fill >= o.CircleFill ? ShapeKind.Circle
-            : ShapeKind.Triangle;
+        // Mass and centroid from the unclamped α (blur preserves both, and background noise averages out).
+        var observed = new float[window.Width * window.Height];
+        double mass = 0, mx = 0, my = 0;
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++)
+            {
+                int p = y * Size + x;
+                if (label[p] != 0 && label[p] != id) continue; // another object's pixels
+                double a = ((rgb[3 * p] - bg.R) * vr + (rgb[3 * p + 1] - bg.G) * vg + (rgb[3 * p + 2] - bg.B) * vb) / vv;
+                mass += a;
+                mx += a * (x + 0.5);
+                my += a * (y + 0.5);
+                observed[(y - y0) * window.Width + (x - x0)] = (float)Math.Clamp(a, 0, 1);
+            }
+        if (mass < Options.MinPixels / 2.0) return null;
+        mx /= mass;
+        my /= mass;
+
+        var fit = FitKind(observed, window, mass, mx, my);
+        var (hw, hh) = ShapeLayout.HalfExtent(fit.Kind, fit.Scale);
         var mean = new Rgb((byte)Math.Round(sr), (byte)Math.Round(sg), (byte)Math.Round(sb));
-        return new DetectedObject(color, kind, ShapeLayout.SizeOfExtent(width, height), ShapeLayout.Classify(cx, cy),
-            cx, cy, members.Count, mean, colorDistance, features);
+        return new DetectedObject(color, fit.Kind, ShapeLayout.SizeOfExtent(2 * hw, 2 * hh), ShapeLayout.Classify(fit.CenterX, fit.CenterY),
+            fit.CenterX, fit.CenterY, members.Count, mean, colorDistance,
+            new ShapeFeatures(mass, fit.Scale, 2 * hw, 2 * hh, fit.Iou, fit.RunnerUpIou));
     }
 
-    /// <summary>Sub-pixel start and extent of a coverage profile: the extent is the sum of per-line maxima, and a partly
-    /// covered first line starts the object that fraction of a pixel late.</summary>
-    private static (double Start, double Extent) Profile(double[] maxima)
+    private readonly record struct Window(int Left, int Top, int Width, int Height);
+
+    private readonly record struct Fit(ShapeKind Kind, double Scale, double CenterX, double CenterY, double Iou, double RunnerUpIou);
+
+    /// <summary>
+    /// The kind whose template best matches the coverage map (soft IoU). Each kind is tried at the scale its area formula
+    /// gives for the observed mass (and a few factors around it), centred so its centroid sits on the observed centroid,
+    /// sharp and blurred. Mass and centroid survive blur, so this holds up where thresholds on fill or solidity fail
+    /// (blur rounds a small star or triangle into a blob).
+    /// </summary>
+    private Fit FitKind(float[] observed, Window window, double mass, double mx, double my)
     {
-        int first = Array.FindIndex(maxima, v => v > 0);
-        if (first < 0) return (0, 0);
-        double extent = maxima.Sum();
-        return (first + (1 - maxima[first]), extent);
+        var template = new float[observed.Length];
+        var scratch = new float[observed.Length];
+        var bestPerKind = new Fit[Kinds.Length];
+        for (int k = 0; k < Kinds.Length; k++)
+        {
+            var kind = Kinds[k];
+            double s0 = Math.Sqrt(mass / ShapeLayout.Area(kind, 1));
+            var best = new Fit(kind, s0, mx, my, double.NegativeInfinity, 0);
+            foreach (double f in Options.TemplateScales)
+            {
+                double s = s0 * f, cx = mx, cy = my - ShapeLayout.CentroidOffsetY(kind, s);
+                ShapeRenderer.RenderCoverage(new SceneObject(kind, ShapeColor.White, ShapeSize.Small, cx, cy, s),
+                    window.Left, window.Top, window.Width, window.Height, template);
+                for (int blur = 0; blur <= Options.TemplateBlurs; blur++)
+                {
+                    if (blur > 0) BoxBlur3(template, scratch, window.Width, window.Height);
+                    double inter = 0, union = 0;
+                    for (int i = 0; i < template.Length; i++)
+                    {
+                        inter += Math.Min(template[i], observed[i]);
+                        union += Math.Max(template[i], observed[i]);
+                    }
+                    double iou = inter / Math.Max(1e-9, union);
+                    if (iou > best.Iou) best = new Fit(kind, s, cx, cy, iou, 0);
+                }
+            }
+            bestPerKind[k] = best;
+        }
+        var ranked = bestPerKind.OrderByDescending(f => f.Iou).ToArray();
+        return ranked[0] with { RunnerUpIou = ranked[1].Iou };
     }
 
-    /// <summary>Area of the convex hull of the corners of the given pixels (Andrew's monotone chain).</summary>
-    private static double HullArea(List<int> pixels)
+    private static readonly ShapeKind[] Kinds = Enum.GetValues<ShapeKind>();
+
+    private static void BoxBlur3(float[] image, float[] scratch, int w, int h)
     {
-        var pts = new List<(int X, int Y)>(pixels.Count * 4);
-        foreach (int p in pixels)
-        {
-            int x = p % Size, y = p / Size;
-            pts.Add((x, y));
-            pts.Add((x + 1, y));
-            pts.Add((x, y + 1));
-            pts.Add((x + 1, y + 1));
-        }
-        pts.Sort((a, b) => a.X != b.X ? a.X.CompareTo(b.X) : a.Y.CompareTo(b.Y));
-        var hull = new (int X, int Y)[pts.Count * 2];
-        int k = 0;
-        static long Cross((int X, int Y) o, (int X, int Y) a, (int X, int Y) b) =>
-            (long)(a.X - o.X) * (b.Y - o.Y) - (long)(a.Y - o.Y) * (b.X - o.X);
-        for (int i = 0; i < pts.Count; i++)
-        {
-            while (k >= 2 && Cross(hull[k - 2], hull[k - 1], pts[i]) <= 0) k--;
-            hull[k++] = pts[i];
-        }
-        for (int i = pts.Count - 2, lower = k + 1; i >= 0; i--)
-        {
-            while (k >= lower && Cross(hull[k - 2], hull[k - 1], pts[i]) <= 0) k--;
-            hull[k++] = pts[i];
-        }
-        double twice = 0;
-        for (int i = 0; i < k - 1; i++) twice += (double)hull[i].X * hull[i + 1].Y - (double)hull[i + 1].X * hull[i].Y;
-        return Math.Abs(twice) / 2;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                float sum = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
+                    {
+                        int qx = x + dx, qy = y + dy;
+                        if ((uint)qx < (uint)w && (uint)qy < (uint)h) sum += image[qy * w + qx];
+                    }
+                scratch[y * w + x] = sum / 9;
+            }
+        Array.Copy(scratch, image, image.Length);
     }
 }
 

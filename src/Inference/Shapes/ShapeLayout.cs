@@ -36,6 +36,24 @@ public static class ShapeLayout
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
+    /// <summary>Area of a shape in square pixels.</summary>
+    public static double Area(ShapeKind kind, double scale) => scale * scale * kind switch
+    {
+        ShapeKind.Circle => Math.PI,
+        ShapeKind.Square => 4 * SquareHalf * SquareHalf,
+        ShapeKind.Triangle => 3 * Math.Sqrt(3) / 4 * TriangleRadius * TriangleRadius,
+        ShapeKind.Star => 5 * StarOuter * StarOuter * StarInnerRatio * Math.Sin(36 * Math.PI / 180),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>How far below the bounding-box centre a shape's centroid lies.</summary>
+    public static double CentroidOffsetY(ShapeKind kind, double scale) => kind switch
+    {
+        ShapeKind.Triangle => TriangleRadius * scale / 4,
+        ShapeKind.Star => StarOuter * scale * (1 - Cos36) / 2,
+        _ => 0,
+    };
+
     /// <summary>The polygon outline (clockwise in screen coordinates) of a triangle or star with bounding-box centre (cx, cy).</summary>
     public static (double X, double Y)[] Polygon(ShapeKind kind, double cx, double cy, double scale)
     {

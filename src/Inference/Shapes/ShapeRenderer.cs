@@ -61,6 +61,19 @@ public static class ShapeRenderer
 
     private static byte Blend(byte under, byte over, double a) => (byte)Math.Round(under + (over - under) * a);
 
+    /// <summary>The anti-aliased coverage map of one object over a window of the canvas (row-major, width × height).</summary>
+    public static void RenderCoverage(SceneObject o, int left, int top, int width, int height, Span<float> destination)
+    {
+        destination[..(width * height)].Clear();
+        var (l, t, r, b) = o.Bounds;
+        int x0 = Math.Max(left, (int)Math.Floor(l)), x1 = Math.Min(left + width - 1, (int)Math.Ceiling(r));
+        int y0 = Math.Max(top, (int)Math.Floor(t)), y1 = Math.Min(top + height - 1, (int)Math.Ceiling(b));
+        var coverage = CoverageFunction(o);
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++)
+                destination[(y - top) * width + (x - left)] = (float)coverage(x, y);
+    }
+
     /// <summary>Coverage in [0, 1] of pixel (x, y) by the object.</summary>
     private static Func<int, int, double> CoverageFunction(SceneObject o)
     {
