@@ -60,7 +60,7 @@ public sealed record ShapeJudgeOptions
     public int MinPixels { get; init; } = 12;
 
     /// <summary>Scale factors tried around the scale implied by the object's mass when fitting templates.</summary>
-    public IReadOnlyList<double> TemplateScales { get; init; } = [0.94, 1.0, 1.06];
+    public IReadOnlyList<double> TemplateScales { get; init; } = [1.0];
 
     /// <summary>How many 3×3 box-blur passes the templates are also tried with (0 = sharp only).</summary>
     public int TemplateBlurs { get; init; } = 2;
@@ -366,21 +366,29 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
 
     private static readonly ShapeKind[] Kinds = Enum.GetValues<ShapeKind>();
 
+    /// <summary>In-place 3×3 box blur (separable; zero outside the window).</summary>
     private static void BoxBlur3(float[] image, float[] scratch, int w, int h)
     {
         for (int y = 0; y < h; y++)
+        {
+            int row = y * w;
             for (int x = 0; x < w; x++)
             {
-                float sum = 0;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++)
-                    {
-                        int qx = x + dx, qy = y + dy;
-                        if ((uint)qx < (uint)w && (uint)qy < (uint)h) sum += image[qy * w + qx];
-                    }
-                scratch[y * w + x] = sum / 9;
+                float sum = image[row + x];
+                if (x > 0) sum += image[row + x - 1];
+                if (x < w - 1) sum += image[row + x + 1];
+                scratch[row + x] = sum;
             }
-        Array.Copy(scratch, image, image.Length);
+        }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int i = y * w + x;
+                float sum = scratch[i];
+                if (y > 0) sum += scratch[i - w];
+                if (y < h - 1) sum += scratch[i + w];
+                image[i] = sum / 9;
+            }
     }
 }
 

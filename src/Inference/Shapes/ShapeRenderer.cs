@@ -40,16 +40,14 @@ public static class ShapeRenderer
 
     private static void Draw(SceneObject o, Span<byte> rgb)
     {
-        var (l, t, r, b) = o.Bounds;
-        int x0 = Math.Max(0, (int)Math.Floor(l)), x1 = Math.Min(Size - 1, (int)Math.Ceiling(r));
-        int y0 = Math.Max(0, (int)Math.Floor(t)), y1 = Math.Min(Size - 1, (int)Math.Ceiling(b));
+        var shape = new Outline(o);
+        var (x0, y0, x1, y1) = shape.PixelBounds(0, 0, Size, Size);
         var c = o.Color.ToRgb();
-        var coverage = CoverageFunction(o);
         for (int y = y0; y <= y1; y++)
         {
             for (int x = x0; x <= x1; x++)
             {
-                double a = coverage(x, y);
+                double a = shape.Coverage(x, y);
                 if (a <= 0) continue;
                 int p = 3 * (y * Size + x);
                 rgb[p] = Blend(rgb[p], c.R, a);
@@ -59,86 +57,109 @@ public static class ShapeRenderer
         }
     }
 
-    private static byte Blend(byte under, byte over, double a) => (byte)Math.Round(under + (over - under) * a);
-
     /// <summary>The anti-aliased coverage map of one object over a window of the canvas (row-major, width × height).</summary>
     public static void RenderCoverage(SceneObject o, int left, int top, int width, int height, Span<float> destination)
     {
         destination[..(width * height)].Clear();
-        var (l, t, r, b) = o.Bounds;
-        int x0 = Math.Max(left, (int)Math.Floor(l)), x1 = Math.Min(left + width - 1, (int)Math.Ceiling(r));
-        int y0 = Math.Max(top, (int)Math.Floor(t)), y1 = Math.Min(top + height - 1, (int)Math.Ceiling(b));
-        var coverage = CoverageFunction(o);
+        var shape = new Outline(o);
+        var (x0, y0, x1, y1) = shape.PixelBounds(left, top, width, height);
         for (int y = y0; y <= y1; y++)
             for (int x = x0; x <= x1; x++)
-                destination[(y - top) * width + (x - left)] = (float)coverage(x, y);
+                destination[(y - top) * width + (x - left)] = (float)shape.Coverage(x, y);
     }
 
-    /// <summary>Coverage in [0, 1] of pixel (x, y) by the object.</summary>
-    private static Func<int, int, double> CoverageFunction(SceneObject o)
+    private static byte Blend(byte under, byte over, double a) => (byte)Math.Round(under + (over - under) * a);
+
+    /// <summary>
+    /// A shape's outline, precomputed for coverage queries: squares by exact area, the others by 4×4 supersampling of
+    /// the pixels their edge may cross (pixels surely inside or outside are decided from the pixel centre).
+    /// </summary>
+    private readonly struct Outline
     {
-        double cx = o.CenterX, cy = o.CenterY;
-        switch (o.Kind)
+        private readonly ShapeKind _kind;
+        private readonly double _cx, _cy, _l, _t, _r, _b;
+        private readonly double _radius, _inner; // circle radius or star outer radius; star inner-pentagon inradius
+        private readonly (double X, double Y)[]? _poly;
+        private readonly (double A, double B, double C)[]? _edges;
+
+        public Outline(SceneObject o)
         {
-            case ShapeKind.Square:
+            _kind = o.Kind;
+            (_l, _t, _r, _b) = o.Bounds;
+            _cx = o.CenterX;
+            _cy = o.CenterY;
+            _radius = _inner = 0;
+            _poly = null;
+            _edges = null;
+            switch (o.Kind)
             {
-                double h = ShapeLayout.SquareHalf * o.Scale;
-                return (x, y) => Overlap(x, cx - h, cx + h) * Overlap(y, cy - h, cy + h);
+                case ShapeKind.Circle:
+                    _radius = o.Scale;
+                    break;
+                case ShapeKind.Triangle:
+                    _poly = ShapeLayout.Polygon(o.Kind, _cx, _cy, o.Scale);
+                    _edges = EdgeLines(_poly);
+                    break;
+                case ShapeKind.Star:
+                    _poly = ShapeLayout.Polygon(o.Kind, _cx, _cy, o.Scale);
+                    _radius = ShapeLayout.StarOuter * o.Scale;
+                    _cy = _poly[0].Y + _radius; // the star's own centre (below the bounding-box centre)
+                    _inner = _radius * ShapeLayout.StarInnerRatio * Math.Cos(36 * Math.PI / 180);
+                    break;
             }
-            case ShapeKind.Circle:
+        }
+
+        public (int X0, int Y0, int X1, int Y1) PixelBounds(int left, int top, int width, int height) => (
+            Math.Max(left, (int)Math.Floor(_l)), Math.Max(top, (int)Math.Floor(_t)),
+            Math.Min(left + width - 1, (int)Math.Ceiling(_r)), Math.Min(top + height - 1, (int)Math.Ceiling(_b)));
+
+        public double Coverage(int x, int y)
+        {
+            double px = x + 0.5, py = y + 0.5;
+            switch (_kind)
             {
-                double r = o.Scale, r2 = r * r;
-                return (x, y) =>
+                case ShapeKind.Square:
+                    return Overlap(x, _l, _r) * Overlap(y, _t, _b);
+                case ShapeKind.Circle:
                 {
-                    double d = Math.Sqrt(Sq(x + 0.5 - cx) + Sq(y + 0.5 - cy));
-                    if (d <= r - HalfDiagonal) return 1;
-                    if (d >= r + HalfDiagonal) return 0;
-                    return Supersample(x, y, (px, py) => Sq(px - cx) + Sq(py - cy) <= r2);
-                };
-            }
-            case ShapeKind.Triangle:
-            {
-                var poly = ShapeLayout.Polygon(o.Kind, cx, cy, o.Scale);
-                var edges = EdgeLines(poly);
-                return (x, y) =>
+                    double d = Math.Sqrt(Sq(px - _cx) + Sq(py - _cy));
+                    if (d <= _radius - HalfDiagonal) return 1;
+                    if (d >= _radius + HalfDiagonal) return 0;
+                    break;
+                }
+                case ShapeKind.Triangle:
                 {
-                    double m = MinSignedDistance(edges, x + 0.5, y + 0.5);
+                    double m = MinSignedDistance(_edges!, px, py);
                     if (m >= HalfDiagonal) return 1;
                     if (m <= -HalfDiagonal) return 0;
-                    return Supersample(x, y, (px, py) => MinSignedDistance(edges, px, py) >= 0);
-                };
-            }
-            case ShapeKind.Star:
-            {
-                var poly = ShapeLayout.Polygon(o.Kind, cx, cy, o.Scale);
-                double ox = poly[0].X, oy = poly[0].Y + ShapeLayout.StarOuter * o.Scale; // star centre
-                double rOut = ShapeLayout.StarOuter * o.Scale;
-                double rIn = rOut * ShapeLayout.StarInnerRatio * Math.Cos(36 * Math.PI / 180); // inner pentagon's inradius
-                return (x, y) =>
+                    break;
+                }
+                default:
                 {
-                    double d = Math.Sqrt(Sq(x + 0.5 - ox) + Sq(y + 0.5 - oy));
-                    if (d >= rOut + HalfDiagonal) return 0;
-                    if (d <= rIn - HalfDiagonal) return 1;
-                    return Supersample(x, y, (px, py) => InPolygon(poly, px, py));
-                };
+                    double d = Math.Sqrt(Sq(px - _cx) + Sq(py - _cy));
+                    if (d >= _radius + HalfDiagonal) return 0;
+                    if (d <= _inner - HalfDiagonal) return 1;
+                    break;
+                }
             }
-            default:
-                throw new ArgumentOutOfRangeException(nameof(o), $"Unknown shape kind {o.Kind}.");
+            int n = 0;
+            for (int j = 0; j < Sub; j++)
+                for (int i = 0; i < Sub; i++)
+                    if (Inside(x + (i + 0.5) / Sub, y + (j + 0.5) / Sub)) n++;
+            return n / (double)(Sub * Sub);
         }
+
+        private bool Inside(double px, double py) => _kind switch
+        {
+            ShapeKind.Circle => Sq(px - _cx) + Sq(py - _cy) <= _radius * _radius,
+            ShapeKind.Triangle => MinSignedDistance(_edges!, px, py) >= 0,
+            _ => InPolygon(_poly!, px, py),
+        };
     }
 
     private static double Sq(double v) => v * v;
 
     private static double Overlap(int pixel, double lo, double hi) => Math.Clamp(Math.Min(pixel + 1, hi) - Math.Max(pixel, lo), 0, 1);
-
-    private static double Supersample(int x, int y, Func<double, double, bool> inside)
-    {
-        int n = 0;
-        for (int j = 0; j < Sub; j++)
-            for (int i = 0; i < Sub; i++)
-                if (inside(x + (i + 0.5) / Sub, y + (j + 0.5) / Sub)) n++;
-        return n / (double)(Sub * Sub);
-    }
 
     /// <summary>Unit-normal line equations (a, b, c) with a·x + b·y + c ≥ 0 inside a clockwise (screen) convex polygon.</summary>
     private static (double A, double B, double C)[] EdgeLines((double X, double Y)[] poly)
