@@ -101,7 +101,7 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
     {
         var detected = analysis.Objects;
         var asked = spec.Objects;
-        var assignment = BestAssignment(asked, detected);
+        var assignment = BestAssignment(asked, detected, spec.Relation);
         var verdicts = new ObjectVerdict[asked.Count];
         for (int k = 0; k < asked.Count; k++)
         {
@@ -136,8 +136,9 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         return result;
     }
 
-    /// <summary>For each asked object the index of its detected object (or −1), maximizing agreement; exhaustive for ≤ 4 asked objects.</summary>
-    private static int[] BestAssignment(IReadOnlyList<ObjectSpec> asked, IReadOnlyList<DetectedObject> detected)
+    /// <summary>For each asked object the index of its detected object (or −1), maximizing agreement (colour, then kind, size,
+    /// position, then the relation); exhaustive for ≤ 4 asked objects.</summary>
+    private static int[] BestAssignment(IReadOnlyList<ObjectSpec> asked, IReadOnlyList<DetectedObject> detected, RelationSpec? relation)
     {
         var best = Enumerable.Repeat(-1, asked.Count).ToArray();
         var current = (int[])best.Clone();
@@ -167,6 +168,13 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         {
             if (k == asked.Count)
             {
+                // Between otherwise equal readings (two red stars), prefer the one in which the asked relation holds.
+                if (relation is { } r && r.Subject < current.Length && r.Object < current.Length
+                    && current[r.Subject] >= 0 && current[r.Object] >= 0)
+                {
+                    var (a, b) = (detected[current[r.Subject]], detected[current[r.Object]]);
+                    if (ShapeLayout.Holds(r.Relation, a.CenterX, a.CenterY, b.CenterX, b.CenterY)) score += 0.5;
+                }
                 if (score > bestScore) (bestScore, best) = (score, (int[])current.Clone());
                 return;
             }

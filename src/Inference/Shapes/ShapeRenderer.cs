@@ -139,6 +139,8 @@ public static class ShapeRenderer
                     double d = Math.Sqrt(Sq(px - _cx) + Sq(py - _cy));
                     if (d >= _radius + HalfDiagonal) return 0;
                     if (d <= _inner - HalfDiagonal) return 1;
+                    // Pixels whose centre is farther than half a diagonal from every edge are wholly in or out.
+                    if (MinEdgeDistanceSq(_poly!, px, py) >= HalfDiagonal * HalfDiagonal) return InPolygon(_poly!, px, py) ? 1 : 0;
                     break;
                 }
             }
@@ -180,6 +182,20 @@ public static class ShapeRenderer
     {
         double m = double.MaxValue;
         foreach (var (a, b, c) in lines) m = Math.Min(m, a * x + b * y + c);
+        return m;
+    }
+
+    private static double MinEdgeDistanceSq((double X, double Y)[] poly, double x, double y)
+    {
+        double m = double.MaxValue;
+        for (int i = 0, j = poly.Length - 1; i < poly.Length; j = i++)
+        {
+            var (ax, ay) = poly[j];
+            var (bx, by) = poly[i];
+            double ex = bx - ax, ey = by - ay;
+            double t = Math.Clamp(((x - ax) * ex + (y - ay) * ey) / (ex * ex + ey * ey), 0, 1);
+            m = Math.Min(m, Sq(ax + t * ex - x) + Sq(ay + t * ey - y));
+        }
         return m;
     }
 
