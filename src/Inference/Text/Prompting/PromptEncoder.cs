@@ -56,14 +56,17 @@ public sealed class PromptEncoder
     public IReadOnlyList<PromptChunk> Chunk(string prompt) => ChunkWith(_chunkers[0], prompt);
 
     /// <summary>Encodes one prompt, repeated <paramref name="copies"/> times along the batch axis.</summary>
-    public PromptEmbeddings Encode(string prompt, int copies = 1)
+    /// <param name="secondPrompt">SDXL only: the second encoder's prompt (diffusers' <c>prompt_2</c>); null = <paramref name="prompt"/>.</param>
+    public PromptEmbeddings Encode(string prompt, int copies = 1, string? secondPrompt = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentOutOfRangeException.ThrowIfLessThan(copies, 1);
+        if (secondPrompt is not null && _branches.Length < 2)
+            throw new ArgumentException("A second prompt needs a second text encoder.", nameof(secondPrompt));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
 
-        var perBranch = _chunkers.Select(c => ChunkWith(c, prompt)).ToArray();
+        var perBranch = _chunkers.Select((c, b) => ChunkWith(c, b == 1 ? secondPrompt ?? prompt : prompt)).ToArray();
         var chunkCount = perBranch.Max(chunks => chunks.Count);
         var states = new Tensor[_branches.Length];
         Tensor? pooled = null;
@@ -95,12 +98,15 @@ public sealed class PromptEncoder
     /// Encodes the prompt and the negative prompt for classifier-free guidance and pads the shorter with encoded empty
     /// chunks (as A1111 pads cond/uncond), so both have the same sequence length and can be concatenated on the batch axis.
     /// </summary>
-    public GuidanceEmbeddings EncodeForGuidance(string prompt, string negativePrompt, int copies = 1)
+    /// <param name="secondPrompt">SDXL: diffusers' <c>prompt_2</c>; null = <paramref name="prompt"/>.</param>
+    /// <param name="secondNegativePrompt">SDXL: diffusers' <c>negative_prompt_2</c>; null = <paramref name="negativePrompt"/>.</param>
+    public GuidanceEmbeddings EncodeForGuidance(string prompt, string negativePrompt, int copies = 1,
+        string? secondPrompt = null, string? secondNegativePrompt = null)
     {
-        var conditional = Encode(prompt, copies);
+        var conditional = Encode(prompt, copies, secondPrompt);
         try
         {
-            var negative = Encode(negativePrompt, copies);
+            var negative = Encode(negativePrompt, copies, secondNegativePrompt);
             var chunkCount = Math.Max(conditional.ChunkCount, negative.ChunkCount);
             return new GuidanceEmbeddings(PadToChunkCount(conditional, chunkCount), PadToChunkCount(negative, chunkCount));
         }
