@@ -11,15 +11,9 @@ public sealed class PromptEncoderTests : IDisposable
 {
     private readonly ClipTokenizer _tokenizer = ClipTokenizer.FromPretrained(ParityFixtures.PathOf("models/sd15/tokenizer"));
     private readonly ClipTextModel _model = ClipTextModel.FromPretrained(ParityFixtures.PathOf("models/sd15/text_encoder"));
-    private readonly DisposeScope _scope = NewDisposeScope();
-    private readonly IDisposable _noGrad = no_grad();
 
-    public void Dispose()
-    {
-        _noGrad.Dispose();
-        _scope.Dispose();
-        _model.Dispose();
-    }
+    // No class-level dispose scope or no_grad: both are thread-bound, and the constructor may run on another thread.
+    public void Dispose() => _model.Dispose();
 
     private PromptEncoder Sd15(ClipLayer? layer = null, EmphasisMode emphasis = EmphasisMode.Original) =>
         new(TextEncoderBranch.Create(_tokenizer, _model, layer), new PromptEncoderOptions { Emphasis = emphasis });
