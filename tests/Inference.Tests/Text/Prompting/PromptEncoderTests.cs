@@ -45,6 +45,20 @@ public sealed class PromptEncoderTests : IDisposable
         Assert.True(Plain(prompt).BitEqual(encoded.Embeddings), "embeddings differ from tokenizer.Encode → LastHiddenState");
     }
 
+    [Theory]
+    [InlineData("a photograph of an astronaut riding a horse")]
+    [InlineData("")]
+    public void Encode_Sd2_ShortPromptWithoutEmphasis_IsBitIdenticalToThePlainPath(string prompt)
+    {
+        // SD 2.x pads with "!" (id 0) rather than EOS.
+        var tokenizer = ClipTokenizer.FromPretrained(ParityFixtures.PathOf("models/sd2/tokenizer"));
+        using var model = ClipTextModel.FromPretrained(ParityFixtures.PathOf("models/sd2/text_encoder"));
+        var ids = tokenizer.Encode(prompt).InputIds.ToArray();
+        var plain = model.forward(tensor(ids, [1, ids.Length], dtype: ScalarType.Int64)).LastHiddenState;
+        using var encoded = new PromptEncoder(TextEncoderBranch.Create(tokenizer, model)).Encode(prompt);
+        Assert.True(plain.BitEqual(encoded.Embeddings));
+    }
+
     [Fact]
     public void Encode_SeventyFiveTokenPrompt_IsBitIdenticalToThePlainPath()
     {
