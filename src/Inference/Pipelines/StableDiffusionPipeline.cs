@@ -215,6 +215,14 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         return Denoise(prompt, scheduler, timesteps, latents, noise, request, hooks, progress, cancellationToken).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The UNet conditioning for <paramref name="request"/> (tests compare it with diffusers' UNet inputs).</summary>
+    internal PromptEmbeddings EncodePrompts(GenerationRequest request, bool guidance)
+    {
+        using var noGrad = torch.no_grad();
+        var (height, width) = OutputSize(request);
+        return _conditioner.Encode(request, request.NumImages, guidance, height, width);
+    }
+
     /// <summary>Per-step extensions of the loop: extra UNet input channels and a rewrite of the latents after each step.</summary>
     private sealed record DenoisingHooks(Func<Tensor, Tensor>? ExtendModelInput = null, Func<int, Tensor, Tensor>? AfterStep = null);
 

@@ -112,3 +112,39 @@ public sealed class PipelineParityTests
         return null;
     }
 }
+
+/// <summary>SDXL's UNet inputs from the prompts: concatenated penultimate states, pooled text_embeds, add_time_ids.</summary>
+[Trait("Category", "Parity")]
+public sealed class SdxlConditioningParityTests
+{
+    [SkippableFact]
+    public void SdxlPromptConditioningMatchesTheFirstUNetCall()
+    {
+        const string caseName = "pipe_sdxl_txt2img_euler";
+        Skip.If(ParityFixtures.Cases.All(c => c.Name != caseName), $"the fixture set has no {caseName}");
+        using var parity = ParityFixtures.Load(caseName);
+        var p = parity.Params;
+        using var pipeline = StableDiffusionPipeline.Load(parity.ModelDir, new PipelineOptions("cpu", "float32"));
+        var request = new TextToImageRequest(p.GetProperty("prompt").GetString()!, p.GetProperty("negative_prompt").GetString()!,
+            p.GetProperty("width").GetInt32(), p.GetProperty("height").GetInt32(), 1, 7.5, 0) { Prompt2 = p.GetProperty("prompt_2").GetString() };
+
+        using var scope = torch.NewDisposeScope();
+        using var embeds = pipeline.EncodePrompts(request, guidance: true);
+        var tolerance = Tolerance.For("text_encoder");
+        tolerance.AssertClose(parity.Tensor("mid.unet_call0.encoder_hidden_states"), embeds.HiddenStates, "encoder_hidden_states");
+        tolerance.AssertClose(parity.Tensor("mid.unet_call0.added_cond_kwargs.text_embeds"), embeds.Added!.TextEmbeds, "text_embeds");
+        tolerance.AssertClose(parity.Tensor("mid.unet_call0.added_cond_kwargs.time_ids"), embeds.Added.TimeIds, "time_ids");
+    }
+
+    [SkippableFact]
+    public void SdxlEmptyNegativePrompt_GivesZeroUnconditionalEmbeddings()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(ParityFixtures.PathOf("models/sdxl"), new PipelineOptions("cpu", "float32"));
+        using var scope = torch.NewDisposeScope();
+        using var embeds = pipeline.EncodePrompts(new TextToImageRequest("a lion", "", 64, 64, 1, 7.5, 0), guidance: true);
+        Assert.Equal(0.0, embeds.HiddenStates[0].abs().max().item<float>());
+        Assert.Equal(0.0, embeds.Added!.TextEmbeds[0].abs().max().item<float>());
+        Assert.True(embeds.HiddenStates[1].abs().max().item<float>() > 0);
+        Assert.Equal([64f, 64f, 0f, 0f, 64f, 64f], embeds.Added.TimeIds[1].data<float>().ToArray());
+    }
+}
