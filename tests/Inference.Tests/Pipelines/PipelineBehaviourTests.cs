@@ -113,6 +113,19 @@ public sealed class PipelineBehaviourTests(FixturePipelines fixtures) : IClassFi
     }
 
     [Fact]
+    public void Sdxl_ImageToImageAndInpaint_GiveFiniteImagesOfTheInputSize()
+    {
+        var image = Gray(64, 48);
+        var toImage = fixtures.Sdxl.ImageToImage(new ImageToImageRequest("a lion", "", image, 0.5, 2, 5.0, 4));
+        var inpainted = fixtures.Sdxl.Inpaint(new InpaintRequest("a lion", "", image, Mask(64, 48, 255), 2, 5.0, 4, Strength: 0.75));
+        Assert.All(new[] { toImage[0], inpainted[0] }, result =>
+        {
+            Assert.Equal((64, 48), (result.Width, result.Height));
+            Assert.Equal(64 * 48 * 3, result.Rgb.Length);
+        });
+    }
+
+    [Fact]
     public void Inpaint_OnAnOrdinaryUNet_WithAnEmptyMask_KeepsTheImageLatents()
     {
         // Mask 0 everywhere: latent blending puts back the clean image latents after the last step, which are
