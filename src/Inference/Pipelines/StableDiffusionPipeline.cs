@@ -1,5 +1,4 @@
 using Easel.Inference.Imaging;
-using Easel.Inference.Loading;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
 using Easel.Inference.Runtime;
@@ -11,118 +10,299 @@ using static TorchSharp.torch;
 namespace Easel.Inference.Pipelines;
 
 /// <summary>
-/// Latent diffusion text-to-image (Rombach et al. 2022) with classifier-free guidance (Ho &amp; Salimans 2022),
-/// loaded from a diffusers folder: model_index.json, tokenizer/, text_encoder/, unet/, vae/, scheduler/.
+/// Latent diffusion (Rombach et al. 2022) for SD 1.x, SD 2.x and SDXL, loaded from a diffusers folder:
+/// text-to-image, image-to-image (SDEdit) and inpainting, with classifier-free guidance (Ho &amp; Salimans 2022).
+/// The families differ only in how prompts become UNet conditioning (<see cref="IPromptConditioner"/>); the
+/// tasks differ only in how the starting latents and timesteps are prepared and in two loop hooks. There is
+/// one denoising loop (<see cref="Denoise"/>).
 /// </summary>
-public sealed class StableDiffusionPipeline : IDisposable
+public sealed class StableDiffusionPipeline : IDiffusionPipeline
 {
-    private readonly ClipTokenizer _tokenizer;
-    private readonly ClipTextModel _textEncoder;
+    private readonly IPromptConditioner _conditioner;
     private readonly UNet2DConditionModel _unet;
     private readonly AutoencoderKL _vae;
+    private readonly ScalarType _vaeDType;
     private readonly SchedulerConfig _schedulerConfig;
 
-    private StableDiffusionPipeline(string folder, InferenceDevice placement, ClipTokenizer tokenizer, ClipTextModel textEncoder,
-        UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig)
+    private StableDiffusionPipeline(string folder, string family, InferenceDevice placement, IPromptConditioner conditioner,
+        UNet2DConditionModel unet, AutoencoderKL vae, ScalarType vaeDType, SchedulerConfig schedulerConfig)
     {
         Folder = folder;
+        Family = family;
         Placement = placement;
-        _tokenizer = tokenizer;
-        _textEncoder = textEncoder;
+        _conditioner = conditioner;
         _unet = unet;
         _vae = vae;
+        _vaeDType = vaeDType;
         _schedulerConfig = schedulerConfig;
     }
 
-    /// <summary>The model folder this pipeline was loaded from.</summary>
     public string Folder { get; }
 
-    /// <summary>The device and dtype the models run in.</summary>
     public InferenceDevice Placement { get; }
 
-    /// <summary>The model family: "sd15" for SD 1.x-style UNets.</summary>
-    public string Family => "sd15";
+    /// <summary>"sdxl" when the folder has a second text encoder, "sd2" for linear-projection UNets, otherwise "sd15".</summary>
+    public string Family { get; }
 
-    /// <summary>How many pixels one latent cell covers along each axis: 2^(number of VAE blocks − 1).</summary>
+    public bool IsInpaintingModel => _unet.Config.InChannels == 2 * LatentChannels + 1;
+
     public int VaeScaleFactor => _vae.Config.ScaleFactor;
 
-    /// <summary>Loads every component of a diffusers folder onto the requested device.</summary>
+    private int LatentChannels => _vae.Config.LatentChannels;
+
+    /// <summary>
+    /// Loads every component of a diffusers folder onto the requested device. The VAE stays in float32 when
+    /// the pipeline runs in float16 and its config sets force_upcast (it overflows in float16).
+    /// </summary>
     public static StableDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
         options ??= new PipelineOptions();
-        if (!File.Exists(Path.Combine(modelFolder, "model_index.json")))
-            throw new FileNotFoundException($"'{modelFolder}' is not a diffusers model folder: it has no model_index.json.");
+        var index = ModelIndex.Read(modelFolder);
         var placement = InferenceDevice.Resolve(options.Device, options.DType);
-        var tokenizer = ClipTokenizer.FromPretrained(Path.Combine(modelFolder, "tokenizer"));
-        var textEncoder = ClipTextModel.FromPretrained(Path.Combine(modelFolder, "text_encoder"), placement.Device, placement.DType);
-        var unet = UNet2DConditionModel.FromPretrained(Path.Combine(modelFolder, "unet"), placement.Device, placement.DType);
-        var vae = AutoencoderKL.FromPretrained(Path.Combine(modelFolder, "vae"), placement.Device, placement.DType);
-        var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
-        return new StableDiffusionPipeline(modelFolder, placement, tokenizer, textEncoder, unet, vae, schedulerConfig);
+        var (device, dtype) = (placement.Device, placement.DType);
+        string Part(string name) => Path.Combine(modelFolder, name);
+
+        var owned = new List<IDisposable>();
+        T Own<T>(T item) where T : IDisposable
+        {
+            owned.Add(item);
+            return item;
+        }
+        try
+        {
+            var unet = Own(UNet2DConditionModel.FromPretrained(Part("unet"), device, dtype));
+            var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
+            var vaeDType = dtype == ScalarType.Float16 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
+            var vae = Own(AutoencoderKL.FromPretrained(Part("vae"), device, vaeDType));
+            var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
+
+            IPromptConditioner conditioner;
+            string family;
+            if (Directory.Exists(Part("text_encoder_2")))
+            {
+                var hasFirst = Directory.Exists(Part("text_encoder")) && Directory.Exists(Part("tokenizer"));
+                var tokenizer = hasFirst ? ClipTokenizer.FromPretrained(Part("tokenizer")) : null;
+                var textEncoder = hasFirst ? Own(ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype)) : null;
+                var textEncoder2 = Own(ClipTextModelWithProjection.FromPretrained(Part("text_encoder_2"), device, dtype));
+                var aesthetic = index.RequiresAestheticsScore ?? UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, 5);
+                if (!UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, aesthetic ? 5 : 6))
+                    throw new InvalidDataException(
+                        $"'{modelFolder}': the UNet's add_embedding expects {unet.Config.ProjectionClassEmbeddingsInputDim} inputs, but addition_time_embed_dim " +
+                        $"{unet.Config.AdditionTimeEmbedDim} × {(aesthetic ? 5 : 6)} time ids + text_encoder_2 projection_dim {textEncoder2.Config.ProjectionDim} " +
+                        $"does not give that (requires_aesthetics_score = {aesthetic}).");
+                conditioner = new SdxlPromptConditioner(tokenizer, textEncoder, ClipTokenizer.FromPretrained(Part("tokenizer_2")), textEncoder2,
+                    device, dtype, index.ForceZerosForEmptyPrompt ?? true, aesthetic);
+                family = "sdxl";
+            }
+            else
+            {
+                var textEncoder = Own(ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype));
+                conditioner = new ClipPromptConditioner(ClipTokenizer.FromPretrained(Part("tokenizer")), textEncoder, device, dtype);
+                family = unet.Config.UseLinearProjection ? "sd2" : "sd15";
+            }
+            var latentChannels = vae.Config.LatentChannels;
+            if (unet.Config.InChannels != latentChannels && unet.Config.InChannels != 2 * latentChannels + 1)
+                throw new InvalidDataException($"'{modelFolder}': a UNet with {unet.Config.InChannels} input channels fits neither {latentChannels}-channel latents nor inpainting.");
+            return new StableDiffusionPipeline(modelFolder, family, placement, conditioner, unet, vae, vaeDType, schedulerConfig);
+        }
+        catch
+        {
+            foreach (var item in owned)
+                item.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the UNet's text_time embedding takes <paramref name="timeIds"/> ids plus the pooled text embedding.</summary>
+    private static bool UNetWantsTimeIds(UNet2DConditionConfig config, int projectionDim, int timeIds) =>
+        config.AdditionEmbedType == "text_time" &&
+        config.AdditionTimeEmbedDim * timeIds + projectionDim == config.ProjectionClassEmbeddingsInputDim;
+
+    public IReadOnlyList<GeneratedImage> TextToImage(TextToImageRequest request, IProgress<DenoisingProgress>? progress = null,
+        CancellationToken cancellationToken = default) => Generate(request, progress, cancellationToken);
+
+    public IReadOnlyList<GeneratedImage> ImageToImage(ImageToImageRequest request, IProgress<DenoisingProgress>? progress = null,
+        CancellationToken cancellationToken = default) => Generate(request, progress, cancellationToken);
+
+    public IReadOnlyList<GeneratedImage> Inpaint(InpaintRequest request, IProgress<DenoisingProgress>? progress = null,
+        CancellationToken cancellationToken = default) => Generate(request, progress, cancellationToken);
+
+    /// <summary>
+    /// Runs a request with all noise from one CPU generator seeded with <see cref="GenerationRequest.Seed"/>, drawn in
+    /// diffusers' order, so the same request gives the same pixels on the same device and diffusers' image for
+    /// <c>generator=torch.Generator().manual_seed(seed)</c>.
+    /// </summary>
+    public IReadOnlyList<GeneratedImage> Generate(GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        Validate(request);
+        using var inference = torch.inference_mode();
+        using var scope = torch.NewDisposeScope();
+        var latents = GenerateLatents(request, CreateScheduler(request), GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
+        return ImageTensors.ToImages(Decode(latents));
+    }
+
+    /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config.</summary>
+    public IScheduler CreateScheduler(GenerationRequest request)
+    {
+        var config = request.TimestepSpacing is { } spacing ? _schedulerConfig with { TimestepSpacing = spacing } : _schedulerConfig;
+        return string.IsNullOrWhiteSpace(request.Scheduler) ? SchedulerRegistry.FromConfig(config) : SchedulerRegistry.Create(request.Scheduler, config);
     }
 
     /// <summary>
-    /// Runs text-to-image. Image i of the batch starts from the i-th latent of one draw of shape
-    /// (N, C, H/f, W/f) from a CPU generator seeded with <see cref="TextToImageRequest.Seed"/>, as diffusers does
-    /// with <c>torch.Generator().manual_seed(seed)</c>, so the same request gives the same pixels on the same device.
+    /// Prepares the starting latents and timesteps of <paramref name="request"/>, denoises, and returns the final
+    /// latents (before they are divided by the VAE scaling factor). Draw order from <paramref name="noise"/>, as
+    /// diffusers: text-to-image — x_T, then the scheduler's; image-to-image — the image posterior sample, the
+    /// noise added at the first timestep, then the scheduler's; inpainting — the image posterior sample (ordinary
+    /// UNets, or strength &lt; 1), the starting noise, the masked-image posterior sample, then the scheduler's.
     /// </summary>
-    public IReadOnlyList<GeneratedImage> TextToImage(TextToImageRequest request, IProgress<DenoisingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+    /// <param name="initialNoise">Replaces the draw of the starting noise (x_T, or the noise added to the image), e.g. a
+    /// parity case's in.latents; diffusers' inpainting instead ignores the image when given latents with strength &lt; 1.</param>
+    public Tensor GenerateLatents(GenerationRequest request, IScheduler scheduler, INoiseSource noise, Tensor? initialNoise = null,
+        IProgress<DenoisingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate(request);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var scheduler = CreateScheduler(request.Scheduler);
-        var generator = new Generator((ulong)request.Seed, CPU);
-        var latentShape = new long[] { request.NumImages, _vae.Config.LatentChannels, request.Height / VaeScaleFactor, request.Width / VaeScaleFactor };
-        var initialNoise = torch.randn(latentShape, dtype: float32, generator: generator);
-        var latents = Denoise(request.Prompt, request.NegativePrompt, request.Steps, request.GuidanceScale, request.Eta,
-            scheduler, initialNoise, new GeneratorNoiseSource(generator), progress, cancellationToken);
-        return ImageTensors.ToImages(Decode(latents));
+        var device = Placement.Device;
+        var count = request.NumImages;
+        var (height, width) = OutputSize(request);
+        long[] latentShape = [count, LatentChannels, height / VaeScaleFactor, width / VaeScaleFactor];
+        Tensor StartNoise() => (initialNoise ?? noise.Next(latentShape, float32, device)).to(float32).to(device);
+
+        var guidance = request.GuidanceScale > 1.0;
+        using var prompt = _conditioner.Encode(request, count, guidance, height, width);
+        scheduler.SetTimesteps(request.Steps);
+
+        Tensor latents, timesteps;
+        var hooks = new DenoisingHooks();
+        switch (request)
+        {
+            case TextToImageRequest:
+                timesteps = scheduler.Timesteps;
+                latents = StartNoise() * scheduler.InitNoiseSigma; // x_T ~ N(0, σ_max² I)
+                break;
+
+            case ImageToImageRequest r:
+            {
+                // SDEdit: x_0 = E(image), then x_t0 ~ q(x_t0 | x_0) at the first of the last int(N·strength) timesteps.
+                timesteps = StrengthTimesteps(scheduler, r.Steps, r.Strength);
+                var imageLatents = EncodeImage(r.Image.ToRgbTensor(device) * 2 - 1, noise).repeat(count, 1, 1, 1);
+                latents = scheduler.AddNoise(imageLatents, StartNoise(), timesteps[..1].repeat(count));
+                break;
+            }
+
+            case InpaintRequest r:
+            {
+                timesteps = StrengthTimesteps(scheduler, r.Steps, r.Strength);
+                var fromPureNoise = r.Strength >= 1.0;
+                var image = r.Image.ToRgbTensor(device) * 2 - 1; // (1, 3, H, W) in [-1, 1]
+                var mask = (r.Mask.ToGrayTensor(device) >= 0.5).to(float32); // (1, 1, H, W), 1 = repaint
+                var imageLatents = !IsInpaintingModel || !fromPureNoise ? EncodeImage(image, noise).repeat(count, 1, 1, 1) : null;
+                var start = StartNoise();
+                latents = fromPureNoise ? start * scheduler.InitNoiseSigma : scheduler.AddNoise(imageLatents!, start, timesteps[..1].repeat(count));
+                var maskedImageLatents = EncodeImage(image * (mask < 0.5), noise).repeat(count, 1, 1, 1); // diffusers encodes it for every UNet
+                var latentMask = nn.functional.interpolate(mask, [latentShape[2], latentShape[3]], mode: InterpolationMode.Nearest).repeat(count, 1, 1, 1);
+                hooks = IsInpaintingModel
+                    ? InpaintingUNetInputs(latentMask, maskedImageLatents, guidance)
+                    : BlendUnderMask(scheduler, timesteps, latentMask, imageLatents!, start);
+                break;
+            }
+
+            default:
+                throw new NotSupportedException($"Unknown request kind {request.GetType().Name}.");
+        }
+        return Denoise(prompt, scheduler, timesteps, latents, noise, request, hooks, progress, cancellationToken).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// The denoising loop from given initial noise x_T (drawn on the CPU so that seeds agree across devices):
-    /// returns the final latents, before they are divided by the VAE scaling factor.
-    /// </summary>
-    /// <param name="noise">Noise for stochastic scheduler steps (a seeded generator, or a replayed tape in parity tests).</param>
-    public Tensor Denoise(string prompt, string negativePrompt, int steps, double guidanceScale, double eta, IScheduler scheduler,
-        Tensor initialNoise, INoiseSource noise, IProgress<DenoisingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>The UNet conditioning for <paramref name="request"/> (tests compare it with diffusers' UNet inputs).</summary>
+    internal PromptEmbeddings EncodePrompts(GenerationRequest request, bool guidance)
     {
-        using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var count = (int)initialNoise.shape[0];
-        var useGuidance = guidanceScale > 1.0;
+        var (height, width) = OutputSize(request);
+        return _conditioner.Encode(request, request.NumImages, guidance, height, width);
+    }
 
-        // Text conditioning: [negative, prompt] so that one UNet call serves both terms of the guidance.
-        var promptEmbeds = EncodePrompt(prompt, count);
-        var conditioning = useGuidance ? torch.cat([EncodePrompt(negativePrompt, count), promptEmbeds], 0) : promptEmbeds;
+    /// <summary>Per-step extensions of the loop: extra UNet input channels and a rewrite of the latents after each step.</summary>
+    private sealed record DenoisingHooks(Func<Tensor, Tensor>? ExtendModelInput = null, Func<int, Tensor, Tensor>? AfterStep = null);
 
-        scheduler.SetTimesteps(steps);
-        var latents = initialNoise.to(float32).to(Placement.Device) * scheduler.InitNoiseSigma;
-
-        var stepOptions = new StepOptions { Eta = eta };
-        var timesteps = scheduler.Timesteps;
+    /// <summary>
+    /// The reverse process: for each t, ε̂ = UNet(x_t, t, c) — with guidance ε̂ = ε(x_t, ∅) + w·(ε(x_t, c) − ε(x_t, ∅))
+    /// (Ho &amp; Salimans 2022, eq. 6) from one batched call — then x_{t−1} = scheduler step(ε̂, t, x_t).
+    /// </summary>
+    private Tensor Denoise(PromptEmbeddings prompt, IScheduler scheduler, Tensor timesteps, Tensor latents, INoiseSource noise,
+        GenerationRequest request, DenoisingHooks hooks, IProgress<DenoisingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var guidance = request.GuidanceScale > 1.0;
+        var stepOptions = new StepOptions { Eta = request.Eta };
+        var conditioning = prompt.UNetConditioning;
         var total = (int)timesteps.shape[0];
         for (var i = 0; i < total; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var step = torch.NewDisposeScope();
             var t = timesteps[i];
-            var modelInput = scheduler.ScaleModelInput(useGuidance ? torch.cat([latents, latents], 0) : latents, t);
-            var prediction = _unet.forward(modelInput.to(Placement.DType), t.to(Placement.Device), conditioning).to(float32);
-            if (useGuidance)
+            var modelInput = scheduler.ScaleModelInput(guidance ? torch.cat([latents, latents], 0) : latents, t); // (B, C, h, w)
+            if (hooks.ExtendModelInput is { } extend)
+                modelInput = extend(modelInput);
+            var prediction = _unet.forward(modelInput.to(Placement.DType), t.to(Placement.Device), prompt.HiddenStates, conditioning).to(float32);
+            if (guidance)
             {
-                // ε̃ = ε(x, ∅) + w·(ε(x, c) − ε(x, ∅))   (Ho & Salimans 2022, eq. 6)
-                var halves = prediction.chunk(2, 0);
-                prediction = halves[0] + guidanceScale * (halves[1] - halves[0]);
+                var halves = prediction.chunk(2, 0); // [unconditional, conditional]
+                prediction = halves[0] + request.GuidanceScale * (halves[1] - halves[0]);
             }
-            var next = scheduler.Step(prediction, t, latents, noise, stepOptions).PrevSample.MoveToOuterDisposeScope();
+            var next = scheduler.Step(prediction, t, latents, noise, stepOptions).PrevSample;
+            if (hooks.AfterStep is { } after)
+                next = after(i, next);
+            next = next.MoveToOuterDisposeScope();
             latents.Dispose();
             latents = next;
             progress?.Report(new DenoisingProgress(i + 1, total));
         }
-        return latents.MoveToOuterDisposeScope();
+        return latents;
+    }
+
+    /// <summary>Inpainting UNets read [latents, mask, masked-image latents] along the channels (9 = 4 + 1 + 4).</summary>
+    private static DenoisingHooks InpaintingUNetInputs(Tensor latentMask, Tensor maskedImageLatents, bool guidance)
+    {
+        var extra = torch.cat([latentMask, maskedImageLatents], 1); // (N, 1 + C, h, w)
+        if (guidance)
+            extra = torch.cat([extra, extra], 0); // (2N, 1 + C, h, w)
+        return new DenoisingHooks(ExtendModelInput: input => torch.cat([input, extra.to(input.dtype)], 1));
+    }
+
+    /// <summary>
+    /// Ordinary UNets: after step i, keep the generated latents under the mask and put back the image latents
+    /// noised to the next timestep elsewhere (clean after the last step), as diffusers' inpaint pipeline does for
+    /// 4-channel UNets (Avrahami et al. 2023, Blended Latent Diffusion).
+    /// </summary>
+    private static DenoisingHooks BlendUnderMask(IScheduler scheduler, Tensor timesteps, Tensor latentMask, Tensor imageLatents, Tensor noise)
+    {
+        var total = timesteps.shape[0];
+        return new DenoisingHooks(AfterStep: (i, latents) =>
+        {
+            var known = i < total - 1
+                ? scheduler.AddNoise(imageLatents, noise, timesteps[(i + 1)..(i + 2)].repeat(imageLatents.shape[0]))
+                : imageLatents;
+            return (1 - latentMask) * known + latentMask * latents;
+        });
+    }
+
+    /// <summary>diffusers' get_timesteps: the last int(N·strength) steps of the schedule (times the scheduler order).</summary>
+    private static Tensor StrengthTimesteps(IScheduler scheduler, int steps, double strength)
+    {
+        var kept = Math.Min((int)(steps * strength), steps);
+        var skip = Math.Max(steps - kept, 0);
+        return scheduler.Timesteps[(skip * scheduler.Order)..];
+    }
+
+    /// <summary>Encodes an image in [-1, 1] to scaled latents: scaling_factor · (mean + std·ε), ε drawn next from <paramref name="noise"/>.</summary>
+    private Tensor EncodeImage(Tensor image, INoiseSource noise)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var posterior = _vae.Encode(image.to(_vaeDType));
+        var eps = noise.Next(posterior.Mean.shape, float32, Placement.Device).to(posterior.Mean.dtype);
+        return (posterior.Sample(eps).to(float32) * _vae.Config.ScalingFactor).MoveToOuterDisposeScope(); // (1, C, h, w)
     }
 
     /// <summary>Decodes latents to images in [0, 1], NHWC float32 on the CPU.</summary>
@@ -130,36 +310,58 @@ public sealed class StableDiffusionPipeline : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var decoded = _vae.Decode((latents / _vae.Config.ScalingFactor).to(Placement.DType));
+        var config = _vae.Config;
+        var z = latents.to(float32) / config.ScalingFactor;
+        if (config.LatentsMean is { } mean && config.LatentsStd is { } std)
+        {
+            var shape = new long[] { 1, mean.Count, 1, 1 };
+            z = z * torch.tensor(std.Select(v => (float)v).ToArray(), shape, device: z.device) +
+                torch.tensor(mean.Select(v => (float)v).ToArray(), shape, device: z.device);
+        }
+        var decoded = _vae.Decode(z.to(_vaeDType));
         return ImageTensors.ToUnitNhwc(decoded).MoveToOuterDisposeScope();
     }
 
-    private Tensor EncodePrompt(string text, int copies)
+    private static (int Height, int Width) OutputSize(GenerationRequest request) => request switch
     {
-        using var scope = torch.NewDisposeScope();
-        var ids = _tokenizer.Encode(text).InputIds.ToArray();
-        var inputIds = torch.tensor(ids, new long[] { 1, ids.Length }, dtype: int64, device: Placement.Device);
-        var hidden = _textEncoder.forward(inputIds).LastHiddenState; // (1, 77, D)
-        return hidden.repeat(copies, 1, 1).MoveToOuterDisposeScope(); // (N, 77, D)
-    }
+        TextToImageRequest r => (r.Height, r.Width),
+        ImageToImageRequest r => (r.Image.Height, r.Image.Width),
+        InpaintRequest r => (r.Image.Height, r.Image.Width),
+        _ => throw new NotSupportedException($"Unknown request kind {request.GetType().Name}."),
+    };
 
-    private IScheduler CreateScheduler(string? name) =>
-        string.IsNullOrWhiteSpace(name) ? SchedulerRegistry.FromConfig(_schedulerConfig) : SchedulerRegistry.Create(name, _schedulerConfig);
-
-    private void Validate(TextToImageRequest request)
+    /// <summary>Throws <see cref="ArgumentException"/> naming what is wrong with <paramref name="request"/>.</summary>
+    public void Validate(GenerationRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        static void Require(bool ok, string message)
+        {
+            if (!ok)
+                throw new ArgumentException(message, nameof(request));
+        }
         var factor = VaeScaleFactor;
-        if (request.Width <= 0 || request.Height <= 0 || request.Width % factor != 0 || request.Height % factor != 0)
-            throw new ArgumentException($"Width and height must be positive multiples of {factor}; got {request.Width}×{request.Height}.", nameof(request));
-        if (request.Steps < 1)
-            throw new ArgumentException($"Steps must be at least 1; got {request.Steps}.", nameof(request));
-        if (request.NumImages < 1)
-            throw new ArgumentException($"NumImages must be at least 1; got {request.NumImages}.", nameof(request));
+        var (height, width) = OutputSize(request);
+        var sizeSource = request is TextToImageRequest ? "Width and height" : "The image's width and height";
+        Require(width > 0 && height > 0 && width % factor == 0 && height % factor == 0,
+            $"{sizeSource} must be positive multiples of {factor}; got {width}×{height}.");
+        Require(request.Steps >= 1, $"Steps must be at least 1; got {request.Steps}.");
+        Require(request.NumImages >= 1, $"NumImages must be at least 1; got {request.NumImages}.");
+        Require(double.IsFinite(request.GuidanceScale) && request.GuidanceScale >= 0, $"GuidanceScale must be a finite number ≥ 0; got {request.GuidanceScale}.");
+        Require(double.IsFinite(request.Eta) && request.Eta >= 0, $"Eta must be a finite number ≥ 0; got {request.Eta}.");
+        var strength = request switch { ImageToImageRequest r => r.Strength, InpaintRequest r => r.Strength, _ => 1.0 };
+        Require(strength > 0 && strength <= 1, $"Strength must be in (0, 1]; got {strength}.");
+        Require((int)(request.Steps * strength) >= 1,
+            $"Strength {strength} of {request.Steps} steps leaves no denoising step; raise steps or strength.");
+        if (request is InpaintRequest inpaint)
+            Require(inpaint.Mask.Width == width && inpaint.Mask.Height == height,
+                $"The mask is {inpaint.Mask.Width}×{inpaint.Mask.Height} but the image is {width}×{height}; they must match.");
+        if (IsInpaintingModel && request is not InpaintRequest)
+            throw new NotSupportedException($"'{Folder}' has an inpainting UNet; it needs an inpaint request (image and mask), not a {request.GetType().Name}.");
     }
 
     public void Dispose()
     {
-        _textEncoder.Dispose();
+        _conditioner.Dispose();
         _unet.Dispose();
         _vae.Dispose();
     }

@@ -1,0 +1,105 @@
+namespace Easel.Inference.Pipelines;
+
+/// <summary>
+/// What every generation shares: the prompts, the sampler and the seed. The pipeline validates it
+/// (<see cref="StableDiffusionPipeline"/> throws <see cref="ArgumentException"/> naming the bad field).
+/// </summary>
+/// <param name="NegativePrompt">The unconditional prompt of classifier-free guidance. Empty means "none": SDXL
+/// models whose model_index.json sets force_zeros_for_empty_prompt then use zero embeddings, as diffusers does
+/// for <c>negative_prompt=None</c>.</param>
+/// <param name="GuidanceScale">Classifier-free guidance weight w; w ≤ 1 skips the unconditional pass (Turbo models).</param>
+/// <param name="Scheduler">A scheduler name ("ddim", "Euler a", …), or null for the one in the model folder.</param>
+/// <param name="Seed">Seeds a per-request CPU torch.Generator; all noise is drawn from it, in diffusers' order.</param>
+public abstract record GenerationRequest(
+    string Prompt,
+    string NegativePrompt,
+    int Steps,
+    double GuidanceScale,
+    long Seed,
+    string? Scheduler = null,
+    int NumImages = 1,
+    double Eta = 0.0)
+{
+    /// <summary>SDXL: the prompt of the second text encoder; null reuses <see cref="GenerationRequest.Prompt"/>.</summary>
+    public string? Prompt2 { get; init; }
+
+    /// <summary>SDXL: the negative prompt of the second text encoder; null reuses <see cref="GenerationRequest.NegativePrompt"/>.</summary>
+    public string? NegativePrompt2 { get; init; }
+
+    /// <summary>SDXL size and crop conditioning; null uses the defaults (no crop, original = target = output size).</summary>
+    public MicroConditioning? Micro { get; init; }
+
+    /// <summary>Overrides the scheduler's timestep_spacing ("leading", "trailing", "linspace"); Turbo models want "trailing".</summary>
+    public string? TimestepSpacing { get; init; }
+}
+
+/// <summary>Text-to-image: starts from pure noise of the requested size.</summary>
+public sealed record TextToImageRequest(
+    string Prompt,
+    string NegativePrompt,
+    int Width,
+    int Height,
+    int Steps,
+    double GuidanceScale,
+    long Seed,
+    string? Scheduler = null,
+    int NumImages = 1,
+    double Eta = 0.0)
+    : GenerationRequest(Prompt, NegativePrompt, Steps, GuidanceScale, Seed, Scheduler, NumImages, Eta);
+
+/// <summary>
+/// Image-to-image (SDEdit, Meng et al. 2022): the image is encoded, noised to the timestep that leaves
+/// int(Steps·Strength) steps, and denoised from there. The output has the image's size.
+/// </summary>
+/// <param name="Strength">In (0, 1]: how much of the schedule is re-run; 1 ignores the image except for its size.</param>
+public sealed record ImageToImageRequest(
+    string Prompt,
+    string NegativePrompt,
+    InputImage Image,
+    double Strength,
+    int Steps,
+    double GuidanceScale,
+    long Seed,
+    string? Scheduler = null,
+    int NumImages = 1,
+    double Eta = 0.0)
+    : GenerationRequest(Prompt, NegativePrompt, Steps, GuidanceScale, Seed, Scheduler, NumImages, Eta);
+
+/// <summary>
+/// Inpainting: repaints where <see cref="Mask"/> is white (≥ 0.5) and keeps the rest. Inpainting UNets (9 input
+/// channels) see the mask and the masked image; ordinary UNets blend latents under the mask after every step.
+/// </summary>
+/// <param name="Mask">Same size as the image; 1 (white) = repaint. Binarised at 0.5.</param>
+public sealed record InpaintRequest(
+    string Prompt,
+    string NegativePrompt,
+    InputImage Image,
+    InputImage Mask,
+    int Steps,
+    double GuidanceScale,
+    long Seed,
+    double Strength = 1.0,
+    string? Scheduler = null,
+    int NumImages = 1,
+    double Eta = 0.0)
+    : GenerationRequest(Prompt, NegativePrompt, Steps, GuidanceScale, Seed, Scheduler, NumImages, Eta);
+
+/// <summary>
+/// SDXL's size conditioning (Podell et al. 2023, §2.2): add_time_ids = original_size + crops_coords_top_left +
+/// target_size, or original_size + crops_coords_top_left + aesthetic score for refiner-style UNets.
+/// Sizes are (height, width) in pixels; null means the output size.
+/// </summary>
+public sealed record MicroConditioning
+{
+    public (int Height, int Width)? OriginalSize { get; init; }
+    public (int Top, int Left) CropsCoordsTopLeft { get; init; }
+    public (int Height, int Width)? TargetSize { get; init; }
+    public double AestheticScore { get; init; } = 6.0;
+    public double NegativeAestheticScore { get; init; } = 2.5;
+}
+
+/// <summary>Reported after every denoising step.</summary>
+public sealed record DenoisingProgress(int Step, int TotalSteps);
+
+/// <summary>One generated image as 8-bit RGB, row-major, height × width × 3.</summary>
+public sealed record GeneratedImage(int Width, int Height, byte[] Rgb);
