@@ -72,7 +72,8 @@ public sealed record ShapeJudgeOptions
 /// A deterministic judge for 64×64 RGB images of the shapes world (clean renders or a model's noisy, blurry output).
 /// <list type="number">
 /// <item>Background: per-channel median of the one-pixel border.</item>
-/// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size.</item>
+/// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size,
+/// split by colour when touching objects of different colours merged.</item>
 /// <item>Per component: the core (pixels at ≥ 70 % of the component's 90th-percentile distance) gives the mean colour,
 /// classified by the nearest palette colour; coverage α = projection of (pixel − background) on (colour − background).</item>
 /// <item>Shape: the kind whose anti-aliased template (sharp or blurred, at the scale its mass implies, centroid on the
@@ -237,8 +238,10 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                         stack.Push(q);
                     }
             }
-            if (members.Count >= Options.MinPixels && Describe(rgb, bg, dist, members, label, next) is { } obj)
-                objects.Add(obj);
+            if (members.Count < Options.MinPixels) continue;
+            foreach (var (group, id) in SplitByColor(rgb, bg, dist, members, label, ref next))
+                if (group.Count >= Options.MinPixels && Describe(rgb, bg, dist, group, label, id) is { } obj)
+                    objects.Add(obj);
         }
         objects.Sort((a, b) => a.CenterX.CompareTo(b.CenterX));
         return new ImageAnalysis(bg, objects);
@@ -263,6 +266,52 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         b.Sort();
         return new Rgb(r[r.Count / 2], g[g.Count / 2], b[b.Count / 2]);
     }
+
+    /// <summary>
+    /// Splits a component made of touching objects of different colours: when a second palette colour holds at least
+    /// <see cref="ShapeJudgeOptions.MinPixels"/> of the component's strong (high-contrast) pixels, every pixel goes to the
+    /// colour whose background→colour blend explains it best, and each group gets its own label.
+    /// </summary>
+    private List<(List<int> Members, int Id)> SplitByColor(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members, int[] label, ref int next)
+    {
+        var whole = new List<(List<int>, int)> { (members, next) };
+        if (members.Count < 2 * Options.MinPixels) return whole;
+        var ds = members.Select(p => dist[p]).OrderBy(d => d).ToArray();
+        double cut = 0.6 * ds[(int)(0.9 * (ds.Length - 1))];
+        var counts = new int[ShapePalette.Colors.Count];
+        foreach (int p in members)
+            if (dist[p] >= cut) counts[(int)ShapePalette.Nearest(rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2]).Color]++;
+        var colors = Enumerable.Range(0, counts.Length).Where(c => counts[c] >= Options.MinPixels)
+            .OrderByDescending(c => counts[c]).Select(c => ((ShapeColor)c).ToRgb()).ToArray();
+        if (colors.Length < 2) return whole;
+
+        var groups = colors.Select(_ => new List<int>()).ToArray();
+        foreach (int p in members)
+        {
+            int best = 0;
+            double bestResidual = double.MaxValue;
+            for (int k = 0; k < colors.Length; k++)
+            {
+                double vr = colors[k].R - bg.R, vg = colors[k].G - bg.G, vb = colors[k].B - bg.B;
+                double dr = rgb[3 * p] - bg.R, dg = rgb[3 * p + 1] - bg.G, db = rgb[3 * p + 2] - bg.B;
+                double a = Math.Clamp((dr * vr + dg * vg + db * vb) / (vr * vr + vg * vg + vb * vb), 0, 1);
+                double residual = Sq(dr - a * vr) + Sq(dg - a * vg) + Sq(db - a * vb);
+                if (residual < bestResidual) (best, bestResidual) = (k, residual);
+            }
+            groups[best].Add(p);
+        }
+        var result = new List<(List<int>, int)>();
+        foreach (var g in groups)
+        {
+            if (g.Count == 0) continue;
+            int id = result.Count == 0 ? next : ++next;
+            foreach (int p in g) label[p] = id;
+            result.Add((g, id));
+        }
+        return result;
+    }
+
+    private static double Sq(double v) => v * v;
 
     private DetectedObject? Describe(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members, int[] label, int id)
     {

@@ -146,3 +146,20 @@ public sealed class ShapeJudgeTests
                 Assert.True(bg.DistanceTo(c) >= 95, $"background {bg} vs {c}");
     }
 }
+
+public sealed class ShapeJudgeTouchingObjectsTests
+{
+    [Fact]
+    public void TouchingObjectsOfDifferentColours_AreFoundSeparately()
+    {
+        // A red square and a blue circle whose outlines touch: one foreground component, two objects.
+        var scene = new Scene(new Rgb(128, 128, 128),
+        [
+            new SceneObject(ShapeKind.Square, ShapeColor.Red, ShapeSize.Large, 20, 32, 11),
+            new SceneObject(ShapeKind.Circle, ShapeColor.Blue, ShapeSize.Large, 20 + 9.68 + 11, 32, 11),
+        ]);
+        var result = ShapeJudge.Default.Score(ShapeRenderer.Render(scene), "a red square and a blue circle");
+        Assert.Equal(2, result.Analysis.Objects.Count);
+        Assert.True(result.AllPresentWithColorAndShape, string.Join("; ", result.Analysis.Objects));
+    }
+}
