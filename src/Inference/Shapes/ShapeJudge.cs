@@ -59,6 +59,12 @@ public sealed record ShapeJudgeOptions
     /// <summary>Components with fewer pixels are noise.</summary>
     public int MinPixels { get; init; } = 12;
 
+    /// <summary>
+    /// Components whose best template matches worse than this are dropped: noise blobs whose colour is far from their
+    /// nearest palette colour project to almost no coverage (IoU ≈ 0), while real objects, even blurred, score ≥ 0.6.
+    /// </summary>
+    public double MinTemplateIou { get; init; } = 0.25;
+
     /// <summary>Scale factors tried around the scale implied by the object's mass when fitting templates.</summary>
     public IReadOnlyList<double> TemplateScales { get; init; } = [1.0];
 
@@ -78,7 +84,7 @@ public sealed record ShapeJudgeOptions
 /// classified by the nearest palette colour; coverage α = projection of (pixel − background) on (colour − background).</item>
 /// <item>Shape: the kind whose anti-aliased template (sharp or blurred, at the scale its mass implies, centroid on the
 /// observed centroid) has the highest soft IoU with the coverage map. The fitted template gives the bounding box:
-/// size from its extent, position from its centre by thirds.</item>
+/// size from its scale, position from its centre by thirds.</item>
 /// </list>
 /// <see cref="Score(ReadOnlySpan{byte}, SceneSpec)"/> matches the asked objects to the detected ones (the assignment that
 /// agrees on most asked attributes, colour first) and reports each criterion.
@@ -333,12 +339,6 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         sb /= nCore;
         var (color, colorDistance) = ShapePalette.Nearest(sr, sg, sb);
 
-        // Coverage α from the projection on the background→palette colour axis (the palette colour, not the measured
-        // mean: blur washes out a small object's core, and α must still reach 1 only where the object fully covers).
-        var pc = color.ToRgb();
-        double vr = pc.R - bg.R, vg = pc.G - bg.G, vb = pc.B - bg.B, vv = vr * vr + vg * vg + vb * vb;
-        if (vv < 1) return null;
-
         const int pad = 3;
         int x0 = Size, y0 = Size, x1 = 0, y1 = 0;
         foreach (int p in members)
@@ -350,6 +350,13 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         x0 = Math.Max(0, x0 - pad); y0 = Math.Max(0, y0 - pad);
         x1 = Math.Min(Size - 1, x1 + pad); y1 = Math.Min(Size - 1, y1 + pad);
         var window = new Window(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+        bg = LocalBackground(rgb, label, window) ?? bg;
+
+        // Coverage α from the projection on the (local) background→palette colour axis (the palette colour, not the
+        // measured mean: blur washes out a small object's core, and α must still reach 1 only where the object fully covers).
+        var pc = color.ToRgb();
+        double vr = pc.R - bg.R, vg = pc.G - bg.G, vb = pc.B - bg.B, vv = vr * vr + vg * vg + vb * vb;
+        if (vv < 1) return null;
 
         // Mass and centroid from the unclamped α (blur preserves both, and background noise averages out).
         var observed = new float[window.Width * window.Height];
@@ -370,11 +377,38 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         my /= mass;
 
         var fit = FitKind(observed, window, mass, mx, my);
+        if (fit.Iou < Options.MinTemplateIou) return null; // a blob of noise, not an object of the palette
         var (hw, hh) = ShapeLayout.HalfExtent(fit.Kind, fit.Scale);
         var mean = new Rgb((byte)Math.Round(sr), (byte)Math.Round(sg), (byte)Math.Round(sb));
-        return new DetectedObject(color, fit.Kind, ShapeLayout.SizeOfExtent(2 * hw, 2 * hh), ShapeLayout.Classify(fit.CenterX, fit.CenterY),
+        return new DetectedObject(color, fit.Kind, ShapeLayout.SizeOfScale(fit.Scale), ShapeLayout.Classify(fit.CenterX, fit.CenterY),
             fit.CenterX, fit.CenterY, members.Count, mean, colorDistance,
             new ShapeFeatures(mass, fit.Scale, 2 * hw, 2 * hh, fit.Iou, fit.RunnerUpIou));
+    }
+
+    /// <summary>
+    /// The per-channel median of the window's outermost ring of background pixels (null when fewer than 8): follows a
+    /// background that is not perfectly flat (gradients, vignetting in a model's output).
+    /// </summary>
+    private static Rgb? LocalBackground(ReadOnlySpan<byte> rgb, int[] label, Window w)
+    {
+        var r = new List<byte>();
+        var g = new List<byte>();
+        var b = new List<byte>();
+        for (int y = w.Top; y < w.Top + w.Height; y++)
+            for (int x = w.Left; x < w.Left + w.Width; x++)
+            {
+                bool ring = y == w.Top || y == w.Top + w.Height - 1 || x == w.Left || x == w.Left + w.Width - 1;
+                int p = y * Size + x;
+                if (!ring || label[p] != 0) continue;
+                r.Add(rgb[3 * p]);
+                g.Add(rgb[3 * p + 1]);
+                b.Add(rgb[3 * p + 2]);
+            }
+        if (r.Count < 8) return null;
+        r.Sort();
+        g.Sort();
+        b.Sort();
+        return new Rgb(r[r.Count / 2], g[g.Count / 2], b[b.Count / 2]);
     }
 
     private readonly record struct Window(int Left, int Top, int Width, int Height);
