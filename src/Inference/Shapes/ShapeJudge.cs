@@ -9,7 +9,7 @@ namespace Easel.Inference.Shapes;
 public sealed record ShapeFeatures(double Mass, double Scale, double Width, double Height, double TemplateIou, double RunnerUpIou);
 
 /// <summary>An object the judge found in an image.</summary>
-/// <param name="CenterX">Bounding-box centre (sub-pixel, from coverage profiles), comparable with <see cref="SceneObject.CenterX"/>.</param>
+/// <param name="CenterX">Bounding-box centre of the fitted template (sub-pixel), comparable with <see cref="SceneObject.CenterX"/>.</param>
 /// <param name="MeanColor">Mean colour of the object's core pixels; <paramref name="ColorDistance"/> is its distance to <paramref name="Color"/>.</param>
 public sealed record DetectedObject(
     ShapeColor Color, ShapeKind Kind, ShapeSize Size, ShapePosition Position,
@@ -77,11 +77,12 @@ public sealed record ShapeJudgeOptions
 /// <summary>
 /// A deterministic judge for 64×64 RGB images of the shapes world (clean renders or a model's noisy, blurry output).
 /// <list type="number">
-/// <item>Background: per-channel median of the one-pixel border.</item>
+/// <item>Background: per-channel median of the one-pixel border (refined per object from the ring around it).</item>
 /// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size,
 /// split by colour when touching objects of different colours merged.</item>
 /// <item>Per component: the core (pixels at ≥ 70 % of the component's 90th-percentile distance) gives the mean colour,
-/// classified by the nearest palette colour; coverage α = projection of (pixel − background) on (colour − background).</item>
+/// classified by the nearest palette colour; coverage α = projection of (pixel − local background) on (palette colour −
+/// local background). Components that fit no template (noise blobs) are dropped.</item>
 /// <item>Shape: the kind whose anti-aliased template (sharp or blurred, at the scale its mass implies, centroid on the
 /// observed centroid) has the highest soft IoU with the coverage map. The fitted template gives the bounding box:
 /// size from its scale, position from its centre by thirds.</item>
