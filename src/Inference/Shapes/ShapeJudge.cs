@@ -437,6 +437,7 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                 double s = s0 * f, cx = mx, cy = my - ShapeLayout.CentroidOffsetY(kind, s);
                 ShapeRenderer.RenderCoverage(new SceneObject(kind, ShapeColor.White, ShapeSize.Small, cx, cy, s),
                     window.Left, window.Top, window.Width, window.Height, template);
+                double previous = double.NegativeInfinity;
                 for (int blur = 0; blur <= Options.TemplateBlurs; blur++)
                 {
                     if (blur > 0) BoxBlur3(template, scratch, window.Width, window.Height);
@@ -448,6 +449,8 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                     }
                     double iou = inter / Math.Max(1e-9, union);
                     if (iou > best.Iou) best = new Fit(kind, s, cx, cy, iou, 0);
+                    if (iou <= previous) break; // more blur only drifts further from the image
+                    previous = iou;
                 }
             }
             bestPerKind[k] = best;

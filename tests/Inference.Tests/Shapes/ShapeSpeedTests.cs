@@ -25,6 +25,6 @@ public sealed class ShapeSpeedTests(ITestOutputHelper output)
         double judgePerSec = images.Length / sw.Elapsed.TotalSeconds;
         output.WriteLine($"render {renderPerSec:F0}/s, generate {genPerSec:F0}/s, judge {judgePerSec:F0}/s");
         // A smoke bound only (Debug build, shared machine); Release renders several thousand per second per core.
-        Assert.True(renderPerSec > 500, $"render {renderPerSec:F0}/s, generate {genPerSec:F0}/s, judge {judgePerSec:F0}/s");
+        Assert.True(renderPerSec > 100, $"render {renderPerSec:F0}/s, generate {genPerSec:F0}/s, judge {judgePerSec:F0}/s");
     }
 }
