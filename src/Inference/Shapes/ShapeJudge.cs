@@ -104,6 +104,30 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
     /// <summary>Scores an image (64·64·3 bytes, HWC RGB) against what a caption asks.</summary>
     public JudgeResult Score(ReadOnlySpan<byte> rgb, SceneSpec spec) => Score(Analyze(rgb), spec);
 
+    /// <summary>Scores a square image whose side is a multiple of 64 (e.g. 512), box-downscaled to 64×64 first.</summary>
+    public JudgeResult Score(ReadOnlySpan<byte> rgb, int width, int height, SceneSpec spec) =>
+        Score(width == Size && height == Size ? rgb : Downscale(rgb, width, height), spec);
+
+    /// <summary>Box-averages a square HWC RGB image whose side is a multiple of 64 down to 64×64.</summary>
+    public static byte[] Downscale(ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        if (width != height || width % Size != 0 || rgb.Length != width * height * 3)
+            throw new ArgumentException($"Expected a square RGB image whose side is a multiple of {Size}; got {width}×{height} ({rgb.Length} bytes).");
+        int f = width / Size;
+        var result = new byte[Size * Size * 3];
+        for (int y = 0; y < Size; y++)
+            for (int x = 0; x < Size; x++)
+                for (int c = 0; c < 3; c++)
+                {
+                    int sum = 0;
+                    for (int dy = 0; dy < f; dy++)
+                        for (int dx = 0; dx < f; dx++)
+                            sum += rgb[3 * ((y * f + dy) * width + x * f + dx) + c];
+                    result[3 * (y * Size + x) + c] = (byte)((sum + f * f / 2) / (f * f));
+                }
+        return result;
+    }
+
     /// <summary>Scores an existing analysis against what a caption asks.</summary>
     public static JudgeResult Score(ImageAnalysis analysis, SceneSpec spec)
     {

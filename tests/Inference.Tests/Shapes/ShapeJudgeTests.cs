@@ -163,3 +163,22 @@ public sealed class ShapeJudgeTouchingObjectsTests
         Assert.True(result.AllPresentWithColorAndShape, string.Join("; ", result.Analysis.Objects));
     }
 }
+
+public sealed class ShapeJudgeLargerImageTests
+{
+    [Fact]
+    public void Score_OfAnUpscaledRender_JudgesLikeThe64PixelOne()
+    {
+        var scene = new Scene(new Rgb(176, 176, 176), [new SceneObject(ShapeKind.Triangle, ShapeColor.Green, ShapeSize.Large, 48, 32, 11)]);
+        var small = ShapeRenderer.Render(scene);
+        const int f = 4, side = 64 * f;
+        var big = new byte[side * side * 3];
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+                for (int c = 0; c < 3; c++)
+                    big[3 * (y * side + x) + c] = small[3 * ((y / f) * 64 + x / f) + c];
+        Assert.Equal(small, ShapeJudge.Downscale(big, side, side));
+        var result = ShapeJudge.Default.Score(big, side, side, CaptionParser.Parse("a large green triangle on the right"));
+        Assert.True(result.AllCorrect);
+    }
+}
