@@ -57,21 +57,21 @@ public sealed class ShapeJudgeAccuracyTests(ITestOutputHelper output)
     [Fact]
     public void Judge_IsAtLeast95PercentRight_OnNoisyRenders()
     {
-        var (truth, _) = Evaluate(500, 99, (img, i) => ShapeImages.AddNoise(img, 8, i));
+        var (truth, _) = Evaluate(400, 99, (img, i) => ShapeImages.AddNoise(img, 8, i));
         AssertRates(truth, 0.95);
     }
 
     [Fact]
     public void Judge_IsAtLeast95PercentRight_OnBlurredRenders()
     {
-        var (truth, _) = Evaluate(500, 77, (img, _) => ShapeImages.BoxBlur3(img));
+        var (truth, _) = Evaluate(400, 77, (img, _) => ShapeImages.BoxBlur3(img));
         AssertRates(truth, 0.95);
     }
 
     [Fact]
     public void Judge_IsAtLeast95PercentRight_OnBlurredNoisyRenders()
     {
-        var (truth, _) = Evaluate(500, 55, (img, i) => ShapeImages.AddNoise(ShapeImages.BoxBlur3(img), 8, i));
+        var (truth, _) = Evaluate(400, 55, (img, i) => ShapeImages.AddNoise(ShapeImages.BoxBlur3(img), 8, i));
         AssertRates(truth, 0.95);
     }
 
@@ -91,7 +91,7 @@ public sealed class ShapeJudgeAccuracyTests(ITestOutputHelper output)
     [MemberData(nameof(HarderDegradations))]
     public void Judge_IsAtLeast90PercentRight_UnderHarderDegradations(string degradation)
     {
-        var (truth, _) = Evaluate(150, 31, (img, i) => Degrade(degradation, img, i));
+        var (truth, _) = Evaluate(120, 31, (img, i) => Degrade(degradation, img, i));
         AssertRates(truth, 0.90);
     }
 }
