@@ -9,7 +9,7 @@ namespace Easel.Inference.Shapes;
 public sealed record ShapeFeatures(double Mass, double Scale, double Width, double Height, double TemplateIou, double RunnerUpIou);
 
 /// <summary>An object the judge found in an image.</summary>
-/// <param name="CenterX">Bounding-box centre (sub-pixel, from coverage profiles), comparable with <see cref="SceneObject.CenterX"/>.</param>
+/// <param name="CenterX">Bounding-box centre of the fitted template (sub-pixel), comparable with <see cref="SceneObject.CenterX"/>.</param>
 /// <param name="MeanColor">Mean colour of the object's core pixels; <paramref name="ColorDistance"/> is its distance to <paramref name="Color"/>.</param>
 public sealed record DetectedObject(
     ShapeColor Color, ShapeKind Kind, ShapeSize Size, ShapePosition Position,
@@ -59,6 +59,12 @@ public sealed record ShapeJudgeOptions
     /// <summary>Components with fewer pixels are noise.</summary>
     public int MinPixels { get; init; } = 12;
 
+    /// <summary>
+    /// Components whose best template matches worse than this are dropped: noise blobs whose colour is far from their
+    /// nearest palette colour project to almost no coverage (IoU ≈ 0), while real objects, even blurred, score ≥ 0.6.
+    /// </summary>
+    public double MinTemplateIou { get; init; } = 0.25;
+
     /// <summary>Scale factors tried around the scale implied by the object's mass when fitting templates.</summary>
     public IReadOnlyList<double> TemplateScales { get; init; } = [1.0];
 
@@ -71,13 +77,15 @@ public sealed record ShapeJudgeOptions
 /// <summary>
 /// A deterministic judge for 64×64 RGB images of the shapes world (clean renders or a model's noisy, blurry output).
 /// <list type="number">
-/// <item>Background: per-channel median of the one-pixel border.</item>
-/// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size.</item>
+/// <item>Background: per-channel median of the one-pixel border (refined per object from the ring around it).</item>
+/// <item>Foreground: RGB distance from the background above a threshold; 8-connected components above a minimum size,
+/// split by colour when touching objects of different colours merged.</item>
 /// <item>Per component: the core (pixels at ≥ 70 % of the component's 90th-percentile distance) gives the mean colour,
-/// classified by the nearest palette colour; coverage α = projection of (pixel − background) on (colour − background).</item>
+/// classified by the nearest palette colour; coverage α = projection of (pixel − local background) on (palette colour −
+/// local background). Components that fit no template (noise blobs) are dropped.</item>
 /// <item>Shape: the kind whose anti-aliased template (sharp or blurred, at the scale its mass implies, centroid on the
 /// observed centroid) has the highest soft IoU with the coverage map. The fitted template gives the bounding box:
-/// size from its extent, position from its centre by thirds.</item>
+/// size from its scale, position from its centre by thirds.</item>
 /// </list>
 /// <see cref="Score(ReadOnlySpan{byte}, SceneSpec)"/> matches the asked objects to the detected ones (the assignment that
 /// agrees on most asked attributes, colour first) and reports each criterion.
@@ -95,6 +103,30 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
 
     /// <summary>Scores an image (64·64·3 bytes, HWC RGB) against what a caption asks.</summary>
     public JudgeResult Score(ReadOnlySpan<byte> rgb, SceneSpec spec) => Score(Analyze(rgb), spec);
+
+    /// <summary>Scores a square image whose side is a multiple of 64 (e.g. 512), box-downscaled to 64×64 first.</summary>
+    public JudgeResult Score(ReadOnlySpan<byte> rgb, int width, int height, SceneSpec spec) =>
+        Score(width == Size && height == Size ? rgb : Downscale(rgb, width, height), spec);
+
+    /// <summary>Box-averages a square HWC RGB image whose side is a multiple of 64 down to 64×64.</summary>
+    public static byte[] Downscale(ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        if (width != height || width % Size != 0 || rgb.Length != width * height * 3)
+            throw new ArgumentException($"Expected a square RGB image whose side is a multiple of {Size}; got {width}×{height} ({rgb.Length} bytes).");
+        int f = width / Size;
+        var result = new byte[Size * Size * 3];
+        for (int y = 0; y < Size; y++)
+            for (int x = 0; x < Size; x++)
+                for (int c = 0; c < 3; c++)
+                {
+                    int sum = 0;
+                    for (int dy = 0; dy < f; dy++)
+                        for (int dx = 0; dx < f; dx++)
+                            sum += rgb[3 * ((y * f + dy) * width + x * f + dx) + c];
+                    result[3 * (y * Size + x) + c] = (byte)((sum + f * f / 2) / (f * f));
+                }
+        return result;
+    }
 
     /// <summary>Scores an existing analysis against what a caption asks.</summary>
     public static JudgeResult Score(ImageAnalysis analysis, SceneSpec spec)
@@ -237,8 +269,10 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                         stack.Push(q);
                     }
             }
-            if (members.Count >= Options.MinPixels && Describe(rgb, bg, dist, members, label, next) is { } obj)
-                objects.Add(obj);
+            if (members.Count < Options.MinPixels) continue;
+            foreach (var (group, id) in SplitByColor(rgb, bg, dist, members, label, ref next))
+                if (group.Count >= Options.MinPixels && Describe(rgb, bg, dist, group, label, id) is { } obj)
+                    objects.Add(obj);
         }
         objects.Sort((a, b) => a.CenterX.CompareTo(b.CenterX));
         return new ImageAnalysis(bg, objects);
@@ -264,6 +298,52 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         return new Rgb(r[r.Count / 2], g[g.Count / 2], b[b.Count / 2]);
     }
 
+    /// <summary>
+    /// Splits a component made of touching objects of different colours: when a second palette colour holds at least
+    /// <see cref="ShapeJudgeOptions.MinPixels"/> of the component's strong (high-contrast) pixels, every pixel goes to the
+    /// colour whose background→colour blend explains it best, and each group gets its own label.
+    /// </summary>
+    private List<(List<int> Members, int Id)> SplitByColor(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members, int[] label, ref int next)
+    {
+        var whole = new List<(List<int>, int)> { (members, next) };
+        if (members.Count < 2 * Options.MinPixels) return whole;
+        var ds = members.Select(p => dist[p]).OrderBy(d => d).ToArray();
+        double cut = 0.6 * ds[(int)(0.9 * (ds.Length - 1))];
+        var counts = new int[ShapePalette.Colors.Count];
+        foreach (int p in members)
+            if (dist[p] >= cut) counts[(int)ShapePalette.Nearest(rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2]).Color]++;
+        var colors = Enumerable.Range(0, counts.Length).Where(c => counts[c] >= Options.MinPixels)
+            .OrderByDescending(c => counts[c]).Select(c => ((ShapeColor)c).ToRgb()).ToArray();
+        if (colors.Length < 2) return whole;
+
+        var groups = colors.Select(_ => new List<int>()).ToArray();
+        foreach (int p in members)
+        {
+            int best = 0;
+            double bestResidual = double.MaxValue;
+            for (int k = 0; k < colors.Length; k++)
+            {
+                double vr = colors[k].R - bg.R, vg = colors[k].G - bg.G, vb = colors[k].B - bg.B;
+                double dr = rgb[3 * p] - bg.R, dg = rgb[3 * p + 1] - bg.G, db = rgb[3 * p + 2] - bg.B;
+                double a = Math.Clamp((dr * vr + dg * vg + db * vb) / (vr * vr + vg * vg + vb * vb), 0, 1);
+                double residual = Sq(dr - a * vr) + Sq(dg - a * vg) + Sq(db - a * vb);
+                if (residual < bestResidual) (best, bestResidual) = (k, residual);
+            }
+            groups[best].Add(p);
+        }
+        var result = new List<(List<int>, int)>();
+        foreach (var g in groups)
+        {
+            if (g.Count == 0) continue;
+            int id = result.Count == 0 ? next : ++next;
+            foreach (int p in g) label[p] = id;
+            result.Add((g, id));
+        }
+        return result;
+    }
+
+    private static double Sq(double v) => v * v;
+
     private DetectedObject? Describe(ReadOnlySpan<byte> rgb, Rgb bg, double[] dist, List<int> members, int[] label, int id)
     {
         // Core pixels: near the component's strongest contrast (robust to the blurred rim) give its colour.
@@ -284,12 +364,6 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         sb /= nCore;
         var (color, colorDistance) = ShapePalette.Nearest(sr, sg, sb);
 
-        // Coverage α from the projection on the background→palette colour axis (the palette colour, not the measured
-        // mean: blur washes out a small object's core, and α must still reach 1 only where the object fully covers).
-        var pc = color.ToRgb();
-        double vr = pc.R - bg.R, vg = pc.G - bg.G, vb = pc.B - bg.B, vv = vr * vr + vg * vg + vb * vb;
-        if (vv < 1) return null;
-
         const int pad = 3;
         int x0 = Size, y0 = Size, x1 = 0, y1 = 0;
         foreach (int p in members)
@@ -301,6 +375,13 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         x0 = Math.Max(0, x0 - pad); y0 = Math.Max(0, y0 - pad);
         x1 = Math.Min(Size - 1, x1 + pad); y1 = Math.Min(Size - 1, y1 + pad);
         var window = new Window(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+        bg = LocalBackground(rgb, label, window) ?? bg;
+
+        // Coverage α from the projection on the (local) background→palette colour axis (the palette colour, not the
+        // measured mean: blur washes out a small object's core, and α must still reach 1 only where the object fully covers).
+        var pc = color.ToRgb();
+        double vr = pc.R - bg.R, vg = pc.G - bg.G, vb = pc.B - bg.B, vv = vr * vr + vg * vg + vb * vb;
+        if (vv < 1) return null;
 
         // Mass and centroid from the unclamped α (blur preserves both, and background noise averages out).
         var observed = new float[window.Width * window.Height];
@@ -321,11 +402,38 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         my /= mass;
 
         var fit = FitKind(observed, window, mass, mx, my);
+        if (fit.Iou < Options.MinTemplateIou) return null; // a blob of noise, not an object of the palette
         var (hw, hh) = ShapeLayout.HalfExtent(fit.Kind, fit.Scale);
         var mean = new Rgb((byte)Math.Round(sr), (byte)Math.Round(sg), (byte)Math.Round(sb));
-        return new DetectedObject(color, fit.Kind, ShapeLayout.SizeOfExtent(2 * hw, 2 * hh), ShapeLayout.Classify(fit.CenterX, fit.CenterY),
+        return new DetectedObject(color, fit.Kind, ShapeLayout.SizeOfScale(fit.Scale), ShapeLayout.Classify(fit.CenterX, fit.CenterY),
             fit.CenterX, fit.CenterY, members.Count, mean, colorDistance,
             new ShapeFeatures(mass, fit.Scale, 2 * hw, 2 * hh, fit.Iou, fit.RunnerUpIou));
+    }
+
+    /// <summary>
+    /// The per-channel median of the window's outermost ring of background pixels (null when fewer than 8): follows a
+    /// background that is not perfectly flat (gradients, vignetting in a model's output).
+    /// </summary>
+    private static Rgb? LocalBackground(ReadOnlySpan<byte> rgb, int[] label, Window w)
+    {
+        var r = new List<byte>();
+        var g = new List<byte>();
+        var b = new List<byte>();
+        for (int y = w.Top; y < w.Top + w.Height; y++)
+            for (int x = w.Left; x < w.Left + w.Width; x++)
+            {
+                bool ring = y == w.Top || y == w.Top + w.Height - 1 || x == w.Left || x == w.Left + w.Width - 1;
+                int p = y * Size + x;
+                if (!ring || label[p] != 0) continue;
+                r.Add(rgb[3 * p]);
+                g.Add(rgb[3 * p + 1]);
+                b.Add(rgb[3 * p + 2]);
+            }
+        if (r.Count < 8) return null;
+        r.Sort();
+        g.Sort();
+        b.Sort();
+        return new Rgb(r[r.Count / 2], g[g.Count / 2], b[b.Count / 2]);
     }
 
     private readonly record struct Window(int Left, int Top, int Width, int Height);
@@ -353,6 +461,7 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                 double s = s0 * f, cx = mx, cy = my - ShapeLayout.CentroidOffsetY(kind, s);
                 ShapeRenderer.RenderCoverage(new SceneObject(kind, ShapeColor.White, ShapeSize.Small, cx, cy, s),
                     window.Left, window.Top, window.Width, window.Height, template);
+                double previous = double.NegativeInfinity;
                 for (int blur = 0; blur <= Options.TemplateBlurs; blur++)
                 {
                     if (blur > 0) BoxBlur3(template, scratch, window.Width, window.Height);
@@ -364,6 +473,8 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
                     }
                     double iou = inter / Math.Max(1e-9, union);
                     if (iou > best.Iou) best = new Fit(kind, s, cx, cy, iou, 0);
+                    if (iou <= previous) break; // more blur only drifts further from the image
+                    previous = iou;
                 }
             }
             bestPerKind[k] = best;

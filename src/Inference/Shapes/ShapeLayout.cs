@@ -6,14 +6,17 @@ namespace Easel.Inference.Shapes;
 /// </summary>
 public static class ShapeLayout
 {
-    /// <summary>Scale range of <see cref="ShapeSize.Small"/> objects (bounding extent ≈ 10–15 px).</summary>
+    /// <summary>Scale range of <see cref="ShapeSize.Small"/> objects (bounding extent ≈ 9–15 px).</summary>
     public const double SmallMin = 5.0, SmallMax = 7.5;
 
     /// <summary>Scale range of <see cref="ShapeSize.Large"/> objects (bounding extent ≈ 18.5–28 px).</summary>
     public const double LargeMin = 10.5, LargeMax = 14.0;
 
-    /// <summary>The judge calls an object large when the larger side of its bounding box is at least this many pixels.</summary>
-    public const double LargeExtentThreshold = 17.0;
+    /// <summary>
+    /// The judge calls an object large when its fitted scale is at least this: midway between the classes, so a scale
+    /// misjudged by up to ~15 % (blur, a washed-out colour) keeps its class.
+    /// </summary>
+    public const double LargeScaleThreshold = 8.75;
 
     /// <summary>Half side of a square relative to scale (so its area is close to a circle's of the same scale).</summary>
     public const double SquareHalf = 0.88;
@@ -84,9 +87,8 @@ public static class ShapeLayout
     public static (double Min, double Max) ScaleRange(ShapeSize size) =>
         size == ShapeSize.Small ? (SmallMin, SmallMax) : (LargeMin, LargeMax);
 
-    /// <summary>The size class the judge assigns to a bounding box of the given extent.</summary>
-    public static ShapeSize SizeOfExtent(double width, double height) =>
-        Math.Max(width, height) >= LargeExtentThreshold ? ShapeSize.Large : ShapeSize.Small;
+    /// <summary>The size class of a scale.</summary>
+    public static ShapeSize SizeOfScale(double scale) => scale >= LargeScaleThreshold ? ShapeSize.Large : ShapeSize.Small;
 
     /// <summary>
     /// Whether a point (an object's bounding-box centre) is at a position: left/right/top/bottom = x or y in the

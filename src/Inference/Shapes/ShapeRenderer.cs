@@ -211,6 +211,17 @@ public static class ShapeRenderer
         return inside;
     }
 
+    /// <summary>Converts an HWC RGB byte image to CHW floats in [-1, 1] (the layout and range a VAE takes).</summary>
+    public static void ToChwFloats(ReadOnlySpan<byte> rgb, Span<float> destination, int width = Size, int height = Size)
+    {
+        int plane = width * height;
+        if (rgb.Length < plane * 3 || destination.Length < plane * 3)
+            throw new ArgumentException($"Both buffers need {plane * 3} elements.");
+        for (int i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++)
+                destination[c * plane + i] = rgb[3 * i + c] / 127.5f - 1f;
+    }
+
     /// <summary>Saves an HWC RGB byte buffer as PNG (for debugging and fixtures).</summary>
     public static void SavePng(ReadOnlySpan<byte> rgb, int width, int height, string path)
     {

@@ -48,7 +48,7 @@ public sealed class SceneGeneratorTests
                 Assert.True(asked.Kind is null || asked.Kind == o.Kind, g.Caption);
                 Assert.True(asked.Size is null || asked.Size == o.Size, g.Caption);
                 Assert.True(ShapeLayout.IsAt(asked.Position, o.CenterX, o.CenterY), $"{g.Caption}: {o}");
-                Assert.Equal(o.Size, ShapeLayout.SizeOfExtent(o.Bounds.Right - o.Bounds.Left, o.Bounds.Bottom - o.Bounds.Top));
+                Assert.Equal(o.Size, ShapeLayout.SizeOfScale(o.Scale));
                 if (asked.Position != ShapePosition.Unspecified)
                     Assert.Equal(asked.Position, ShapeLayout.Classify(o.CenterX, o.CenterY));
             }

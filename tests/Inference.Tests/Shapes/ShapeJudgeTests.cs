@@ -146,3 +146,39 @@ public sealed class ShapeJudgeTests
                 Assert.True(bg.DistanceTo(c) >= 95, $"background {bg} vs {c}");
     }
 }
+
+public sealed class ShapeJudgeTouchingObjectsTests
+{
+    [Fact]
+    public void TouchingObjectsOfDifferentColours_AreFoundSeparately()
+    {
+        // A red square and a blue circle whose outlines touch: one foreground component, two objects.
+        var scene = new Scene(new Rgb(128, 128, 128),
+        [
+            new SceneObject(ShapeKind.Square, ShapeColor.Red, ShapeSize.Large, 20, 32, 11),
+            new SceneObject(ShapeKind.Circle, ShapeColor.Blue, ShapeSize.Large, 20 + 9.68 + 11, 32, 11),
+        ]);
+        var result = ShapeJudge.Default.Score(ShapeRenderer.Render(scene), "a red square and a blue circle");
+        Assert.Equal(2, result.Analysis.Objects.Count);
+        Assert.True(result.AllPresentWithColorAndShape, string.Join("; ", result.Analysis.Objects));
+    }
+}
+
+public sealed class ShapeJudgeLargerImageTests
+{
+    [Fact]
+    public void Score_OfAnUpscaledRender_JudgesLikeThe64PixelOne()
+    {
+        var scene = new Scene(new Rgb(176, 176, 176), [new SceneObject(ShapeKind.Triangle, ShapeColor.Green, ShapeSize.Large, 48, 32, 11)]);
+        var small = ShapeRenderer.Render(scene);
+        const int f = 4, side = 64 * f;
+        var big = new byte[side * side * 3];
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+                for (int c = 0; c < 3; c++)
+                    big[3 * (y * side + x) + c] = small[3 * ((y / f) * 64 + x / f) + c];
+        Assert.Equal(small, ShapeJudge.Downscale(big, side, side));
+        var result = ShapeJudge.Default.Score(big, side, side, CaptionParser.Parse("a large green triangle on the right"));
+        Assert.True(result.AllCorrect);
+    }
+}

@@ -88,3 +88,20 @@ public sealed class ShapeRendererTests
         }
     }
 }
+
+public sealed class ShapeRendererConversionTests
+{
+    [Fact]
+    public void ToChwFloats_MapsBytesToMinusOneToOne_InChannelPlanes()
+    {
+        var rgb = new byte[64 * 64 * 3];
+        rgb[0] = 255; // pixel 0 red
+        rgb[3 * 65 + 2] = 255; // pixel (1, 1) blue
+        var chw = new float[rgb.Length];
+        ShapeRenderer.ToChwFloats(rgb, chw);
+        Assert.Equal(1f, chw[0]);
+        Assert.Equal(-1f, chw[4096]);
+        Assert.Equal(1f, chw[2 * 4096 + 65]);
+        Assert.Equal(-1f, chw[65]);
+    }
+}
