@@ -18,7 +18,7 @@ internal static class TrainShapesCommand
         };
         var template = options.String("template", "models/easel-shapes");
         var output = options.String("out", template);
-        var work = options.String("work", ".work/easel-shapes");
+        var work = options.String("work", Path.Combine(Path.GetTempPath(), "easel-shapes-training"));
         torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
         Console.WriteLine($"training {output} from {template}; checkpoints in {work}; {settings}");
         var started = DateTime.UtcNow;

@@ -12,15 +12,15 @@ namespace Easel.Inference.Training;
 public sealed record ShapesTrainingSettings
 {
     public ulong Seed { get; init; } = 20261125;
-    public int VaeSteps { get; init; } = 2500;
+    public int VaeSteps { get; init; } = 1500;
     public int VaeBatch { get; init; } = 32;
     public double VaeLearningRate { get; init; } = 1e-3;
     public double KlWeight { get; init; } = 1e-4;
     /// <summary>How many distinct scenes the diffusion phase draws from (their latents are cached).</summary>
     public int LatentPool { get; init; } = 40_000;
-    public int DiffusionSteps { get; init; } = 10_000;
+    public int DiffusionSteps { get; init; } = 5000;
     public int DiffusionBatch { get; init; } = 64;
-    public double DiffusionLearningRate { get; init; } = 5e-4;
+    public double DiffusionLearningRate { get; init; } = 6e-4;
     public double UnconditionalRate { get; init; } = 0.1;
     public double EmaDecay { get; init; } = 0.999;
     public int CheckpointEvery { get; init; } = 250;

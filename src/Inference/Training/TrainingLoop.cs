@@ -53,7 +53,7 @@ public sealed class TrainingLoop : IDisposable
     public int CheckpointEvery { get; init; } = 500;
 
     /// <summary>How many steps pass between progress reports.</summary>
-    public int ReportEvery { get; init; } = 25;
+    public int ReportEvery { get; init; } = 10;
 
     /// <summary>Whether the phase already finished in an earlier run (its final checkpoint exists).</summary>
     public bool IsComplete => Step >= TotalSteps;
