@@ -1,0 +1,22 @@
+using System.Diagnostics;
+
+namespace Easel.Bench;
+
+internal static class Timing
+{
+    /// <summary>Median wall time in milliseconds of <paramref name="repeats"/> runs after <paramref name="warmup"/> untimed runs.</summary>
+    public static double MedianMs(Action action, int warmup, int repeats)
+    {
+        for (var i = 0; i < warmup; i++)
+            action();
+        var times = new double[repeats];
+        for (var i = 0; i < repeats; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            action();
+            times[i] = watch.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+}

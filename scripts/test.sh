@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the solution: installs what is missing (scripts/bootstrap.sh), starts a
+# throwaway PostgreSQL on loopback for the tests that need a real server, builds in Release, runs
+# all test projects and prints one summary line "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh
+EASEL_TEST_POSTGRES="$(scripts/postgres.sh start)"
+export EASEL_TEST_POSTGRES
+trap 'scripts/postgres.sh stop' EXIT
+
+RESULTS="artifacts/test-results"
+rm -rf "$RESULTS"
+dotnet build Easel.slnx -c Release -nologo -clp:ErrorsOnly
+
+status=0
+dotnet test Easel.slnx -c Release --no-build --nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "$@" || status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$RESULTS"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"
+  attr() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  passed=$((passed + $(attr passed)))
+  failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
+  skipped=$((skipped + $(attr notExecuted)))
+done
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$status" -eq 0 ] && [ "$failed" -gt 0 ]; then status=1; fi
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then echo "no test ran" >&2; status=1; fi
+exit "$status"
