@@ -17,8 +17,12 @@ public static class WorkersServiceCollectionExtensions
 #if EASEL_HAS_PIPELINE
         services.TryAddSingleton<ITextToImageModelLoader, StableDiffusionModelLoader>();
 #endif
-        services.AddSingleton<ModelCache>();
-        services.AddScoped<GenerationJobRunner>();
+        // Transitional (until the pipeline is on main): the runner is registered only when some loader is.
+        if (services.Any(s => s.ServiceType == typeof(ITextToImageModelLoader)))
+        {
+            services.AddSingleton<ModelCache>();
+            services.AddScoped<GenerationJobRunner>();
+        }
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         return services;
     }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Images;
@@ -86,7 +87,7 @@ public sealed class GenerationJobRunner(
             logger.LogInformation("Job {JobId} is already {Status}; duplicate delivery ignored", job.Id, job.Status);
             return false;
         }
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowMilliseconds();
         job.Status = JobStatus.Running;
         job.StartedAt = now;
         job.Attempts++;
@@ -118,7 +119,7 @@ public sealed class GenerationJobRunner(
         if (images.Count != p.NumImages)
             throw new InvalidOperationException($"The pipeline returned {images.Count} image(s) for num_images = {p.NumImages}.");
 
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowMilliseconds();
         var results = new List<(Image, ReadOnlyMemory<byte>)>(images.Count);
         for (var i = 0; i < images.Count; i++)
         {
@@ -157,7 +158,7 @@ public sealed class GenerationJobRunner(
         }
         db.Images.AddRange(results.Select(r => r.Row));
         job.Status = JobStatus.Succeeded;
-        job.FinishedAt = time.GetUtcNow();
+        job.FinishedAt = time.GetUtcNowMilliseconds();
         job.ProgressStep = p.Steps;
         job.ProgressTotal = Math.Max(job.ProgressTotal, p.Steps);
         job.Version = Guid.NewGuid();
@@ -177,7 +178,7 @@ public sealed class GenerationJobRunner(
     private async Task MarkFailedAsync(Guid jobId, string reason, CancellationToken cancellationToken)
     {
         db.ChangeTracker.Clear();
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowMilliseconds();
         await db.Jobs
             .Where(j => j.Id == jobId && j.Status == JobStatus.Running)
             .ExecuteUpdateAsync(s => s
