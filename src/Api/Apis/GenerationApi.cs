@@ -1,3 +1,4 @@
+using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
