@@ -1,0 +1,51 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Models;
+
+/// <summary>
+/// diffusers' BasicTransformerBlock (norm_type layer_norm): self-attention (attn1), cross-attention
+/// (attn2) and a GEGLU feed-forward, each pre-normed (norm1/2/3) and residual.
+/// </summary>
+public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
+{
+#pragma warning disable IDE1006 // field names are checkpoint keys
+    private readonly LayerNorm norm1;
+    private readonly Attention attn1;
+    private readonly LayerNorm norm2;
+    private readonly Attention attn2;
+    private readonly LayerNorm norm3;
+    private readonly FeedForward ff;
+#pragma warning restore IDE1006
+    private readonly bool _onlyCrossAttention;
+
+    public BasicTransformerBlock(long dim, int heads, long headDim, long crossAttentionDim, bool onlyCrossAttention,
+        bool upcastAttention, double normEps = 1e-5, string name = "transformer_block") : base(name)
+    {
+        _onlyCrossAttention = onlyCrossAttention;
+        norm1 = Layers.LayerNorm(dim, normEps);
+        attn1 = new Attention(new AttentionOptions(dim, heads, headDim,
+            CrossAttentionDim: onlyCrossAttention ? crossAttentionDim : null, UpcastAttention: upcastAttention), "attn1");
+        norm2 = Layers.LayerNorm(dim, normEps);
+        attn2 = new Attention(new AttentionOptions(dim, heads, headDim,
+            CrossAttentionDim: crossAttentionDim, UpcastAttention: upcastAttention), "attn2");
+        norm3 = Layers.LayerNorm(dim, normEps);
+        ff = new FeedForward(dim, dim * 4);
+        RegisterComponents();
+    }
+
+    public Attention SelfAttention => attn1;
+    public Attention CrossAttention => attn2;
+
+    /// <param name="x">(B, N, dim)</param>
+    /// <param name="encoderHiddenStates">(B, M, cross_attention_dim)</param>
+    public override Tensor forward(Tensor x, Tensor? encoderHiddenStates)
+    {
+        using var scope = torch.NewDisposeScope();
+        x = attn1.call(norm1.call(x), _onlyCrossAttention ? encoderHiddenStates : null) + x; // (B, N, dim)
+        x = attn2.call(norm2.call(x), encoderHiddenStates) + x; // (B, N, dim)
+        x = ff.call(norm3.call(x)) + x; // (B, N, dim)
+        return x.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,260 @@
+using Easel.Inference.Loading;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Models.UNet;
+
+/// <summary>
+/// diffusers' UNet2DConditionModel (SD 1.x, SD 2.x, inpainting and SDXL layouts), built entirely from
+/// its <see cref="UNet2DConditionConfig"/>. Parameter names equal the diffusers checkpoint keys.
+/// </summary>
+public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // field names are checkpoint keys
+    private readonly Conv2d conv_in;
+    private readonly Timesteps time_proj;
+    private readonly TimestepEmbedding time_embedding;
+    private readonly Timesteps? add_time_proj;
+    private readonly TimestepEmbedding? add_embedding;
+    private readonly ModuleList<UNetDownBlock> down_blocks;
+    private readonly UNetMidBlock2DCrossAttn? mid_block;
+    private readonly ModuleList<UNetUpBlock> up_blocks;
+    private readonly GroupNorm conv_norm_out;
+    private readonly Conv2d conv_out;
+#pragma warning restore IDE1006
+    private readonly Func<Tensor, Tensor> _convAct;
+    private readonly int _numUpsamplers;
+
+    public UNet2DConditionModel(UNet2DConditionConfig config) : base(nameof(UNet2DConditionModel))
+    {
+        config.Validate();
+        Config = config;
+        var boc = config.BlockOutChannels;
+        var n = boc.Count;
+        var groups = config.NormNumGroups!.Value;
+        var timeEmbedDim = config.TimeEmbeddingDim ?? boc[0] * 4;
+
+        conv_in = Layers.Conv2d(config.InChannels, boc[0], config.ConvInKernel, padding: (config.ConvInKernel - 1) / 2);
+        time_proj = new Timesteps(boc[0], config.FlipSinToCos, config.FreqShift);
+        time_embedding = new TimestepEmbedding(boc[0], timeEmbedDim, config.ActFn);
+        if (config.AdditionEmbedType == "text_time")
+        {
+            add_time_proj = new Timesteps(config.AdditionTimeEmbedDim!.Value, config.FlipSinToCos, config.FreqShift, "add_time_proj");
+            add_embedding = new TimestepEmbedding(config.ProjectionClassEmbeddingsInputDim!.Value, timeEmbedDim, config.ActFn, "add_embedding");
+        }
+
+        UNetBlockOptions Options(int numLayers, int transformerLayers, long inCh, long outCh, long prevOut, bool resample, int blockIndex) =>
+            new(numLayers, transformerLayers, inCh, outCh, prevOut, timeEmbedDim, resample, config.NormEps, config.ActFn, groups,
+                config.CrossAttentionDim.For(blockIndex, n), config.HeadsPerBlock.For(blockIndex, n), config.DownsamplePadding,
+                config.UseLinearProjection, config.OnlyCrossAttentionFor(blockIndex), config.UpcastAttention,
+                config.ResnetTimeScaleShift, config.ResnetSkipTimeAct);
+
+        var downs = new List<UNetDownBlock>();
+        long outputChannel = boc[0];
+        for (var i = 0; i < n; i++)
+        {
+            var inputChannel = outputChannel;
+            outputChannel = boc[i];
+            var o = Options(config.LayersPerBlock.For(i, n), config.TransformerLayersPerBlock.For(i, n), inputChannel, outputChannel, 0, i < n - 1, i);
+            downs.Add(config.DownBlockTypes[i] switch
+            {
+                "CrossAttnDownBlock2D" => new CrossAttnDownBlock2D(o),
+                "DownBlock2D" => new DownBlock2D(o),
+                var t => throw new NotSupportedException($"Down block type '{t}' is not supported."),
+            });
+        }
+        down_blocks = new ModuleList<UNetDownBlock>(downs.ToArray());
+
+        if (config.MidBlockType == "UNetMidBlock2DCrossAttn")
+        {
+            var o = Options(1, config.TransformerLayersPerBlock.For(n - 1, n), boc[n - 1], boc[n - 1], 0, false, n - 1);
+            mid_block = new UNetMidBlock2DCrossAttn(o, config.MidBlockScaleFactor);
+        }
+
+        var ups = new List<UNetUpBlock>();
+        outputChannel = boc[n - 1];
+        for (var i = 0; i < n; i++)
+        {
+            var reversedIndex = n - 1 - i; // per-block config values are read in reverse
+            var prevOutputChannel = outputChannel;
+            outputChannel = boc[reversedIndex];
+            long inputChannel = boc[Math.Max(reversedIndex - 1, 0)];
+            var addUpsample = i < n - 1;
+            if (addUpsample)
+                _numUpsamplers++;
+            var o = Options(config.LayersPerBlock.For(reversedIndex, n) + 1, config.TransformerLayersPerBlock.For(reversedIndex, n),
+                inputChannel, outputChannel, prevOutputChannel, addUpsample, reversedIndex);
+            ups.Add(config.UpBlockTypes[i] switch
+            {
+                "CrossAttnUpBlock2D" => new CrossAttnUpBlock2D(o),
+                "UpBlock2D" => new UpBlock2D(o),
+                var t => throw new NotSupportedException($"Up block type '{t}' is not supported."),
+            });
+        }
+        up_blocks = new ModuleList<UNetUpBlock>(ups.ToArray());
+
+        conv_norm_out = Layers.GroupNorm(groups, boc[0], config.NormEps);
+        _convAct = Layers.Activation(config.ActFn);
+        conv_out = Layers.Conv2d(boc[0], config.OutChannels, config.ConvOutKernel, padding: (config.ConvOutKernel - 1) / 2);
+        RegisterComponents();
+
+        foreach (var (name, module) in named_modules())
+        {
+            if (module is Attention attention)
+                attention.Name = name;
+        }
+    }
+
+    public UNet2DConditionConfig Config { get; }
+
+    /// <summary>Every attention module with its path (e.g. up_blocks.1.attentions.0.transformer_blocks.0.attn2).</summary>
+    public IEnumerable<Attention> AttentionModules() => modules().OfType<Attention>();
+
+    /// <summary>Sets the processor of every attention module; <paramref name="choose"/> sees each module (and its Name).</summary>
+    public void SetAttentionProcessor(Func<Attention, IAttentionProcessor> choose)
+    {
+        foreach (var attention in AttentionModules())
+            attention.Processor = choose(attention);
+    }
+
+    /// <summary>
+    /// Reads unet/config.json, builds the model on the CPU, loads the weights strictly and moves it to
+    /// <paramref name="device"/>/<paramref name="dtype"/> in eval mode.
+    /// </summary>
+    public static UNet2DConditionModel FromPretrained(string componentFolder, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var config = UNet2DConditionConfig.Load(componentFolder);
+        var model = new UNet2DConditionModel(config);
+        try
+        {
+            var files = ComponentWeights.Open(componentFolder);
+            try
+            {
+                WeightLoader.LoadInto(model, files, "unet");
+            }
+            finally
+            {
+                foreach (var f in files)
+                    f.Dispose();
+            }
+            model.to(dtype);
+            if (device is not null)
+                model.to(device);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Noise prediction without extra conditioning.</summary>
+    public override Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates) =>
+        forward(sample, timestep, encoderHiddenStates, null);
+
+    /// <summary>Predicts noise (or v) for <paramref name="sample"/>.</summary>
+    /// <param name="sample">(B, in_channels, H, W) latents.</param>
+    /// <param name="timestep">0-d or (B) timesteps, integer or float; a 0-d value is broadcast to the batch.</param>
+    /// <param name="encoderHiddenStates">(B, M, cross_attention_dim) text states.</param>
+    /// <param name="conditioning">ControlNet/T2I-Adapter residuals and SDXL added conditions, or null.</param>
+    /// <param name="observe">Optional debug callback receiving intermediate tensors (time_proj, time_embedding,
+    /// add_embedding, conv_in, down_blocks.i, mid_block, up_blocks.i); the tensors live only during the call.</param>
+    /// <returns>(B, out_channels, H, W)</returns>
+    public Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, UNetConditioning? conditioning,
+        Action<string, Tensor>? observe = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var batch = sample.shape[0];
+        var ehs = encoderHiddenStates;
+
+        // A total upsampling factor that does not divide the size needs explicit upsample sizes.
+        var overallUpFactor = 1L << _numUpsamplers;
+        var forwardUpsampleSize = sample.shape[^2..].Any(s => s % overallUpFactor != 0);
+
+        if (Config.CenterInputSample)
+            sample = 2 * sample - 1.0;
+
+        // 1. time
+        var timesteps = timestep.to(sample.device);
+        if (timesteps.dim() == 0)
+            timesteps = timesteps.unsqueeze(0); // (1)
+        timesteps = timesteps.expand(batch); // (B)
+        var tEmb = time_proj.call(timesteps).to(sample.dtype); // (B, C0)
+        observe?.Invoke("time_proj", tEmb);
+        var emb = time_embedding.call(tEmb); // (B, T)
+        observe?.Invoke("time_embedding", emb);
+        if (add_embedding is not null && add_time_proj is not null)
+        {
+            var added = conditioning?.Added ?? throw new ArgumentException(
+                "This UNet has addition_embed_type 'text_time' and needs AddedConditions (text_embeds, time_ids).", nameof(conditioning));
+            var timeEmbeds = add_time_proj.call(added.TimeIds.flatten()); // (B·6, add_dim)
+            timeEmbeds = timeEmbeds.reshape(added.TextEmbeds.shape[0], -1); // (B, 6·add_dim)
+            var addEmbeds = torch.cat([added.TextEmbeds, timeEmbeds], -1).to(emb.dtype); // (B, proj_in_dim)
+            var augEmb = add_embedding.call(addEmbeds); // (B, T)
+            observe?.Invoke("add_embedding", augEmb);
+            emb = emb + augEmb;
+        }
+
+        // 2. pre-process
+        sample = conv_in.call(sample); // (B, C0, H, W)
+        observe?.Invoke("conv_in", sample);
+
+        // 3. down
+        var control = conditioning?.Control;
+        var adapter = conditioning?.DownIntrablockResiduals is { } a ? new Queue<Tensor>(a) : null;
+        var resSamples = new List<Tensor> { sample };
+        for (var i = 0; i < down_blocks.Count; i++)
+        {
+            var block = down_blocks[i];
+            Tensor? intrablock = block.HasCrossAttention && adapter is { Count: > 0 } ? adapter.Dequeue() : null;
+            var output = block.call(new DownBlockInput(sample, emb, ehs, intrablock));
+            sample = output.Hidden; // (B, Ci, H/2^k, W/2^k)
+            var blockRes = output.ResSamples.ToList();
+            if (!block.HasCrossAttention && adapter is { Count: > 0 })
+            {
+                // diffusers adds in place, so the block's last skip connection (the same tensor) gets it too.
+                sample = sample + adapter.Dequeue();
+                blockRes[^1] = sample;
+            }
+            resSamples.AddRange(blockRes);
+            observe?.Invoke($"down_blocks.{i}", sample);
+        }
+        if (control is not null)
+        {
+            if (control.DownBlockResiduals.Count != resSamples.Count)
+                throw new ArgumentException($"ControlNet gave {control.DownBlockResiduals.Count} down residuals; this UNet has {resSamples.Count} skip connections.", nameof(conditioning));
+            resSamples = resSamples.Zip(control.DownBlockResiduals, (r, c) => r + c).ToList();
+        }
+
+        // 4. mid
+        if (mid_block is not null)
+        {
+            sample = mid_block.call(sample, emb, ehs); // (B, Cn, h, w)
+            observe?.Invoke("mid_block", sample);
+            if (adapter is { Count: > 0 } && adapter.Peek().shape.SequenceEqual(sample.shape))
+                sample = sample + adapter.Dequeue();
+        }
+        if (control is not null)
+            sample = sample + control.MidBlockResidual;
+
+        // 5. up
+        for (var i = 0; i < up_blocks.Count; i++)
+        {
+            var block = up_blocks[i];
+            var take = block.NumResnets;
+            var blockRes = resSamples.GetRange(resSamples.Count - take, take);
+            resSamples.RemoveRange(resSamples.Count - take, take);
+            long[]? upsampleSize = i < up_blocks.Count - 1 && forwardUpsampleSize ? resSamples[^1].shape[2..] : null;
+            sample = block.call(new UpBlockInput(sample, emb, blockRes, ehs, upsampleSize)); // (B, Ci, H', W')
+            observe?.Invoke($"up_blocks.{i}", sample);
+        }
+
+        // 6. post-process
+        sample = _convAct(conv_norm_out.call(sample)); // (B, C0, H, W)
+        sample = conv_out.call(sample); // (B, out_channels, H, W)
+        return sample.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,45 @@
+using Easel.Inference.Loading;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Text;
+
+/// <summary>
+/// transformers' <c>CLIPTextModelWithProjection</c>: <see cref="ClipTextModel"/> plus a bias-free
+/// <c>text_projection</c> of the pooled output (<see cref="ClipTextOutput.TextEmbeds"/>). SDXL's second text
+/// encoder; its text_embeds are the pipeline's pooled prompt embeddings.
+/// </summary>
+public sealed class ClipTextModelWithProjection : nn.Module<Tensor, ClipTextOutput>
+{
+    private readonly ClipTextTransformer text_model;
+    private readonly Linear text_projection;
+
+    public ClipTextModelWithProjection(ClipTextConfig config) : base(nameof(ClipTextModelWithProjection))
+    {
+        Config = config;
+        text_model = new ClipTextTransformer(config);
+        text_projection = nn.Linear(config.HiddenSize, config.ProjectionDim, hasBias: false);
+        RegisterComponents();
+    }
+
+    public ClipTextConfig Config { get; }
+
+    public ClipTextTransformer TextModel => text_model;
+
+    /// <param name="inputIds">[batch, seq] int64 token ids.</param>
+    public override ClipTextOutput forward(Tensor inputIds)
+    {
+        var output = text_model.forward(inputIds);
+        return output with { TextEmbeds = text_projection.forward(output.PoolerOutput) }; // [batch, projection_dim]
+    }
+
+    /// <summary>As <see cref="ClipTextModel.FromPretrained"/>, for a checkpoint that also holds text_projection.weight.</summary>
+    public static ClipTextModelWithProjection FromPretrained(string componentFolder, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var config = ConfigJson.Read<ClipTextConfig>(Path.Combine(componentFolder, "config.json"));
+        var model = new ClipTextModelWithProjection(config);
+        ClipWeights.Load(model, componentFolder, device, dtype);
+        return model;
+    }
+}
