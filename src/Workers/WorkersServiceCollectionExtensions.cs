@@ -14,15 +14,9 @@ public static class WorkersServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddEaselWorkers(this IServiceCollection services)
     {
-#if EASEL_HAS_PIPELINE
         services.TryAddSingleton<ITextToImageModelLoader, StableDiffusionModelLoader>();
-#endif
-        // Transitional (until the pipeline is on main): the runner is registered only when some loader is.
-        if (services.Any(s => s.ServiceType == typeof(ITextToImageModelLoader)))
-        {
-            services.AddSingleton<ModelCache>();
-            services.AddScoped<GenerationJobRunner>();
-        }
+        services.AddSingleton<ModelCache>();
+        services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         return services;
     }

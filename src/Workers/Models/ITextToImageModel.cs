@@ -5,7 +5,7 @@ namespace Easel.Workers.Models;
 
 /// <summary>
 /// What the generation runner needs of a loaded model: the seam between job handling and the inference core.
-/// Production code uses <c>StableDiffusionModelLoader</c>; tests supply their own to exercise failure paths.
+/// Production code uses <see cref="StableDiffusionModelLoader"/>; tests supply their own to exercise failure paths.
 /// </summary>
 public interface ITextToImageModel : IDisposable
 {
