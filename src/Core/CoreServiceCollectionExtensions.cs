@@ -65,9 +65,7 @@ public static class CoreServiceCollectionExtensions
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Easel.Core.Data.Migrations");
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-        if (pending.Count > 0)
-            logger.LogInformation("Applying {Count} {Provider} migration(s): {Migrations}", pending.Count, database.Provider, pending);
+        logger.LogInformation("Migrating the {Provider} database", database.Provider);
         await db.Database.MigrateAsync(cancellationToken);
     }
 
