@@ -80,7 +80,7 @@ public sealed class GenerationJobRunner(
         }
     }
 
-    private async Task<bool> TryClaimAsync(Job job, CancellationToken cancellationToken)
+    internal async Task<bool> TryClaimAsync(Job job, CancellationToken cancellationToken)
     {
         if (job.Status != JobStatus.Queued)
         {
