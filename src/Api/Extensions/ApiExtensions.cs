@@ -101,6 +101,7 @@ public static class ApiExtensions
         var services = builder.Services;
         services.AddSingleton<JobStorage>(sp =>
         {
+            sp.GetRequiredService<IGlobalConfiguration>(); // serializer settings and log provider first, as Hangfire's own registrations do
             var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
             if (database.Provider != DatabaseProvider.Postgres)
                 return new InMemoryStorage(new InMemoryStorageOptions());
