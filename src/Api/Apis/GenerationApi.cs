@@ -41,7 +41,18 @@ public static class GenerationApi
         services.Db.Jobs.Add(job);
         await services.Db.SaveChangesAsync(cancellationToken);
         // The row is committed before the queue hears of it: a worker never picks up an id it cannot find.
-        var queued = services.Dispatcher.Dispatch(job);
+        string queued;
+        try
+        {
+            queued = services.Dispatcher.Dispatch(job);
+        }
+        catch
+        {
+            // Not accepted after all: leave no queued row that nothing will run (the client sees a 500 and may retry).
+            services.Db.Jobs.Remove(job);
+            await services.Db.SaveChangesAsync(CancellationToken.None);
+            throw;
+        }
         services.Metrics.JobSubmitted(job.Kind);
         services.Logger.LogInformation("Job {JobId} ({Kind}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, job.Kind, validation.Parameters!.Model, queued);
