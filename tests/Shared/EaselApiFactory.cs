@@ -30,9 +30,12 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
 
     public async Task InitializeAsync()
     {
-        _database = await CreateDatabaseAsync();
+        await PrepareDatabaseAsync();
         _ = Server; // start the host now, so that start-up failures surface as fixture failures
     }
+
+    /// <summary>Creates the database without starting the service (for tests of start-up itself).</summary>
+    public async Task PrepareDatabaseAsync() => _database ??= await CreateDatabaseAsync();
 
     async Task IAsyncLifetime.DisposeAsync()
     {

@@ -115,6 +115,7 @@ public sealed class GenerationJobRunner(
         var request = new TextToImageRequest(p.Prompt, p.NegativePrompt, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Seed,
             p.Scheduler, p.NumImages);
         var progress = new ProgressWriter(db, time, metrics, options.Value.ProgressInterval, job.Id, p.Model);
+        progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
         var images = lease.Model.TextToImage(request, progress, cancellationToken);
         if (images.Count != p.NumImages)
             throw new InvalidOperationException($"The pipeline returned {images.Count} image(s) for num_images = {p.NumImages}.");
@@ -223,7 +224,8 @@ public sealed class GenerationJobRunner(
         public void Report(DenoisingProgress value)
         {
             var now = time.GetTimestamp();
-            metrics.DenoisingStep(model, time.GetElapsedTime(_lastStep, now));
+            if (value.Step > 0)
+                metrics.DenoisingStep(model, time.GetElapsedTime(_lastStep, now));
             _lastStep = now;
             if (value.Step < value.TotalSteps && _lastWrite != 0 && time.GetElapsedTime(_lastWrite, now) < interval)
                 return;
