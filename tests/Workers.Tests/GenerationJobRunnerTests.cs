@@ -145,6 +145,19 @@ public sealed class GenerationJobRunnerTests
     }
 
     [Fact]
+    public async Task Switching_models_unloads_the_previous_one_when_one_model_may_stay_loaded()
+    {
+        await using var harness = new RunnerHarness();
+
+        await harness.RunAsync(await harness.SubmitAsync(model: "good"));
+        await harness.RunAsync(await harness.SubmitAsync(model: "other"));
+        await harness.RunAsync(await harness.SubmitAsync(model: "other"));
+
+        Assert.Equal(2, harness.Loader.Loads);
+        Assert.Equal(["good"], harness.Loader.Unloaded);
+    }
+
+    [Fact]
     public async Task Shutdown_during_a_run_puts_the_job_back_in_the_queue_for_redelivery()
     {
         using var shutdown = new CancellationTokenSource();

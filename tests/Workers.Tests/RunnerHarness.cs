@@ -107,15 +107,17 @@ public sealed class InTestModelLoader(
 
     public int Calls { get; private set; }
 
+    public List<string> Unloaded { get; } = [];
+
     public Dictionary<string, Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>>> ByModel { get; } = [];
 
     public ITextToImageModel Load(ModelInfo model)
     {
         Loads++;
-        return new Model(this, ByModel.GetValueOrDefault(model.Name, behaviour));
+        return new Model(this, model.Name, ByModel.GetValueOrDefault(model.Name, behaviour));
     }
 
-    private sealed class Model(InTestModelLoader owner,
+    private sealed class Model(InTestModelLoader owner, string name,
         Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>> run) : ITextToImageModel
     {
         public string Family => "sd15";
@@ -127,8 +129,6 @@ public sealed class InTestModelLoader(
             return run(request, progress, cancellationToken);
         }
 
-        public void Dispose()
-        {
-        }
+        public void Dispose() => owner.Unloaded.Add(name);
     }
 }
