@@ -1,0 +1,47 @@
+using Easel.Inference.Models.UNet;
+using Easel.Inference.Schedulers;
+using Easel.Inference.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Training;
+
+/// <summary>
+/// The latent diffusion training objective (Ho et al. 2020, eq. 14; Rombach et al. 2022, eq. 2):
+/// E_{z, c, ε, t} ‖ε − ε_θ(√ᾱ_t z + √(1−ᾱ_t) ε, t, τ(c))‖², with captions replaced by the empty
+/// prompt at a given rate so that one model serves classifier-free guidance (Ho &amp; Salimans 2022).
+/// Fine-tunes (LoRA, DreamBooth, textual inversion) reuse it with their own choice of trainable parameters.
+/// </summary>
+public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipTextModel textEncoder, ClipTokenizer tokenizer,
+    IScheduler noiseSchedule, double unconditionalRate)
+{
+    /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
+    public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
+    {
+        var batch = latents.shape[0];
+        var device = latents.device;
+        var timesteps = torch.randint(0, noiseSchedule.Config.NumTrainTimesteps, [batch], dtype: int64, generator: generator);
+        var noise = torch.randn(latents.shape, dtype: float32, generator: generator).to(device);
+        var dropped = torch.rand([batch], dtype: float32, generator: generator).data<float>().ToArray();
+        var conditioningText = captions.Select((c, i) => dropped[i] < unconditionalRate ? "" : c).ToList();
+
+        var noisy = noiseSchedule.AddNoise(latents, noise, timesteps); // z_t
+        var ids = tokenizer.EncodeBatch(conditioningText).to(device); // (B, 77)
+        var text = textEncoder.forward(ids).LastHiddenState; // (B, 77, D)
+        var prediction = unet.forward(noisy, timesteps.to(device), text); // ε_θ or v_θ
+        var target = noiseSchedule.Config.PredictionType switch
+        {
+            "epsilon" => noise,
+            "v_prediction" => VelocityTarget(latents, noise, timesteps),
+            var other => throw new NotSupportedException($"Training for prediction_type '{other}' is not supported."),
+        };
+        return nn.functional.mse_loss(prediction, target);
+    }
+
+    /// <summary>v = √ᾱ_t ε − √(1−ᾱ_t) z (Salimans &amp; Ho 2022, §4).</summary>
+    private Tensor VelocityTarget(Tensor latents, Tensor noise, Tensor timesteps)
+    {
+        var alphaBar = noiseSchedule.AlphasCumprod.index_select(0, timesteps).to(latents.device).view(-1, 1, 1, 1);
+        return alphaBar.sqrt() * noise - (1 - alphaBar).sqrt() * latents;
+    }
+}
