@@ -60,7 +60,8 @@ public sealed class GenerationJobRunner(
             var parameters = job.ReadRequest<GenerationParameters>();
             model = parameters.Model;
             var stored = Generate(job, parameters, cancellationToken);
-            await CompleteAsync(job, parameters, stored, cancellationToken);
+            if (!await CompleteAsync(job, parameters, stored, cancellationToken))
+                return;
             metrics.JobFinished(job.Kind, JobStatus.Succeeded, model, time.GetElapsedTime(started));
             logger.LogInformation("Job {JobId} succeeded: {Count} image(s) in {Seconds:F1} s", jobId, stored.Count,
                 time.GetElapsedTime(started).TotalSeconds);
@@ -140,7 +141,8 @@ public sealed class GenerationJobRunner(
         return results;
     }
 
-    private async Task CompleteAsync(Job job, GenerationParameters p, List<(Image Row, ReadOnlyMemory<byte> Png)> results,
+    /// <summary>Stores the images and marks the job succeeded; false when the job changed meanwhile (results discarded).</summary>
+    private async Task<bool> CompleteAsync(Job job, GenerationParameters p, List<(Image Row, ReadOnlyMemory<byte> Png)> results,
         CancellationToken cancellationToken)
     {
         foreach (var (row, png) in results)
@@ -155,7 +157,7 @@ public sealed class GenerationJobRunner(
         if (job.Status != JobStatus.Running)
         {
             logger.LogInformation("Job {JobId} became {Status} while running; results discarded", job.Id, job.Status);
-            return;
+            return false;
         }
         db.Images.AddRange(results.Select(r => r.Row));
         job.Status = JobStatus.Succeeded;
@@ -171,9 +173,10 @@ public sealed class GenerationJobRunner(
         {
             logger.LogInformation("Job {JobId} changed while its results were being saved; results discarded", job.Id);
             db.ChangeTracker.Clear();
-            return;
+            return false;
         }
         metrics.ImagesStored(p.Model, results.Count);
+        return true;
     }
 
     private async Task MarkFailedAsync(Guid jobId, string reason, CancellationToken cancellationToken)
