@@ -1,0 +1,80 @@
+using Easel.Core.Data;
+using Easel.Core.Generation;
+using Easel.Core.Models;
+using Easel.Core.Options;
+using Easel.Core.Storage;
+using Easel.Core.Telemetry;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Easel.Core;
+
+public static class CoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Options (validated at start-up), the database (provider chosen from <c>Easel:Database:Provider</c> when the
+    /// first context is created), the blob store, the model catalog, request validation and metrics.
+    /// </summary>
+    public static IServiceCollection AddEaselCore(this IServiceCollection services)
+    {
+        services.AddOptions<EaselOptions>().BindConfiguration(EaselOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>()
+            .BindConfiguration(DatabaseOptions.Section)
+            .Configure<IConfiguration>((o, configuration) => o.ConnectionString ??= configuration.GetConnectionString("Easel"))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
+        {
+            var (connectionString, _) = ConnectionString(sp);
+            builder.UseSqlite(connectionString);
+        });
+        services.AddDbContext<PostgresEaselDbContext>((sp, builder) =>
+        {
+            var (connectionString, _) = ConnectionString(sp);
+            builder.UseNpgsql(connectionString);
+        });
+        services.AddScoped<EaselDbContext>(sp =>
+            sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres
+                ? sp.GetRequiredService<PostgresEaselDbContext>()
+                : sp.GetRequiredService<SqliteEaselDbContext>());
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        services.AddSingleton<IModelCatalog, ModelCatalog>();
+        services.AddSingleton<GenerationRequestValidator>();
+        services.AddMetrics();
+        services.AddSingleton<EaselMetrics>();
+        return services;
+    }
+
+    /// <summary>Creates the data folder and applies pending migrations when <c>Easel:Database:MigrateOnStart</c> says so.</summary>
+    public static async Task MigrateEaselDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        var easel = services.GetRequiredService<IOptions<EaselOptions>>().Value;
+        var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        Directory.CreateDirectory(easel.DataDirFullPath);
+        if (!database.ShouldMigrateOnStart)
+            return;
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
+        var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Easel.Core.Data.Migrations");
+        logger.LogInformation("Migrating the {Provider} database", database.Provider);
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    private static (string ConnectionString, DatabaseProvider Provider) ConnectionString(IServiceProvider sp)
+    {
+        var easel = sp.GetRequiredService<IOptions<EaselOptions>>().Value;
+        var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        if (database.Provider == DatabaseProvider.Sqlite)
+            Directory.CreateDirectory(easel.DataDirFullPath);
+        return (database.ResolveConnectionString(easel), database.Provider);
+    }
+}

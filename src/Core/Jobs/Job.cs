@@ -1,0 +1,86 @@
+using System.Text.Json;
+
+namespace Easel.Core.Jobs;
+
+/// <summary>
+/// One unit of work accepted by the API. The database row is the source of truth; Hangfire only carries the id.
+/// The typed request is stored as JSON so that later kinds (edit, fine-tune) share the table.
+/// </summary>
+public sealed class Job
+{
+    public Guid Id { get; set; }
+
+    public JobKind Kind { get; set; }
+
+    public JobStatus Status { get; set; }
+
+    /// <summary>The resolved request (defaults filled in, seed chosen) as JSON; its shape depends on <see cref="Kind"/>.</summary>
+    public string Request { get; set; } = "{}";
+
+    /// <summary>The API key that created the job; null while authentication is off.</summary>
+    public string? Owner { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>How many times a worker claimed the job.</summary>
+    public int Attempts { get; set; }
+
+    public int ProgressStep { get; set; }
+
+    public int ProgressTotal { get; set; }
+
+    /// <summary>A readable reason when the job failed; never a stack trace.</summary>
+    public string? Error { get; set; }
+
+    /// <summary>Optimistic concurrency token, renewed on every state transition.</summary>
+    public Guid Version { get; set; }
+
+    public List<Images.Image> Images { get; set; } = [];
+
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    public static Job Create<TRequest>(JobKind kind, TRequest request, DateTimeOffset now, string? owner = null) => new()
+    {
+        Id = Guid.CreateVersion7(now),
+        Kind = kind,
+        Status = JobStatus.Queued,
+        Request = JsonSerializer.Serialize(request, JobJson.Options),
+        Owner = owner,
+        CreatedAt = now,
+        Version = Guid.NewGuid(),
+    };
+
+    public TRequest ReadRequest<TRequest>() =>
+        JsonSerializer.Deserialize<TRequest>(Request, JobJson.Options)
+        ?? throw new InvalidOperationException($"Job {Id} has an empty request.");
+}
+
+/// <summary>What a job does; selects the request type and the runner.</summary>
+public enum JobKind
+{
+    Generation,
+}
+
+/// <summary>queued → running → succeeded | failed | canceled.</summary>
+public enum JobStatus
+{
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+/// <summary>The JSON form of stored requests: snake_case, like the HTTP API.</summary>
+public static class JobJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+}

@@ -1,0 +1,172 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Easel.Core.Options;
+
+/// <summary><c>Easel</c>: where the embedded database and the blobs live.</summary>
+public sealed class EaselOptions
+{
+    public const string Section = "Easel";
+
+    /// <summary><c>Easel:DataDir</c> (env <c>Easel__DataDir</c>); relative paths are taken from the working directory.</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string DataDir { get; set; } = "./data";
+
+    public string DataDirFullPath => Path.GetFullPath(DataDir);
+}
+
+/// <summary><c>Easel:Database</c>: which database holds the jobs.</summary>
+public sealed class DatabaseOptions : IValidatableObject
+{
+    public const string Section = "Easel:Database";
+
+    /// <summary><c>sqlite</c> (embedded default, a file under DataDir) or <c>postgres</c> (needs <c>ConnectionStrings:Easel</c>).</summary>
+    [Required]
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>Apply migrations at start-up; when unset, true for SQLite and false for PostgreSQL.</summary>
+    public bool? MigrateOnStart { get; set; }
+
+    /// <summary><c>ConnectionStrings:Easel</c>, copied here at bind time.</summary>
+    public string? ConnectionString { get; set; }
+
+    public bool ShouldMigrateOnStart => MigrateOnStart ?? Provider == DatabaseProvider.Sqlite;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Provider == DatabaseProvider.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new ValidationResult(
+                "Easel:Database:Provider is postgres but ConnectionStrings:Easel is empty.", [nameof(ConnectionString)]);
+    }
+
+    /// <summary>The connection string to use: the configured one, or a SQLite file under the data folder.</summary>
+    public string ResolveConnectionString(EaselOptions easel) =>
+        !string.IsNullOrWhiteSpace(ConnectionString)
+            ? ConnectionString
+            : Provider == DatabaseProvider.Sqlite
+                ? $"Data Source={Path.Combine(easel.DataDirFullPath, "easel.db")}"
+                : throw new InvalidOperationException("ConnectionStrings:Easel is required for PostgreSQL.");
+}
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary><c>Easel:Models:&lt;name&gt;:Path</c> and <c>Easel:DefaultModel</c>.</summary>
+public sealed class ModelsOptions : IValidatableObject
+{
+    /// <summary>Bound from the <c>Easel</c> section: its <c>Models</c> and <c>DefaultModel</c> keys.</summary>
+    public const string Section = "Easel";
+
+    public Dictionary<string, ModelOptions> Models { get; set; } = new(StringComparer.Ordinal);
+
+    public string? DefaultModel { get; set; }
+
+    /// <summary>The configured default, or the only model when exactly one is configured.</summary>
+    public string? ResolvedDefaultModel =>
+        !string.IsNullOrWhiteSpace(DefaultModel) ? DefaultModel : Models.Count == 1 ? Models.Keys.Single() : null;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (name, model) in Models)
+        {
+            if (string.IsNullOrWhiteSpace(model.Path))
+                yield return new ValidationResult($"Easel:Models:{name}:Path is empty.", [nameof(Models)]);
+            else if (!File.Exists(System.IO.Path.Combine(model.Path, "model_index.json")))
+                yield return new ValidationResult(
+                    $"Easel:Models:{name}:Path '{model.Path}' is not a diffusers folder (no model_index.json).", [nameof(Models)]);
+        }
+        if (!string.IsNullOrWhiteSpace(DefaultModel) && !Models.ContainsKey(DefaultModel))
+            yield return new ValidationResult(
+                $"Easel:DefaultModel '{DefaultModel}' is not one of the configured models ({string.Join(", ", Models.Keys)}).",
+                [nameof(DefaultModel)]);
+    }
+}
+
+public sealed class ModelOptions
+{
+    /// <summary>A local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).</summary>
+    public string Path { get; set; } = "";
+}
+
+/// <summary><c>Easel:Generation</c>: request limits and the defaults for omitted fields.</summary>
+public sealed class GenerationOptions : IValidatableObject
+{
+    public const string Section = "Easel:Generation";
+
+    [Range(8, 16384)]
+    public int MinSize { get; set; } = 64;
+
+    [Range(8, 16384)]
+    public int MaxSize { get; set; } = 2048;
+
+    /// <summary>Upper bound of width × height.</summary>
+    [Range(64, 268_435_456)]
+    public long MaxPixels { get; set; } = 2048L * 2048;
+
+    [Range(1, 1000)]
+    public int MaxSteps { get; set; } = 150;
+
+    [Range(1, 64)]
+    public int MaxImages { get; set; } = 4;
+
+    [Range(1, 100_000)]
+    public int MaxPromptLength { get; set; } = 2000;
+
+    [Range(0.0, 100.0)]
+    public double MaxGuidanceScale { get; set; } = 30.0;
+
+    [Range(8, 16384)]
+    public int DefaultWidth { get; set; } = 512;
+
+    [Range(8, 16384)]
+    public int DefaultHeight { get; set; } = 512;
+
+    [Range(1, 1000)]
+    public int DefaultSteps { get; set; } = 30;
+
+    [Range(0.0, 100.0)]
+    public double DefaultGuidanceScale { get; set; } = 7.5;
+
+    [Required]
+    public string DefaultScheduler { get; set; } = "euler";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (MinSize % 8 != 0 || MaxSize % 8 != 0)
+            yield return new ValidationResult("MinSize and MaxSize must be multiples of 8.", [nameof(MinSize), nameof(MaxSize)]);
+        if (MinSize > MaxSize)
+            yield return new ValidationResult("MinSize must not exceed MaxSize.", [nameof(MinSize), nameof(MaxSize)]);
+        if (!Generation.SchedulerNames.TryNormalize(DefaultScheduler, out _))
+            yield return new ValidationResult(
+                $"DefaultScheduler '{DefaultScheduler}' is not a known scheduler ({string.Join(", ", Generation.SchedulerNames.All)}).",
+                [nameof(DefaultScheduler)]);
+    }
+}
+
+/// <summary><c>Easel:Workers</c>: whether the API process also runs jobs, and on what device.</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Easel:Workers";
+
+    /// <summary>Run a Hangfire server (one worker, queue "gpu") inside the API process.</summary>
+    public bool InProcess { get; set; } = true;
+
+    /// <summary>"auto", "cpu", "cuda" or "cuda:N".</summary>
+    [Required]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>"float32", "float16" or "bfloat16".</summary>
+    [Required]
+    [RegularExpression("^(float32|float16|bfloat16)$")]
+    public string DType { get; set; } = "float32";
+
+    /// <summary>How many loaded pipelines a worker keeps; loading another evicts the least recently used.</summary>
+    [Range(1, 16)]
+    public int MaxLoadedModels { get; set; } = 1;
+
+    /// <summary>Minimum time between two progress writes to the database.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+}

@@ -1,0 +1,85 @@
+using Easel.Core.Data;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Easel.Testing;
+
+/// <summary>
+/// The real service (Program) on a real database of its own, configured through the same keys a user sets.
+/// One subclass per provider; test classes run once per subclass.
+/// </summary>
+public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private TestDatabase? _database;
+
+    protected EaselApiFactory()
+    {
+        DataDir = TestPaths.NewTempFolder("easel-api-test");
+    }
+
+    public string DataDir { get; }
+
+    public TestDatabase Database => _database ?? throw new InvalidOperationException("The fixture is not initialized.");
+
+    /// <summary>Whether the API hosts its Hangfire worker (and so may load libtorch).</summary>
+    protected virtual bool InProcessWorkers => false;
+
+    protected abstract Task<TestDatabase> CreateDatabaseAsync();
+
+    public async Task InitializeAsync()
+    {
+        await PrepareDatabaseAsync();
+        _ = Server; // start the host now, so that start-up failures surface as fixture failures
+    }
+
+    /// <summary>Creates the database without starting the service (for tests of start-up itself).</summary>
+    public async Task PrepareDatabaseAsync() => _database ??= await CreateDatabaseAsync();
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_database is not null)
+            await _database.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("Easel:DataDir", DataDir);
+        builder.UseSetting("Easel:Database:Provider", Database.Provider);
+        builder.UseSetting("Easel:Database:MigrateOnStart", "true");
+        builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
+        builder.UseSetting("Easel:Models:sd15:Path", TestPaths.FixtureModel("sd15"));
+        builder.UseSetting("Easel:DefaultModel", "sd15");
+        builder.UseSetting("Easel:Workers:InProcess", InProcessWorkers ? "true" : "false");
+        builder.UseSetting("Easel:Workers:Device", "cpu");
+    }
+
+    /// <summary>Runs <paramref name="action"/> with a fresh database context of the service.</summary>
+    public async Task<T> WithDbAsync<T>(Func<EaselDbContext, Task<T>> action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider.GetRequiredService<EaselDbContext>());
+    }
+
+    public Task<int> CountJobsAsync() => WithDbAsync(db => db.Jobs.CountAsync());
+}
+
+public sealed class SqliteApiFactory : EaselApiFactory
+{
+    protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(TestDatabase.Sqlite(DataDir));
+}
+
+public sealed class PostgresApiFactory : EaselApiFactory
+{
+    protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabase.CreatePostgresAsync();
+}
