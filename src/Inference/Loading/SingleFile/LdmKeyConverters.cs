@@ -165,9 +165,11 @@ internal sealed partial class UNetKeyConverter : ILdmKeyConverter
 /// blocks in reverse order) to down_blocks / up_blocks, block.j → resnets.j, nin_shortcut → conv_shortcut,
 /// downsample/upsample → downsamplers.0/upsamplers.0, mid.block_1/2 → mid_block.resnets.0/1, mid.attn_1 (norm, q, k, v,
 /// proj_out stored as 1×1 conv weights) → mid_block.attentions.0 (group_norm, to_q, to_k, to_v, to_out.0 linear),
-/// norm_out → conv_norm_out.
+/// norm_out → conv_norm_out. The decoder's up levels are counted down from the highest index present in the file
+/// (<paramref name="highestUpIndex"/>): LDM numbers them by resolution, so up.{top} is diffusers' up_blocks.0. For a
+/// full-size 4-level VAE that is up.3; conversion scripts that hard-code 3 − i write the same top index for smaller VAEs.
 /// </summary>
-internal sealed partial class VaeKeyConverter(AutoencoderKLConfig config) : ILdmKeyConverter
+internal sealed partial class VaeKeyConverter(AutoencoderKLConfig config, int? highestUpIndex = null) : ILdmKeyConverter
 {
     [GeneratedRegex(@"^(encoder|decoder)\.(?:(down|up)\.(\d+)\.(block\.(\d+)|downsample|upsample)|mid\.(block_1|block_2|attn_1))\.(.+)$")]
     private static partial Regex BlockKey();
@@ -196,9 +198,10 @@ internal sealed partial class VaeKeyConverter(AutoencoderKLConfig config) : ILdm
         if (match.Groups[2].Success)
         {
             var index = int.Parse(match.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
-            if (index >= n)
+            var top = highestUpIndex ?? n - 1;
+            var (blocks, blockIndex) = match.Groups[2].Value == "down" ? ("down_blocks", index) : ("up_blocks", top - index);
+            if (blockIndex < 0 || blockIndex >= n)
                 return [];
-            var (blocks, blockIndex) = match.Groups[2].Value == "down" ? ("down_blocks", index) : ("up_blocks", n - 1 - index);
             var prefix = $"{half2}.{blocks}.{blockIndex}";
             if (match.Groups[5].Success)
                 return ConverterShapes.As($"{prefix}.resnets.{match.Groups[5].Value}.{ResnetInner(inner)}", shape);

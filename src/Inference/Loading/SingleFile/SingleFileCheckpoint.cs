@@ -120,7 +120,7 @@ public sealed class SingleFileCheckpoint : IDisposable
 
     /// <summary>The VAE's tensors under diffusers names, for a model built from <paramref name="config"/>.</summary>
     public IWeightSource VaeWeights(AutoencoderKLConfig config) =>
-        Slice("vae", FamilyDetector.VaePrefix, new VaeKeyConverter(config));
+        Slice("vae", FamilyDetector.VaePrefix, new VaeKeyConverter(config, HighestDecoderUpIndex()));
 
     /// <summary>The first text encoder's tensors under transformers CLIPTextModel names.</summary>
     public IWeightSource TextEncoderWeights(ClipTextConfig config) => Family switch
@@ -162,6 +162,19 @@ public sealed class SingleFileCheckpoint : IDisposable
 
     private IWeightSource Slice(string component, string prefix, ILdmKeyConverter converter) =>
         new SingleFileWeightSource(_file, $"{System.IO.Path.GetFileName(Path)} ({component})", prefix, converter, IsIgnored);
+
+    private int? HighestDecoderUpIndex()
+    {
+        const string prefix = FamilyDetector.VaePrefix + "decoder.up.";
+        int? highest = null;
+        foreach (var key in _shapes.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            var end = key.IndexOf('.', prefix.Length);
+            if (end > prefix.Length && int.TryParse(key.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
+                highest = Math.Max(highest ?? index, index);
+        }
+        return highest;
+    }
 
     private static ClipTextConfig ReadClipConfig(string folder) => ConfigJson.Read<ClipTextConfig>(System.IO.Path.Combine(folder, "config.json"));
 
