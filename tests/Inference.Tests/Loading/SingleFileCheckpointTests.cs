@@ -242,6 +242,21 @@ public sealed class SingleFileCheckpointTests : IDisposable
         using var encoder = checkpoint.LoadTextEncoder(ParityFixtures.PathOf(fixture.SameWeightsAs));
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Checkpoints))]
+    public void LoadComponents_LoadsTheModelsTheFamilyHas(string name)
+    {
+        var fixture = Fixture(name);
+        var baseConfig = ParityFixtures.PathOf(fixture.SameWeightsAs);
+        using var checkpoint = SingleFileCheckpoint.Open(fixture.FullPath);
+        using var components = checkpoint.LoadComponents(baseConfig);
+        Assert.Equal(checkpoint.Family.HasTextEncoder(), components.TextEncoder is not null);
+        Assert.Equal(checkpoint.Family.HasTextEncoder2(), components.TextEncoder2 is not null);
+        Assert.Equal(checkpoint.Family.IsInpainting() ? 9 : 4, components.UNet.Config.InChannels);
+        Assert.True(Directory.Exists(SingleFileCheckpoint.ComponentFolder(baseConfig, "tokenizer")));
+        Assert.True(File.Exists(Path.Combine(SingleFileCheckpoint.ComponentFolder(baseConfig, "scheduler"), "scheduler_config.json")));
+    }
+
     [Theory]
     [InlineData(ModelFamily.StableDiffusion1, 4, 768)]
     [InlineData(ModelFamily.StableDiffusion1Inpainting, 9, 768)]

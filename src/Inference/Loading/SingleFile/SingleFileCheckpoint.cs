@@ -145,17 +145,46 @@ public sealed class SingleFileCheckpoint : IDisposable
     };
 
     /// <summary>
-    /// The folder of one component given a base config: a diffusers model folder holding <paramref name="component"/>/,
-    /// or the component folder itself (holding config.json).
+    /// Every model component of the file (text encoders the family has, UNet, VAE), each built from
+    /// <paramref name="baseConfig"/> or the family's built-in config. Tokenizers and the scheduler are not in single
+    /// files: take them from <see cref="ComponentFolder"/>(baseConfig, "tokenizer" / "tokenizer_2" / "scheduler").
+    /// </summary>
+    public SingleFileComponents LoadComponents(string? baseConfig = null, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        ClipTextModel? textEncoder = null;
+        ClipTextModelWithProjection? textEncoder2 = null;
+        UNet2DConditionModel? unet = null;
+        try
+        {
+            if (Family.HasTextEncoder())
+                textEncoder = LoadTextEncoder(baseConfig, device, dtype);
+            if (Family.HasTextEncoder2())
+                textEncoder2 = LoadTextEncoder2(baseConfig, device, dtype);
+            unet = LoadUNet(baseConfig, device, dtype);
+            var vae = LoadVae(baseConfig, device, dtype);
+            return new SingleFileComponents(Family, textEncoder, textEncoder2, unet, vae);
+        }
+        catch
+        {
+            textEncoder?.Dispose();
+            textEncoder2?.Dispose();
+            unet?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The folder of one component given a base config: <paramref name="component"/>/ inside a diffusers model folder
+    /// (unet, vae, text_encoder, tokenizer, scheduler, …), or the base itself when it is that component's folder (holds config.json).
     /// </summary>
     public static string ComponentFolder(string baseConfig, string component)
     {
         var nested = System.IO.Path.Combine(baseConfig, component);
-        if (File.Exists(System.IO.Path.Combine(nested, "config.json")))
+        if (Directory.Exists(nested))
             return nested;
         if (File.Exists(System.IO.Path.Combine(baseConfig, "config.json")))
             return baseConfig;
-        throw new DirectoryNotFoundException($"Base config '{baseConfig}' has no {component}/config.json (pass a diffusers model folder of the same architecture).");
+        throw new DirectoryNotFoundException($"Base config '{baseConfig}' has no {component}/ folder (pass a diffusers model folder of the same architecture).");
     }
 
     public void Dispose() => _file.Dispose();
@@ -220,6 +249,19 @@ public sealed class SingleFileCheckpoint : IDisposable
         var isPickle = read >= 2 && head[0] == 0x80 && head[1] is >= 2 and <= 5;
         var isZip = read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4;
         return isPickle || isZip;
+    }
+}
+
+/// <summary>The model components of a single file; disposing it disposes every model.</summary>
+public sealed record SingleFileComponents(ModelFamily Family, ClipTextModel? TextEncoder, ClipTextModelWithProjection? TextEncoder2,
+    UNet2DConditionModel UNet, AutoencoderKL Vae) : IDisposable
+{
+    public void Dispose()
+    {
+        TextEncoder?.Dispose();
+        TextEncoder2?.Dispose();
+        UNet.Dispose();
+        Vae.Dispose();
     }
 }
 
