@@ -257,6 +257,59 @@ public sealed class SingleFileCheckpointTests : IDisposable
         Assert.True(File.Exists(Path.Combine(SingleFileCheckpoint.ComponentFolder(baseConfig, "scheduler"), "scheduler_config.json")));
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Checkpoints))]
+    public void Loading_ReadsEachStoredTensorOnceAndReleasesItBeforeTheNext(string name)
+    {
+        var fixture = Fixture(name);
+        var baseConfig = ParityFixtures.PathOf(fixture.SameWeightsAs);
+        using var checkpoint = SingleFileCheckpoint.Open(fixture.FullPath);
+        var unetConfig = Easel.Inference.Models.UNet.UNet2DConditionConfig.Load(SingleFileCheckpoint.ComponentFolder(baseConfig, "unet"));
+        var unetSource = new ObservingSource(checkpoint.UNetWeights(unetConfig));
+        using (Easel.Inference.Models.UNet.UNet2DConditionModel.FromWeights(unetConfig, unetSource)) { }
+        Assert.Equal(checkpoint.Shapes.Keys.Count(k => k.StartsWith("model.diffusion_model.", StringComparison.Ordinal)), unetSource.Reads);
+        Assert.True(unetSource.ReleasedBeforeNextRead, "a stored tensor was still alive when the next one was read");
+
+        if (!checkpoint.Family.HasTextEncoder())
+            return;
+        var textConfig = ConfigJson.Read<Easel.Inference.Text.ClipTextConfig>(Path.Combine(SingleFileCheckpoint.ComponentFolder(baseConfig, "text_encoder"), "config.json"));
+        var textSource = new ObservingSource(checkpoint.TextEncoderWeights(textConfig));
+        using (Easel.Inference.Text.ClipTextModel.FromWeights(textConfig, textSource)) { }
+        // SD2's fused in_proj tensors are read once for their three targets.
+        var textKeys = checkpoint.Shapes.Keys.Count(k => k.StartsWith("cond_stage_model.", StringComparison.Ordinal) || k.StartsWith("conditioner.embedders.0.", StringComparison.Ordinal));
+        var skipped = checkpoint.Shapes.Keys.Count(k => k.EndsWith(".position_ids", StringComparison.Ordinal) && (k.StartsWith("cond_stage_model.", StringComparison.Ordinal) || k.StartsWith("conditioner.embedders.0.", StringComparison.Ordinal)));
+        Assert.Equal(textKeys - skipped, textSource.Reads);
+        Assert.True(textSource.ReleasedBeforeNextRead, "a stored tensor was still alive when the next one was read");
+    }
+
+    /// <summary>Counts reads and checks that the loader released the previous stored tensor before reading the next.</summary>
+    private sealed class ObservingSource(IWeightSource inner) : IWeightSource
+    {
+        private Tensor? _previous;
+
+        public int Reads { get; private set; }
+        public bool ReleasedBeforeNextRead { get; private set; } = true;
+        public string Component => inner.Component;
+
+        public IEnumerable<StoredTensor> Tensors()
+        {
+            foreach (var stored in inner.Tensors())
+            {
+                yield return stored with
+                {
+                    Read = () =>
+                    {
+                        if (_previous is { IsInvalid: false })
+                            ReleasedBeforeNextRead = false;
+                        Reads++;
+                        _previous = stored.Read();
+                        return _previous;
+                    },
+                };
+            }
+        }
+    }
+
     [Theory]
     [InlineData(ModelFamily.StableDiffusion1, 4, 768)]
     [InlineData(ModelFamily.StableDiffusion1Inpainting, 9, 768)]
