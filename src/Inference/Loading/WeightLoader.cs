@@ -18,7 +18,16 @@ public static class WeightLoader
     /// <param name="rename">Optional mapping from checkpoint key to module key (null drops the key).</param>
     /// <param name="ignore">Checkpoint keys that are known to be unused (for example position_ids buffers).</param>
     public static void LoadInto(nn.Module module, IReadOnlyList<SafeTensorsFile> files, string component,
-        Func<string, string?>? rename = null, Func<string, bool>? ignore = null)
+        Func<string, string?>? rename = null, Func<string, bool>? ignore = null) =>
+        LoadInto(module, new SafeTensorsWeightSource(files, component, rename, ignore));
+
+    /// <summary>
+    /// Loads every tensor of <paramref name="source"/> into <paramref name="module"/>, strictly: each stored tensor is
+    /// read once, transformed (slice/reshape/transpose views), copied in place into its target parameter(s) with
+    /// dtype/device conversion and released, so peak memory is the model plus one stored tensor. Fails naming the
+    /// missing parameters, the stored keys that fill nothing, and shape mismatches.
+    /// </summary>
+    public static void LoadInto(nn.Module module, IWeightSource source)
     {
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, parameter) in module.named_parameters())
@@ -31,36 +40,62 @@ public static class WeightLoader
         var mismatched = new List<string>();
         using (torch.no_grad())
         {
-            foreach (var file in files)
+            foreach (var stored in source.Tensors())
             {
-                foreach (var key in file.Keys)
+                if (stored.Targets.Count == 0)
                 {
-                    if (ignore?.Invoke(key) == true)
-                        continue;
-                    var target = rename is null ? key : rename(key);
-                    if (target is null)
-                        continue;
-                    if (!targets.TryGetValue(target, out var destination))
+                    unexpected.Add(stored.Key);
+                    continue;
+                }
+                var fits = true;
+                foreach (var target in stored.Targets)
+                {
+                    if (!targets.TryGetValue(target.Key, out var destination))
                     {
-                        unexpected.Add(key);
-                        continue;
+                        unexpected.Add(target.Key == stored.Key ? stored.Key : $"{stored.Key} (as {target.Key})");
+                        fits = false;
                     }
-                    var entry = file[key];
-                    if (!entry.Shape.SequenceEqual(destination.shape))
+                    else if (!target.Shape.SequenceEqual(destination.shape))
                     {
-                        mismatched.Add($"{key}: checkpoint [{string.Join(", ", entry.Shape)}] vs model [{string.Join(", ", destination.shape)}]");
-                        continue;
+                        var renamed = target.Key == stored.Key ? "" : $" (as {target.Key})";
+                        mismatched.Add($"{stored.Key}{renamed}: checkpoint [{string.Join(", ", target.Shape)}] vs model [{string.Join(", ", destination.shape)}]");
+                        fits = false;
                     }
-                    using var source = file.Load(key);
-                    destination.copy_(source);
-                    loaded.Add(target);
+                }
+                if (!fits)
+                    continue;
+                using var tensor = stored.Read();
+                foreach (var target in stored.Targets)
+                {
+                    var destination = targets[target.Key];
+                    if (target.Transform is null)
+                    {
+                        destination.copy_(tensor);
+                    }
+                    else
+                    {
+                        using var transformed = target.Transform(tensor);
+                        if (!transformed.shape.SequenceEqual(destination.shape))
+                            throw new InvalidOperationException($"{source.Component}: converting '{stored.Key}' to '{target.Key}' produced [{string.Join(", ", transformed.shape)}], expected [{string.Join(", ", destination.shape)}].");
+                        destination.copy_(transformed);
+                    }
+                    loaded.Add(target.Key);
                 }
             }
         }
 
         var missing = targets.Keys.Where(k => !loaded.Contains(k) && !IsNonPersistent(module, k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         if (missing.Count > 0 || unexpected.Count > 0 || mismatched.Count > 0)
-            throw new CheckpointMismatchException(component, missing, unexpected, mismatched);
+            throw new CheckpointMismatchException(source.Component, missing, unexpected, mismatched);
+    }
+
+    /// <summary>Moves a freshly loaded model to <paramref name="dtype"/>/<paramref name="device"/> and switches it to eval mode.</summary>
+    internal static void Finish(nn.Module module, Device? device, ScalarType dtype)
+    {
+        module.to(dtype);
+        if (device is not null)
+            module.to(device);
+        module.eval();
     }
 
     private static bool IsNonPersistent(nn.Module module, string key) =>

@@ -39,4 +39,15 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
         ClipWeights.Load(model, componentFolder, device, dtype);
         return model;
     }
+
+    /// <summary>
+    /// Builds the model from <paramref name="config"/>, loads <paramref name="weights"/> strictly (a diffusers folder or a
+    /// converted single-file checkpoint), moves it to <paramref name="device"/>/<paramref name="dtype"/> and switches it to eval mode.
+    /// </summary>
+    public static ClipTextModel FromWeights(ClipTextConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var model = new ClipTextModel(config);
+        ClipWeights.Load(model, weights, device, dtype);
+        return model;
+    }
 }

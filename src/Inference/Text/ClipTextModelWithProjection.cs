@@ -42,4 +42,15 @@ public sealed class ClipTextModelWithProjection : nn.Module<Tensor, ClipTextOutp
         ClipWeights.Load(model, componentFolder, device, dtype);
         return model;
     }
+
+    /// <summary>
+    /// Builds the model from <paramref name="config"/>, loads <paramref name="weights"/> strictly (a diffusers folder or a
+    /// converted single-file checkpoint), moves it to <paramref name="device"/>/<paramref name="dtype"/> and switches it to eval mode.
+    /// </summary>
+    public static ClipTextModelWithProjection FromWeights(ClipTextConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var model = new ClipTextModelWithProjection(config);
+        ClipWeights.Load(model, weights, device, dtype);
+        return model;
+    }
 }

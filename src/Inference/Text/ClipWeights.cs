@@ -8,23 +8,25 @@ namespace Easel.Inference.Text;
 internal static class ClipWeights
 {
     // transformers keeps position_ids as a buffer and older checkpoints saved it; positions are computed here instead.
-    private const string PositionIdsKey = "text_model.embeddings.position_ids";
+    internal const string PositionIdsKey = "text_model.embeddings.position_ids";
 
     public static void Load(nn.Module model, string componentFolder, Device? device, ScalarType dtype)
     {
-        var files = ComponentWeights.Open(componentFolder);
+        using var weights = SafeTensorsWeightSource.OpenFolder(componentFolder, componentFolder, ignore: key => key == PositionIdsKey);
+        Load(model, weights, device, dtype);
+    }
+
+    public static void Load(nn.Module model, IWeightSource weights, Device? device, ScalarType dtype)
+    {
         try
         {
-            WeightLoader.LoadInto(model, files, componentFolder, ignore: key => key == PositionIdsKey);
+            WeightLoader.LoadInto(model, weights);
+            WeightLoader.Finish(model, device, dtype);
         }
-        finally
+        catch
         {
-            foreach (var file in files)
-                file.Dispose();
+            model.Dispose();
+            throw;
         }
-        model.to(dtype);
-        if (device is not null)
-            model.to(device);
-        model.eval();
     }
 }

@@ -25,9 +25,16 @@ public sealed class TextEncoderParityTests
         try
         {
             if (parity.Has("out.last_hidden_state"))
-                AssertSingleEncoder(parity, tolerance);
+            {
+                using var model = ClipTextModel.FromPretrained(Path.Combine(parity.ModelDir, "text_encoder"));
+                AssertSingleEncoder(parity, tolerance, model);
+            }
             else if (parity.Has("out.te1_last_hidden_state"))
-                AssertDualEncoders(parity, tolerance);
+            {
+                using var encoder1 = ClipTextModel.FromPretrained(Path.Combine(parity.ModelDir, "text_encoder"));
+                using var encoder2 = ClipTextModelWithProjection.FromPretrained(Path.Combine(parity.ModelDir, "text_encoder_2"));
+                AssertDualEncoders(parity, tolerance, encoder1, encoder2);
+            }
             else
                 Skip.If(true, $"{caseName}: no known output layout (tensors: {string.Join(", ", parity.TensorNames)}).");
         }
@@ -37,9 +44,9 @@ public sealed class TextEncoderParityTests
         }
     }
 
-    private static void AssertSingleEncoder(ParityCase parity, Tolerance tolerance)
+    /// <summary>CLIPTextModel goldens of a single-encoder case, for a model however it was loaded.</summary>
+    internal static void AssertSingleEncoder(ParityCase parity, Tolerance tolerance, ClipTextModel model)
     {
-        using var model = ClipTextModel.FromPretrained(Path.Combine(parity.ModelDir, "text_encoder"));
         using var scope = torch.NewDisposeScope();
         var inputIds = parity.Tensor("in.input_ids");
         using var output = model.forward(inputIds);
@@ -54,11 +61,10 @@ public sealed class TextEncoderParityTests
         }
     }
 
-    private static void AssertDualEncoders(ParityCase parity, Tolerance tolerance)
+    /// <summary>SDXL dual-encoder goldens (and encode_prompt, with the case folder's tokenizers), for encoders however they were loaded.</summary>
+    internal static void AssertDualEncoders(ParityCase parity, Tolerance tolerance, ClipTextModel encoder1, ClipTextModelWithProjection encoder2)
     {
         var root = parity.ModelDir;
-        using var encoder1 = ClipTextModel.FromPretrained(Path.Combine(root, "text_encoder"));
-        using var encoder2 = ClipTextModelWithProjection.FromPretrained(Path.Combine(root, "text_encoder_2"));
         using var scope = torch.NewDisposeScope();
 
         using (var first = encoder1.forward(parity.Tensor("in.input_ids")))

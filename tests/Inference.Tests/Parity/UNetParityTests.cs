@@ -15,7 +15,6 @@ public sealed class UNetParityTests
     public void NoisePrediction_MatchesDiffusers(string caseName)
     {
         using var c = ParityFixtures.Load(caseName);
-        var tolerance = Tolerance.For(c.Info.Kind);
         UNet2DConditionModel unet;
         try
         {
@@ -27,6 +26,14 @@ public sealed class UNetParityTests
         }
 
         using var _ = unet;
+        AssertNoisePredictions(c, unet);
+    }
+
+    /// <summary>Every timestep/noise_pred pair (and the mid.unet.* intermediates) of a unet case, for a UNet however it was loaded.</summary>
+    internal static void AssertNoisePredictions(ParityCase c, UNet2DConditionModel unet)
+    {
+        var caseName = c.Name;
+        var tolerance = Tolerance.For(c.Info.Kind);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var sample = c.Tensor("in.sample");

@@ -14,7 +14,6 @@ public sealed class VaeParityTests
     public void EncodeAndDecode_MatchDiffusers(string caseName)
     {
         using var c = ParityFixtures.Load(caseName);
-        var tolerance = Tolerance.For(c.Info.Kind);
         AutoencoderKL vae;
         try
         {
@@ -26,6 +25,14 @@ public sealed class VaeParityTests
         }
 
         using var _ = vae;
+        AssertEncodeDecode(c, vae);
+    }
+
+    /// <summary>Posterior and decode goldens of a vae case, for a VAE however it was loaded.</summary>
+    internal static void AssertEncodeDecode(ParityCase c, AutoencoderKL vae)
+    {
+        var caseName = c.Name;
+        var tolerance = Tolerance.For(c.Info.Kind);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         if (c.Params.TryGetProperty("scaling_factor", out var scaling))

@@ -125,23 +125,21 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     public static UNet2DConditionModel FromPretrained(string componentFolder, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
         var config = UNet2DConditionConfig.Load(componentFolder);
+        using var weights = SafeTensorsWeightSource.OpenFolder(componentFolder, "unet");
+        return FromWeights(config, weights, device, dtype);
+    }
+
+    /// <summary>
+    /// Builds the model from <paramref name="config"/> on the CPU, loads <paramref name="weights"/> strictly (a diffusers
+    /// folder or a converted single-file checkpoint) and moves it to <paramref name="device"/>/<paramref name="dtype"/> in eval mode.
+    /// </summary>
+    public static UNet2DConditionModel FromWeights(UNet2DConditionConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
         var model = new UNet2DConditionModel(config);
         try
         {
-            var files = ComponentWeights.Open(componentFolder);
-            try
-            {
-                WeightLoader.LoadInto(model, files, "unet");
-            }
-            finally
-            {
-                foreach (var f in files)
-                    f.Dispose();
-            }
-            model.to(dtype);
-            if (device is not null)
-                model.to(device);
-            model.eval();
+            WeightLoader.LoadInto(model, weights);
+            WeightLoader.Finish(model, device, dtype);
             return model;
         }
         catch

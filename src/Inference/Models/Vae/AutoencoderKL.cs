@@ -44,23 +44,22 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     {
         if (!File.Exists(Path.Combine(componentFolder, "config.json")) && Directory.Exists(Path.Combine(componentFolder, "vae")))
             componentFolder = Path.Combine(componentFolder, "vae");
-        var model = new AutoencoderKL(AutoencoderKLConfig.Load(componentFolder));
+        var config = AutoencoderKLConfig.Load(componentFolder);
+        using var weights = SafeTensorsWeightSource.OpenFolder(componentFolder, "vae");
+        return FromWeights(config, weights, device, dtype);
+    }
+
+    /// <summary>
+    /// Builds the VAE from <paramref name="config"/> on the CPU, loads <paramref name="weights"/> strictly (a diffusers
+    /// folder or a converted single-file checkpoint) and moves it to <paramref name="device"/>/<paramref name="dtype"/> in eval mode.
+    /// </summary>
+    public static AutoencoderKL FromWeights(AutoencoderKLConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var model = new AutoencoderKL(config);
         try
         {
-            var files = ComponentWeights.Open(componentFolder);
-            try
-            {
-                WeightLoader.LoadInto(model, files, "vae");
-            }
-            finally
-            {
-                foreach (var f in files)
-                    f.Dispose();
-            }
-            model.to(dtype);
-            if (device is not null)
-                model.to(device);
-            model.eval();
+            WeightLoader.LoadInto(model, weights);
+            WeightLoader.Finish(model, device, dtype);
             return model;
         }
         catch
