@@ -25,7 +25,7 @@ for trx in "$RESULTS"/*.trx; do
   attr() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
   passed=$((passed + $(attr passed)))
   failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
-  skipped=$((skipped + $(attr notExecuted)))
+  skipped=$((skipped + $(attr total) - $(attr executed)))
 done
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
