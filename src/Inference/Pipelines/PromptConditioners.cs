@@ -1,5 +1,6 @@
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Text;
+using Easel.Inference.Text.Prompting;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,26 +32,26 @@ internal interface IPromptConditioner : IDisposable
     PromptEmbeddings Encode(GenerationRequest request, int count, bool guidance, int height, int width);
 }
 
-/// <summary>SD 1.x / 2.x: one CLIP text encoder, its final (layer-normed) hidden states.</summary>
-internal sealed class ClipPromptConditioner(ClipTokenizer tokenizer, ClipTextModel textEncoder, Device device, ScalarType dtype) : IPromptConditioner
+/// <summary>
+/// SD 1.x / 2.x: one CLIP text encoder, its final (layer-normed) hidden states. Prompts go through the
+/// <see cref="PromptEncoder"/>: A1111 emphasis weights and 75-token windows for long prompts, the negative
+/// prompt padded to the same number of windows.
+/// </summary>
+internal sealed class ClipPromptConditioner(ClipTokenizer tokenizer, ClipTextModel textEncoder, ScalarType dtype) : IPromptConditioner
 {
+    private readonly PromptEncoder _encoder = new(TextEncoderBranch.Create(tokenizer, textEncoder));
+
     public PromptEmbeddings Encode(GenerationRequest request, int count, bool guidance, int height, int width)
     {
         using var scope = torch.NewDisposeScope();
-        var embeds = EncodeText(request.Prompt).repeat(count, 1, 1); // (N, 77, D)
-        if (guidance)
-            embeds = torch.cat([EncodeText(request.NegativePrompt).repeat(count, 1, 1), embeds], 0); // (2N, 77, D)
+        if (!guidance)
+        {
+            using var conditional = _encoder.Encode(request.Prompt, count);
+            return new PromptEmbeddings(conditional.Embeddings.to(dtype).alias().MoveToOuterDisposeScope(), null); // (N, 77·k, D)
+        }
+        using var pair = _encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count);
+        var embeds = torch.cat([pair.Negative.Embeddings, pair.Conditional.Embeddings], 0); // (2N, 77·k, D)
         return new PromptEmbeddings(embeds.to(dtype).MoveToOuterDisposeScope(), null);
-    }
-
-    /// <summary>The one place text becomes embeddings (long prompts and emphasis will plug in here).</summary>
-    private Tensor EncodeText(string text)
-    {
-        using var scope = torch.NewDisposeScope();
-        var ids = tokenizer.Encode(text).InputIds.ToArray();
-        var inputIds = torch.tensor(ids, [1, ids.Length], dtype: int64, device: device);
-        using var output = textEncoder.forward(inputIds);
-        return output.LastHiddenState.alias().MoveToOuterDisposeScope(); // (1, 77, D)
     }
 
     public void Dispose() => textEncoder.Dispose();
@@ -63,26 +64,27 @@ internal sealed class ClipPromptConditioner(ClipTokenizer tokenizer, ClipTextMod
 /// </summary>
 internal sealed class SdxlPromptConditioner : IPromptConditioner
 {
-    private readonly ClipTokenizer? _tokenizer;
     private readonly ClipTextModel? _textEncoder;
-    private readonly ClipTokenizer _tokenizer2;
     private readonly ClipTextModelWithProjection _textEncoder2;
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private readonly bool _forceZerosForEmptyPrompt;
     private readonly bool _requiresAestheticsScore;
+    private readonly PromptEncoder _encoder;
 
     public SdxlPromptConditioner(ClipTokenizer? tokenizer, ClipTextModel? textEncoder, ClipTokenizer tokenizer2,
         ClipTextModelWithProjection textEncoder2, Device device, ScalarType dtype, bool forceZerosForEmptyPrompt, bool requiresAestheticsScore)
     {
-        _tokenizer = tokenizer;
         _textEncoder = textEncoder;
-        _tokenizer2 = tokenizer2;
         _textEncoder2 = textEncoder2;
         _device = device;
         _dtype = dtype;
         _forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
         _requiresAestheticsScore = requiresAestheticsScore;
+        var second = TextEncoderBranch.Create(tokenizer2, textEncoder2, ClipLayer.Penultimate);
+        _encoder = tokenizer is not null && textEncoder is not null
+            ? new PromptEncoder(TextEncoderBranch.Create(tokenizer, textEncoder, ClipLayer.Penultimate), second)
+            : new PromptEncoder(second);
     }
 
     /// <summary>Numbers in add_time_ids: 6 (sizes + crop + target) or 5 (sizes + crop + aesthetic score).</summary>
@@ -91,35 +93,40 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
     public PromptEmbeddings Encode(GenerationRequest request, int count, bool guidance, int height, int width)
     {
         using var scope = torch.NewDisposeScope();
-        var (embeds, pooled) = EncodeBoth(request.Prompt, request.Prompt2 ?? request.Prompt); // (1, 77, D1+D2), (1, P)
         var micro = request.Micro ?? new MicroConditioning();
-        var timeIds = TimeIds(micro, height, width, micro.AestheticScore); // (1, k)
-        embeds = embeds.repeat(count, 1, 1);
-        pooled = pooled.repeat(count, 1);
-        timeIds = timeIds.repeat(count, 1);
-        if (guidance)
+        var timeIds = TimeIds(micro, height, width, micro.AestheticScore).repeat(count, 1); // (N, k)
+        var negative2 = request.NegativePrompt2 ?? request.NegativePrompt;
+        Tensor embeds, pooled;
+        if (!guidance || (_forceZerosForEmptyPrompt && string.IsNullOrEmpty(request.NegativePrompt) && string.IsNullOrEmpty(negative2)))
         {
-            var negative2 = request.NegativePrompt2 ?? request.NegativePrompt;
-            Tensor negEmbeds, negPooled;
-            if (_forceZerosForEmptyPrompt && string.IsNullOrEmpty(request.NegativePrompt) && string.IsNullOrEmpty(negative2))
+            using var conditional = EncodeOne(request.Prompt, request.Prompt2, count);
+            embeds = conditional.Embeddings.alias(); // (N, 77·k, D1+D2)
+            pooled = conditional.Pooled.alias(); // (N, P)
+            if (guidance)
             {
-                negEmbeds = torch.zeros_like(embeds);
-                negPooled = torch.zeros_like(pooled);
+                embeds = torch.cat([torch.zeros_like(embeds), embeds], 0);
+                pooled = torch.cat([torch.zeros_like(pooled), pooled], 0);
             }
-            else
-            {
-                (negEmbeds, negPooled) = EncodeBoth(request.NegativePrompt, negative2);
-                negEmbeds = negEmbeds.repeat(count, 1, 1);
-                negPooled = negPooled.repeat(count, 1);
-            }
-            var negTimeIds = TimeIds(micro, height, width, micro.NegativeAestheticScore).repeat(count, 1);
-            embeds = torch.cat([negEmbeds, embeds], 0); // (2N, 77, D1+D2)
-            pooled = torch.cat([negPooled, pooled], 0); // (2N, P)
-            timeIds = torch.cat([negTimeIds, timeIds], 0); // (2N, k)
         }
+        else
+        {
+            using var pair = HasFirstEncoder
+                ? _encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count, request.Prompt2, negative2)
+                : _encoder.EncodeForGuidance(request.Prompt2 ?? request.Prompt, negative2, count);
+            embeds = torch.cat([pair.Negative.Embeddings, pair.Conditional.Embeddings], 0); // (2N, 77·k, D1+D2)
+            pooled = torch.cat([pair.Negative.Pooled, pair.Conditional.Pooled], 0); // (2N, P)
+        }
+        if (guidance)
+            timeIds = torch.cat([TimeIds(micro, height, width, micro.NegativeAestheticScore).repeat(count, 1), timeIds], 0); // (2N, k)
         var added = new AddedConditions(pooled.to(_dtype).MoveToOuterDisposeScope(), timeIds.to(_dtype).MoveToOuterDisposeScope());
         return new PromptEmbeddings(embeds.to(_dtype).MoveToOuterDisposeScope(), added);
     }
+
+    private bool HasFirstEncoder => _textEncoder is not null;
+
+    /// <summary>One prompt through both encoders (a refiner: the second only, with the second prompt).</summary>
+    private Text.Prompting.PromptEmbeddings EncodeOne(string prompt, string? prompt2, int count) =>
+        HasFirstEncoder ? _encoder.Encode(prompt, count, prompt2) : _encoder.Encode(prompt2 ?? prompt, count);
 
     private Tensor TimeIds(MicroConditioning micro, int height, int width, double aestheticScore)
     {
@@ -130,28 +137,6 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
             ? [original.Height, original.Width, crop.Top, crop.Left, (float)aestheticScore]
             : [original.Height, original.Width, crop.Top, crop.Left, target.Height, target.Width];
         return torch.tensor(ids, [1, ids.Length], dtype: float32, device: _device);
-    }
-
-    /// <summary>Penultimate states of each encoder, concatenated (1, 77, D1+D2), and encoder 2's text_embeds (1, P).</summary>
-    private (Tensor Embeds, Tensor Pooled) EncodeBoth(string prompt, string prompt2)
-    {
-        var states = new List<Tensor>(2);
-        if (_tokenizer is not null && _textEncoder is not null)
-        {
-            using var output = _textEncoder.forward(Tokens(_tokenizer, prompt));
-            states.Add(output.PenultimateHiddenState.alias());
-        }
-        using var output2 = _textEncoder2.forward(Tokens(_tokenizer2, prompt2));
-        states.Add(output2.PenultimateHiddenState.alias());
-        var pooled = output2.TextEmbeds!.alias();
-        return (torch.cat(states, -1), pooled);
-    }
-
-    /// <summary>The one place text becomes token ids (long prompts and emphasis will plug in here).</summary>
-    private Tensor Tokens(ClipTokenizer tokenizer, string text)
-    {
-        var ids = tokenizer.Encode(text).InputIds.ToArray();
-        return torch.tensor(ids, [1, ids.Length], dtype: int64, device: _device);
     }
 
     public void Dispose()

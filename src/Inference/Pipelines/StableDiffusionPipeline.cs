@@ -97,7 +97,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             else
             {
                 var textEncoder = Own(ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype));
-                conditioner = new ClipPromptConditioner(ClipTokenizer.FromPretrained(Part("tokenizer")), textEncoder, device, dtype);
+                conditioner = new ClipPromptConditioner(ClipTokenizer.FromPretrained(Part("tokenizer")), textEncoder, dtype);
                 family = unet.Config.UseLinearProjection ? "sd2" : "sd15";
             }
             var latentChannels = vae.Config.LatentChannels;
