@@ -26,7 +26,11 @@ public static class CoreServiceCollectionExtensions
             .Configure<IConfiguration>((o, configuration) => o.ConnectionString ??= configuration.GetConnectionString("Easel"))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ModelsOptions>()
+            .BindConfiguration(ModelsOptions.Section)
+            .PostConfigure(o => o.AddBundledModelWhenNoneConfigured(Path.Combine(AppContext.BaseDirectory, ModelsOptions.BundledModelFolder)))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 

@@ -6,7 +6,12 @@ namespace Easel.Tools;
 /// <summary>Trains the bundled shapes model (resuming from the work folder's checkpoints).</summary>
 internal static class TrainShapesCommand
 {
-    public static int Run(Options options)
+    public static int Run(Options options) => Run(options, exportOnly: false);
+
+    /// <summary>Writes the model folder from the latest checkpoints of an unfinished run.</summary>
+    public static int Export(Options options) => Run(options, exportOnly: true);
+
+    private static int Run(Options options, bool exportOnly)
     {
         var defaults = new ShapesTrainingSettings();
         var settings = defaults with
@@ -21,10 +26,16 @@ internal static class TrainShapesCommand
         var work = options.String("work", Path.Combine(Path.GetTempPath(), "easel-shapes-training"));
         torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
         Console.WriteLine($"training {output} from {template}; checkpoints in {work}; {settings}");
+        var recipe = new ShapesModelRecipe(template, output, work, settings);
+        if (exportOnly)
+        {
+            recipe.ExportLatestCheckpoint(message => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {message}"));
+            return 0;
+        }
         var started = DateTime.UtcNow;
         var progress = new SynchronousProgress<TrainingProgress>(p =>
             Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {p.Phase} {p.Step}/{p.TotalSteps} loss {p.Loss:F5} lr {p.LearningRate:G3} {p.StepsPerSecond:F2} steps/s"));
-        new ShapesModelRecipe(template, output, work, settings).Run(progress, message => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {message}"));
+        recipe.Run(progress, message => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {message}"));
         Console.WriteLine($"done in {DateTime.UtcNow - started:hh\\:mm\\:ss}");
         return 0;
     }

@@ -63,6 +63,23 @@ public sealed class ModelsOptions : IValidatableObject
 
     public string? DefaultModel { get; set; }
 
+    /// <summary>The name under which the bundled shapes model is served.</summary>
+    public const string BundledModelName = "easel-shapes";
+
+    /// <summary>Where the build copies the bundled model, relative to the application folder.</summary>
+    public const string BundledModelFolder = "models/easel-shapes";
+
+    /// <summary>
+    /// With no model configured, serves the model the project trains and ships (see models/easel-shapes), so that
+    /// a fresh checkout generates meaningful images at once. Configuring any model replaces it.
+    /// </summary>
+    public void AddBundledModelWhenNoneConfigured(string bundledFolder)
+    {
+        if (Models.Count > 0 || !File.Exists(System.IO.Path.Combine(bundledFolder, "unet", "diffusion_pytorch_model.safetensors")))
+            return;
+        Models[BundledModelName] = new ModelOptions { Path = bundledFolder };
+    }
+
     /// <summary>The configured default, or the only model when exactly one is configured.</summary>
     public string? ResolvedDefaultModel =>
         !string.IsNullOrWhiteSpace(DefaultModel) ? DefaultModel : Models.Count == 1 ? Models.Keys.Single() : null;

@@ -84,6 +84,36 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         log($"wrote {outputFolder}");
     }
 
+    /// <summary>
+    /// Writes the model folder from the latest checkpoints of a run that has not finished (EMA weights of the
+    /// diffusion phase), so that a long run can be inspected or shipped part-way; returns the step exported.
+    /// </summary>
+    public int ExportLatestCheckpoint(Action<string>? log = null)
+    {
+        log ??= _ => { };
+        var data = new ShapesDataset(settings.Seed);
+        using var vae = new AutoencoderKL(AutoencoderKLConfig.Load(Path.Combine(templateFolder, "vae")));
+        LoadCheckpoint(vae, Path.Combine(workFolder, "vae", "vae.safetensors"));
+        vae.eval();
+        var (moments, _) = LatentPool(vae, data, log);
+        using var poolMoments = moments;
+        var scalingFactor = ScalingFactor(poolMoments);
+        using var textEncoder = new ClipTextModel(ConfigJson.Read<ClipTextConfig>(Path.Combine(templateFolder, "text_encoder", "config.json")));
+        using var unet = new UNet2DConditionModel(UNet2DConditionConfig.Load(Path.Combine(templateFolder, "unet")));
+        LoadCheckpoint(textEncoder, Path.Combine(workFolder, "diffusion", "text_encoder.ema.safetensors"));
+        LoadCheckpoint(unet, Path.Combine(workFolder, "diffusion", "unet.ema.safetensors"));
+        var step = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(workFolder, "diffusion", "state.json"))).RootElement.GetProperty("step").GetInt32();
+        Export(textEncoder, unet, vae, scalingFactor);
+        log($"wrote {outputFolder} from diffusion step {step}");
+        return step;
+    }
+
+    private static void LoadCheckpoint(nn.Module module, string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        WeightLoader.LoadInto(module, [file], Path.GetFileName(path));
+    }
+
     private void TrainAutoencoder(AutoencoderKL vae, ShapesDataset data, IProgress<TrainingProgress>? progress, Action<string> log,
         CancellationToken cancellationToken)
     {
