@@ -1,4 +1,5 @@
 using Easel.Inference.Imaging;
+using Easel.Inference.Loading.SingleFile;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
 using Easel.Inference.Runtime;
@@ -56,7 +57,51 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     /// </summary>
     public static StableDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
-        options ??= new PipelineOptions();
+        string Part(string name) => Path.Combine(modelFolder, name);
+        var components = new ComponentLoaders(
+            modelFolder,
+            (device, dtype) => UNet2DConditionModel.FromPretrained(Part("unet"), device, dtype),
+            (device, dtype) => AutoencoderKL.FromPretrained(Part("vae"), device, dtype),
+            Directory.Exists(Part("text_encoder")) ? (device, dtype) => ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype) : null,
+            Directory.Exists(Part("text_encoder_2")) ? (device, dtype) => ClipTextModelWithProjection.FromPretrained(Part("text_encoder_2"), device, dtype) : null);
+        return Build(components, options ?? new PipelineOptions());
+    }
+
+    /// <summary>
+    /// Loads a single-file checkpoint in the original LDM key layout (what most users download), converting key names
+    /// tensor by tensor while loading. Single files carry no configs, tokenizers or scheduler: they come from
+    /// <paramref name="configFolder"/>, a diffusers folder of the same architecture (for example the base model's).
+    /// </summary>
+    public static StableDiffusionPipeline LoadSingleFile(string checkpointPath, string configFolder, PipelineOptions? options = null)
+    {
+        var checkpoint = SingleFileCheckpoint.Open(checkpointPath);
+        try
+        {
+            var components = new ComponentLoaders(
+                configFolder,
+                (device, dtype) => checkpoint.LoadUNet(configFolder, device, dtype),
+                (device, dtype) => checkpoint.LoadVae(configFolder, device, dtype),
+                checkpoint.Family.HasTextEncoder() ? (device, dtype) => checkpoint.LoadTextEncoder(configFolder, device, dtype) : null,
+                checkpoint.Family.HasTextEncoder2() ? (device, dtype) => checkpoint.LoadTextEncoder2(configFolder, device, dtype) : null);
+            return Build(components, options ?? new PipelineOptions());
+        }
+        finally
+        {
+            checkpoint.Dispose();
+        }
+    }
+
+    /// <summary>Where each component's weights come from; configs, tokenizers and the scheduler come from <see cref="ConfigFolder"/>.</summary>
+    private sealed record ComponentLoaders(
+        string ConfigFolder,
+        Func<Device, ScalarType, UNet2DConditionModel> UNet,
+        Func<Device, ScalarType, AutoencoderKL> Vae,
+        Func<Device, ScalarType, ClipTextModel>? TextEncoder,
+        Func<Device, ScalarType, ClipTextModelWithProjection>? TextEncoder2);
+
+    private static StableDiffusionPipeline Build(ComponentLoaders components, PipelineOptions options)
+    {
+        var modelFolder = components.ConfigFolder;
         var index = ModelIndex.Read(modelFolder);
         var placement = InferenceDevice.Resolve(options.Device, options.DType);
         var (device, dtype) = (placement.Device, placement.DType);
@@ -70,20 +115,20 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         }
         try
         {
-            var unet = Own(UNet2DConditionModel.FromPretrained(Part("unet"), device, dtype));
+            var unet = Own(components.UNet(device, dtype));
             var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
             var vaeDType = dtype == ScalarType.Float16 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
-            var vae = Own(AutoencoderKL.FromPretrained(Part("vae"), device, vaeDType));
+            var vae = Own(components.Vae(device, vaeDType));
             var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
 
             IPromptConditioner conditioner;
             string family;
-            if (Directory.Exists(Part("text_encoder_2")))
+            if (components.TextEncoder2 is not null)
             {
-                var hasFirst = Directory.Exists(Part("text_encoder")) && Directory.Exists(Part("tokenizer"));
+                var hasFirst = components.TextEncoder is not null && Directory.Exists(Part("tokenizer"));
                 var tokenizer = hasFirst ? ClipTokenizer.FromPretrained(Part("tokenizer")) : null;
-                var textEncoder = hasFirst ? Own(ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype)) : null;
-                var textEncoder2 = Own(ClipTextModelWithProjection.FromPretrained(Part("text_encoder_2"), device, dtype));
+                var textEncoder = hasFirst ? Own(components.TextEncoder!(device, dtype)) : null;
+                var textEncoder2 = Own(components.TextEncoder2(device, dtype));
                 var aesthetic = index.RequiresAestheticsScore ?? UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, 5);
                 if (!UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, aesthetic ? 5 : 6))
                     throw new InvalidDataException(
@@ -96,7 +141,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             }
             else
             {
-                var textEncoder = Own(ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype));
+                var loadTextEncoder = components.TextEncoder ?? throw new InvalidDataException($"'{modelFolder}' has no text encoder.");
+                var textEncoder = Own(loadTextEncoder(device, dtype));
                 conditioner = new ClipPromptConditioner(ClipTokenizer.FromPretrained(Part("tokenizer")), textEncoder, dtype);
                 family = unet.Config.UseLinearProjection ? "sd2" : "sd15";
             }

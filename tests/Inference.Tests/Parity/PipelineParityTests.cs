@@ -28,24 +28,28 @@ public sealed class PipelineParityTests
         using var parity = ParityFixtures.Load(caseName);
         var reason = UnsupportedReason(parity);
         Skip.If(reason is not null, reason);
-
-        var p = parity.Params;
         using var pipeline = DiffusionPipelines.Load(parity.ModelDir, new PipelineOptions("cpu", "float32"));
+        AssertMatchesGoldens(parity, (StableDiffusionPipeline)pipeline);
+    }
+
+    /// <summary>Runs the case's request with its initial latents and noise tape and compares latents, image and PNG.</summary>
+    internal static void AssertMatchesGoldens(ParityCase parity, StableDiffusionPipeline pipeline)
+    {
+        var p = parity.Params;
         var scheduler = SchedulerRegistry.CreateForClass(p.GetProperty("scheduler_class").GetString()!,
             SchedulerConfig.Parse(p.GetProperty("scheduler_config").GetRawText()));
         var tolerance = Tolerance.For("pipeline");
 
         using var scope = torch.NewDisposeScope();
         var request = RequestFor(parity);
-        var sd = (StableDiffusionPipeline)pipeline;
-        var latents = sd.GenerateLatents(request, scheduler, new TapeNoiseSource(parity.RngTape()),
+        var latents = pipeline.GenerateLatents(request, scheduler, new TapeNoiseSource(parity.RngTape()),
             parity.Has("in.latents") ? parity.Tensor("in.latents") : null);
         tolerance.AssertClose(parity.Tensor("out.final_latents"), latents, "final_latents");
 
-        var image = sd.Decode(latents);
+        var image = pipeline.Decode(latents);
         tolerance.AssertClose(parity.Tensor("out.image_np"), image, "image_np");
 
-        var pngPath = parity.PathOf(Path.Combine("cases", caseName + ".png"));
+        var pngPath = parity.PathOf(Path.Combine("cases", parity.Name + ".png"));
         if (File.Exists(pngPath))
         {
             var ours = Imaging.ImageTensors.ToImages(image)[0];
@@ -99,7 +103,7 @@ public sealed class PipelineParityTests
         p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? (v[0].GetInt32(), v[1].GetInt32()) : null;
 
     /// <summary>Why this pipeline case cannot run yet, or null when it can.</summary>
-    private static string? UnsupportedReason(ParityCase parity)
+    internal static string? UnsupportedReason(ParityCase parity)
     {
         var family = parity.Info.Family;
         if (family is not ("sd15" or "sd2" or "sdxl" or "sd15_inpaint"))
