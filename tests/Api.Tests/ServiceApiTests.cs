@@ -72,6 +72,21 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Swagger_documents_generation_as_json_or_multipart_with_file_parts_and_its_problem_statuses()
+    {
+        var document = await ReadJsonAsync(await Client.GetAsync("/swagger/v1/swagger.json"));
+
+        var post = document.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
+        var content = post.GetProperty("requestBody").GetProperty("content");
+        Assert.True(content.TryGetProperty("application/json", out _), content.ToString());
+        var form = content.GetProperty("multipart/form-data").GetProperty("schema").GetProperty("properties");
+        Assert.Equal("binary", form.GetProperty("image").GetProperty("format").GetString());
+        Assert.Equal("binary", form.GetProperty("mask").GetProperty("format").GetString());
+        var statuses = post.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToHashSet();
+        Assert.Superset(new HashSet<string> { "202", "400", "413", "415", "422" }, statuses);
+    }
+
+    [Fact]
     public async Task Unknown_route_is_a_404_problem()
     {
         var response = await Client.GetAsync("/v1/nothing-here");
