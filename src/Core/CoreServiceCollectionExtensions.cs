@@ -53,6 +53,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
+        // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.
+        services.AddSingleton<IValidateOptions<GenerationOptions>, DefaultSchedulerValidation>();
         services.AddMetrics();
         services.AddSingleton<EaselMetrics>();
         return services;

@@ -1,4 +1,6 @@
+using Easel.Core.Generation;
 using Easel.Core.Jobs;
+using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Models;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,15 +11,23 @@ namespace Easel.Workers;
 public static class WorkersServiceCollectionExtensions
 {
     /// <summary>
-    /// Job runners, the model cache and the Hangfire dispatcher. Registering them loads nothing: libtorch is loaded
-    /// only when a runner loads its first model. Needs <c>AddEaselCore</c> and a configured Hangfire client.
+    /// Job runners, the model cache, the Hangfire dispatcher and the scheduler catalogue. Registering them loads nothing:
+    /// libtorch is loaded only when a runner loads its first model. Needs <c>AddEaselCore</c> and a configured Hangfire client.
     /// </summary>
     public static IServiceCollection AddEaselWorkers(this IServiceCollection services)
     {
-        services.TryAddSingleton<ITextToImageModelLoader, StableDiffusionModelLoader>();
+        services.TryAddSingleton<IGenerationModelLoader, DiffusionPipelineLoader>();
+        services.TryAddSingleton(_ => CreateSchedulerCatalog());
         services.AddSingleton<ModelCache>();
         services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         return services;
     }
+
+    /// <summary>
+    /// Core's view of <see cref="SchedulerRegistry"/> (which touches no tensor): Core validates scheduler names without
+    /// referencing the inference core, and this is the one place that copies the registry into it.
+    /// </summary>
+    public static SchedulerCatalog CreateSchedulerCatalog() =>
+        new(SchedulerRegistry.Schedulers.Select(d => new SchedulerInfo(d.Name, d.DisplayName, d.ClassName, d.Aliases)));
 }

@@ -10,11 +10,15 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     where TFactory : EaselApiFactory
 {
     [Fact]
-    public async Task Models_lists_the_configured_model_with_its_family_and_default_flag()
+    public async Task Models_lists_the_configured_models_with_their_family_and_default_flag()
     {
-        var models = await ReadJsonAsync(await Client.GetAsync("/v1/models"));
+        var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
 
-        var model = Assert.Single(models.EnumerateArray());
+        Assert.Equal(["sd15", "sd15_inpaint", "sd2", "sdxl"], models.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(("sd2", false), (models["sd2"].GetProperty("family").GetString(), models["sd2"].GetProperty("default").GetBoolean()));
+        Assert.Equal("sdxl", models["sdxl"].GetProperty("family").GetString());
+        Assert.True(models["sd15_inpaint"].GetProperty("inpainting").GetBoolean());
+        var model = models["sd15"];
         Assert.Equal("sd15", model.GetProperty("name").GetString());
         Assert.Equal("sd15", model.GetProperty("family").GetString());
         Assert.True(model.GetProperty("default").GetBoolean());
@@ -23,13 +27,20 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
-    public async Task Schedulers_lists_ddim_and_euler_with_their_A1111_aliases()
+    public async Task Schedulers_lists_every_registered_scheduler_with_its_A1111_name_aliases_and_diffusers_class()
     {
         var schedulers = await ReadJsonAsync(await Client.GetAsync("/v1/schedulers"));
 
         var byName = schedulers.EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
-        Assert.Contains("DDIM", byName["ddim"].GetProperty("aliases").EnumerateArray().Select(a => a.GetString()));
-        Assert.Contains("Euler", byName["euler"].GetProperty("aliases").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(
+            ["ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_karras", "euler", "euler_a", "euler_karras", "lcm", "lms", "lms_karras", "pndm"],
+            byName.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("DPM++ 2M Karras", byName["dpmpp_2m_karras"].GetProperty("display_name").GetString());
+        Assert.Equal("DPMSolverMultistepScheduler", byName["dpmpp_2m_karras"].GetProperty("diffusers_class").GetString());
+        Assert.Equal("Euler a", byName["euler_a"].GetProperty("display_name").GetString());
+        Assert.Contains("k_euler_a", byName["euler_a"].GetProperty("aliases").EnumerateArray().Select(a => a.GetString()));
+        Assert.True(byName["euler"].GetProperty("default").GetBoolean());
+        Assert.Single(byName.Values, s => s.GetProperty("default").GetBoolean());
     }
 
     [Fact]
@@ -58,6 +69,21 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
 
         var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Superset(new HashSet<string> { "/v1/generations", "/v1/jobs/{id}", "/v1/images/{id}", "/v1/models", "/v1/schedulers" }, paths);
+    }
+
+    [Fact]
+    public async Task Swagger_documents_generation_as_json_or_multipart_with_file_parts_and_its_problem_statuses()
+    {
+        var document = await ReadJsonAsync(await Client.GetAsync("/swagger/v1/swagger.json"));
+
+        var post = document.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
+        var content = post.GetProperty("requestBody").GetProperty("content");
+        Assert.True(content.TryGetProperty("application/json", out _), content.ToString());
+        var form = content.GetProperty("multipart/form-data").GetProperty("schema").GetProperty("properties");
+        Assert.Equal("binary", form.GetProperty("image").GetProperty("format").GetString());
+        Assert.Equal("binary", form.GetProperty("mask").GetProperty("format").GetString());
+        var statuses = post.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToHashSet();
+        Assert.Superset(new HashSet<string> { "202", "400", "413", "415", "422" }, statuses);
     }
 
     [Fact]

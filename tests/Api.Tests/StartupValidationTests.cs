@@ -9,7 +9,8 @@ public sealed class StartupValidationTests
 {
     [Theory]
     [InlineData("Easel:Models:sd15:Path", "/no/such/model/folder", "Easel:Models:sd15:Path")]
-    [InlineData("Easel:DefaultModel", "sdxl", "Easel:DefaultModel 'sdxl'")]
+    [InlineData("Easel:DefaultModel", "sd3", "Easel:DefaultModel 'sd3'")]
+    [InlineData("Easel:Generation:DefaultScheduler", "plms-nope", "DefaultScheduler 'plms-nope'")]
     [InlineData("Easel:Generation:MaxSteps", "0", "MaxSteps")]
     [InlineData("Easel:Workers:DType", "int8", "DType")]
     public async Task Invalid_setting_stops_the_service_with_a_message_naming_it(string key, string value, string named)

@@ -12,7 +12,12 @@ public sealed class GenerationRequestValidatorTests
             new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
             {
                 Models = { ["sd15"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } },
-            })));
+            })),
+            // The inference core's registry fills this in the service; Core's tests use a list of their own.
+            new SchedulerCatalog([
+                new SchedulerInfo("ddim", "DDIM", "DDIMScheduler", []),
+                new SchedulerInfo("euler", "Euler", "EulerDiscreteScheduler", ["k_euler"]),
+            ]));
 
     private static GenerationRequest Valid => new("a red circle", "blurry", "sd15", 64, 64, 5, 7.5, 42, "ddim", 1);
 

@@ -21,6 +21,11 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
 
     public string DataDir { get; }
 
+    /// <summary>The fixture model of every family, configured under its folder name; sd15 is the default.</summary>
+    public static IReadOnlyList<string> FixtureModels { get; } = ["sd15", "sd2", "sdxl", "sd15_inpaint"];
+
+    public const int MaxInputImageBytes = 256 * 1024;
+
     public TestDatabase Database => _database ?? throw new InvalidOperationException("The fixture is not initialized.");
 
     /// <summary>Whether the API hosts its Hangfire worker (and so may load libtorch).</summary>
@@ -58,8 +63,11 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("Easel:Database:Provider", Database.Provider);
         builder.UseSetting("Easel:Database:MigrateOnStart", "true");
         builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
-        builder.UseSetting("Easel:Models:sd15:Path", TestPaths.FixtureModel("sd15"));
+        foreach (var model in FixtureModels)
+            builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
         builder.UseSetting("Easel:DefaultModel", "sd15");
+        // Small enough that a test can exceed it cheaply; a 64×64 PNG is a few kilobytes.
+        builder.UseSetting("Easel:Generation:MaxInputImageBytes", MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Easel:Workers:InProcess", InProcessWorkers ? "true" : "false");
         builder.UseSetting("Easel:Workers:Device", "cpu");
     }

@@ -38,7 +38,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();
         services.AddEaselCore();
-        services.AddSingleton<ITextToImageModelLoader>(Loader);
+        services.AddSingleton<IGenerationModelLoader>(Loader);
         services.AddEaselWorkers();
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         _services.MigrateEaselDatabaseAsync().GetAwaiter().GetResult();
@@ -101,7 +101,7 @@ public sealed class RunnerHarness : IAsyncDisposable
 
 /// <summary>Test double for the inference seam: counts loads and calls; "other" models may behave differently.</summary>
 public sealed class InTestModelLoader(
-    Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>> behaviour) : ITextToImageModelLoader
+    Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>> behaviour) : IGenerationModelLoader
 {
     public int Loads { get; private set; }
 
@@ -111,22 +111,22 @@ public sealed class InTestModelLoader(
 
     public Dictionary<string, Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>>> ByModel { get; } = [];
 
-    public ITextToImageModel Load(ModelInfo model)
+    public IGenerationModel Load(ModelInfo model)
     {
         Loads++;
         return new Model(this, model.Name, ByModel.GetValueOrDefault(model.Name, behaviour));
     }
 
     private sealed class Model(InTestModelLoader owner, string name,
-        Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>> run) : ITextToImageModel
+        Func<TextToImageRequest, IProgress<DenoisingProgress>?, CancellationToken, IReadOnlyList<GeneratedImage>> run) : IGenerationModel
     {
         public string Family => "sd15";
 
-        public IReadOnlyList<GeneratedImage> TextToImage(TextToImageRequest request, IProgress<DenoisingProgress>? progress = null,
+        public IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
             CancellationToken cancellationToken = default)
         {
             owner.Calls++;
-            return run(request, progress, cancellationToken);
+            return run((TextToImageRequest)request, progress, cancellationToken);
         }
 
         public void Dispose() => owner.Unloaded.Add(name);

@@ -57,5 +57,7 @@ public sealed record ModelResponse(
 
 public sealed record SchedulerResponse(
     string Name,
+    string DisplayName,
     IReadOnlyList<string> Aliases,
+    string DiffusersClass,
     [property: JsonPropertyName("default")] bool Default);

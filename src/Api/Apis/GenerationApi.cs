@@ -1,43 +1,120 @@
+using System.Numerics;
+using System.Globalization;
+using System.Text.Json;
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
+using Easel.Core.Options;
+using Easel.Core.Storage;
 using Easel.Core.Telemetry;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Easel.Api.Apis;
 
 public static class GenerationApi
 {
+    public const string MultipartDescription =
+        "One endpoint for every mode. Without `image` it is text-to-image; with `image`, image-to-image (`strength` in (0, 1], "
+        + "default 0.8; the output has the image's size); with `image` and `mask`, inpainting (white = repaint; same size as "
+        + "the image; `strength` default 1). Send the fields as application/json, with `image` and `mask` as base64 PNG or "
+        + "JPEG (a data: URI prefix is allowed), or as multipart/form-data with the same field names as form fields and "
+        + "`image` / `mask` as file parts.\n\n"
+        + "Answers 202 with the job and its Location; poll GET /v1/jobs/{id} until the status is succeeded, failed or "
+        + "canceled. Refusals are application/problem+json whose `errors` names each bad field, and nothing is stored or "
+        + "enqueued: 400 for a bad field (not an image, a format other than PNG/JPEG, more pixels than "
+        + "Easel:Generation:MaxPixels — checked from the header before decoding —, sides not multiples of the model's VAE "
+        + "scale factor, a mask of another size, strength outside (0, 1]); 413 when an image or mask is larger than "
+        + "Easel:Generation:MaxInputImageBytes; 415 for another content type; 422 for text-to-image on an inpainting model. "
+        + "Inpainting on an ordinary model is accepted (latents are blended under the mask). The decoded input is stored "
+        + "as a PNG blob named by its SHA-256 and the job's `request` refers to it (`image.blob`), never inline.";
+
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("v1/generations").WithTags("Generations");
 
         api.MapPost("", CreateGeneration)
             .WithName("CreateGeneration")
-            .WithSummary("Submit a text-to-image generation")
-            .WithDescription("Validates the request, records a queued job and enqueues it. Answers 202 with the job and its "
-                + "Location; poll GET /v1/jobs/{id} until the status is succeeded, failed or canceled. An invalid request "
-                + "answers 400 application/problem+json whose `errors` names each bad field; nothing is enqueued then.")
-            .Accepts<GenerationRequest>("application/json")
-            .ProducesValidationProblem();
+            .WithSummary("Submit a generation: text-to-image, image-to-image or inpainting")
+            .WithDescription(MultipartDescription)
+            .Accepts<GenerationRequest>("application/json", "multipart/form-data")
+            .Produces<JobResponse>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
         return app;
     }
 
-    public static async Task<Results<Accepted<JobResponse>, ValidationProblem>> CreateGeneration(
-        GenerationRequest request,
+    public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateGeneration(
+        HttpRequest http,
         [AsParameters] GenerationServices services,
         CancellationToken cancellationToken)
     {
-        var validation = services.Validator.Validate(request);
+        var limits = services.Limits.Value;
+        // Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.
+        var bodyLimit = limits.MaxInputImageBytes * 2 * 4 / 3 + (1 << 20);
+        if (http.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = Math.Max(size.MaxRequestBodySize ?? 0, bodyLimit);
+
+        GenerationValidationResult validation;
+        if (http.HasJsonContentType())
+        {
+            GenerationRequest? request;
+            try
+            {
+                request = await http.ReadFromJsonAsync<GenerationRequest>(services.Json.Value.SerializerOptions, cancellationToken);
+            }
+            catch (JsonException e)
+            {
+                var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+                return field is null
+                    ? Problem(400, "The request could not be read.", "The body is not valid JSON.")
+                    : Invalid(400, new Dictionary<string, string[]> { [field] = [$"The value of {field} has the wrong type or format."] });
+            }
+            if (request is null)
+                return Problem(400, "The request could not be read.", "The body is empty or null.");
+            validation = services.Validator.Validate(request);
+        }
+        else if (http.HasFormContentType)
+        {
+            http.HttpContext.Features.Set<IFormFeature>(new FormFeature(http, new FormOptions
+            {
+                MultipartBodyLengthLimit = bodyLimit,
+                ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
+            }));
+            var form = await http.ReadFormAsync(cancellationToken);
+            var (request, imageBytes, maskBytes, errors, status) = await ReadFormAsync(form, limits, cancellationToken);
+            if (errors.Count > 0)
+            {
+                services.Metrics.RequestRejected(JobKind.Generation);
+                return Invalid(status, errors);
+            }
+            validation = services.Validator.Validate(request!, imageBytes, maskBytes);
+        }
+        else
+        {
+            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type.",
+                "Send application/json or multipart/form-data.");
+        }
+
         if (!validation.IsValid)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
-            return TypedResults.ValidationProblem(validation.Errors, title: "The generation request is invalid.");
+            return Invalid(validation.Status, validation.Errors);
         }
 
-        var job = Job.Create(JobKind.Generation, validation.Parameters!, services.Time.GetUtcNowMilliseconds());
+        var parameters = validation.Parameters!;
+        // Inputs go to the content-addressed blob store first (idempotent); the job row refers to them by key.
+        if (validation.Image is { } image)
+            parameters = parameters with { Image = new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height) };
+        if (validation.Mask is { } mask)
+            parameters = parameters with { Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height) };
+
+        var job = Job.Create(JobKind.Generation, parameters, services.Time.GetUtcNowMilliseconds());
         services.Db.Jobs.Add(job);
         await services.Db.SaveChangesAsync(cancellationToken);
         // The row is committed before the queue hears of it: a worker never picks up an id it cannot find.
@@ -54,9 +131,81 @@ public static class GenerationApi
             throw;
         }
         services.Metrics.JobSubmitted(job.Kind);
-        services.Logger.LogInformation("Job {JobId} ({Kind}, model {Model}) queued as Hangfire job {HangfireJobId}",
-            job.Id, job.Kind, validation.Parameters!.Model, queued);
+        services.Logger.LogInformation("Job {JobId} ({Kind} {Mode}, model {Model}) queued as Hangfire job {HangfireJobId}",
+            job.Id, job.Kind, parameters.Mode, parameters.Model, queued);
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job));
+    }
+
+    private static ProblemHttpResult Invalid(int status, IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = status,
+            Title = status switch
+            {
+                StatusCodes.Status413PayloadTooLarge => "An input image is too large.",
+                StatusCodes.Status422UnprocessableEntity => "The model cannot run this request.",
+                _ => "The generation request is invalid.",
+            },
+        });
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(detail, statusCode: status, title: title);
+
+    /// <summary>
+    /// The multipart variant: text fields with the JSON names (numbers in invariant culture) and <c>image</c> /
+    /// <c>mask</c> as file parts (a text field holding base64 is accepted too).
+    /// </summary>
+    private static async Task<(GenerationRequest? Request, byte[]? Image, byte[]? Mask, Dictionary<string, string[]> Errors, int Status)>
+        ReadFormAsync(IFormCollection form, GenerationOptions limits, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var status = 400;
+        string? Text(string name) => form.TryGetValue(name, out var v) && v.Count > 0 ? v.ToString() : null;
+        T? Number<T>(string name) where T : struct, INumber<T>
+        {
+            var text = Text(name);
+            if (string.IsNullOrWhiteSpace(text))
+                return null;
+            var style = typeof(T) == typeof(double) ? NumberStyles.Float : NumberStyles.Integer;
+            if (T.TryParse(text.Trim(), style, CultureInfo.InvariantCulture, out var value))
+                return value;
+            errors[name] = [$"The value of {name} has the wrong type or format."];
+            return null;
+        }
+
+        async Task<byte[]?> FileAsync(string name)
+        {
+            var file = form.Files.GetFile(name);
+            if (file is null)
+                return null;
+            if (file.Length > limits.MaxInputImageBytes)
+            {
+                status = StatusCodes.Status413PayloadTooLarge;
+                errors[name] = [$"The {name} is {file.Length} bytes; at most {limits.MaxInputImageBytes} are accepted."];
+                return null;
+            }
+            using var buffer = new MemoryStream((int)file.Length);
+            await file.CopyToAsync(buffer, cancellationToken);
+            return buffer.ToArray();
+        }
+
+        var image = await FileAsync("image");
+        var mask = await FileAsync("mask");
+        var request = new GenerationRequest(
+            Text("prompt"),
+            Text("negative_prompt"),
+            Text("model"),
+            Number<int>("width"),
+            Number<int>("height"),
+            Number<int>("steps"),
+            Number<double>("guidance_scale"),
+            Number<long>("seed"),
+            Text("scheduler"),
+            Number<int>("num_images"),
+            image is null && form.Files.GetFile("image") is null ? Text("image") : null,
+            mask is null && form.Files.GetFile("mask") is null ? Text("mask") : null,
+            Number<double>("strength"));
+        return (request, image, mask, errors, status);
     }
 }
 
@@ -64,6 +213,9 @@ public sealed record GenerationServices(
     EaselDbContext Db,
     GenerationRequestValidator Validator,
     IJobDispatcher Dispatcher,
+    IBlobStore Blobs,
+    IOptions<GenerationOptions> Limits,
+    IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> Json,
     EaselMetrics Metrics,
     TimeProvider Time,
     ILogger<GenerationServices> Logger);

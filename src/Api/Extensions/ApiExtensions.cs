@@ -37,12 +37,16 @@ public static class ApiExtensions
         services.AddExceptionHandler<RequestBodyExceptionHandler>();
 
         services.AddEndpointsApiExplorer();
-        services.AddSwaggerGen(o => o.SwaggerDoc("v1", new OpenApiInfo
+        services.AddSwaggerGen(o =>
         {
-            Title = "Easel",
-            Version = "v1",
-            Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
-        }));
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "Easel",
+                Version = "v1",
+                Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
+            });
+            o.OperationFilter<GenerationUploadOperationFilter>();
+        });
 
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 

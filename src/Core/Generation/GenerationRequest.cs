@@ -1,9 +1,17 @@
 namespace Easel.Core.Generation;
 
 /// <summary>
-/// A text-to-image request as the client sends it (<c>POST /v1/generations</c>). Omitted fields take the configured
-/// defaults; <see cref="GenerationRequestValidator"/> turns it into <see cref="GenerationParameters"/>.
+/// A generation as the client sends it (<c>POST /v1/generations</c>). Omitted fields take the configured defaults;
+/// <see cref="GenerationRequestValidator"/> turns it into <see cref="GenerationParameters"/>.
+/// Without <see cref="Image"/> it is text-to-image; with an image, image-to-image; with an image and a
+/// <see cref="Mask"/>, inpainting.
 /// </summary>
+/// <param name="Image">Image-to-image / inpaint input: base64 PNG or JPEG (a <c>data:image/...;base64,</c> prefix is
+/// allowed). The output has the image's size. In a multipart request this is a file part instead.</param>
+/// <param name="Mask">Inpaint mask, same size as the image: white (≥ 50 %) is repainted, black kept. Base64 PNG or JPEG;
+/// colour masks are converted to luminance.</param>
+/// <param name="Strength">In (0, 1]: how much of the schedule is re-run over the image. Default 0.8 for image-to-image,
+/// 1.0 for inpainting.</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -14,12 +22,30 @@ public sealed record GenerationRequest(
     double? GuidanceScale = null,
     long? Seed = null,
     string? Scheduler = null,
-    int? NumImages = null);
+    int? NumImages = null,
+    string? Image = null,
+    string? Mask = null,
+    double? Strength = null);
+
+/// <summary>What a generation does, decided by which inputs the request carries.</summary>
+public enum GenerationMode
+{
+    TextToImage,
+    ImageToImage,
+    Inpaint,
+}
+
+/// <summary>
+/// An input image (or mask) of a job: decoded, checked and re-encoded as a plain PNG (RGB for images, 8-bit gray for
+/// masks), stored in the blob store under its SHA-256. The job's request JSON carries this reference, never the pixels.
+/// </summary>
+public sealed record StoredInputImage(string Blob, int Width, int Height);
 
 /// <summary>
 /// A validated generation with every value decided (defaults applied, scheduler normalized, seed chosen): what the job
 /// stores as its request and what the worker runs. Image <c>i</c> of the batch is recorded with seed <c>Seed + i</c>
 /// only as a label; the pipeline draws the batch's latents from one generator seeded with <see cref="Seed"/>.
+/// For image-to-image and inpainting, <see cref="Width"/>/<see cref="Height"/> are the input image's size.
 /// </summary>
 public sealed record GenerationParameters(
     string Prompt,
@@ -31,4 +57,8 @@ public sealed record GenerationParameters(
     double GuidanceScale,
     long Seed,
     string Scheduler,
-    int NumImages);
+    int NumImages,
+    GenerationMode Mode = GenerationMode.TextToImage,
+    double? Strength = null,
+    StoredInputImage? Image = null,
+    StoredInputImage? Mask = null);

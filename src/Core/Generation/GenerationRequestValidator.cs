@@ -1,3 +1,4 @@
+using Easel.Core.Images;
 using Easel.Core.Models;
 using Easel.Core.Options;
 using Microsoft.Extensions.Options;
@@ -5,18 +6,29 @@ using Microsoft.Extensions.Options;
 namespace Easel.Core.Generation;
 
 /// <summary>
-/// Checks a <see cref="GenerationRequest"/> against the configured limits, models and schedulers. Errors are keyed by
-/// the snake_case JSON field name, ready for an RFC 9457 validation problem.
+/// Checks a <see cref="GenerationRequest"/> against the configured limits, models and schedulers, and reads its input
+/// image and mask (see <see cref="InputImageDecoder"/>). Errors are keyed by the snake_case JSON field name, ready for an
+/// RFC 9457 validation problem; <see cref="GenerationValidationResult.Status"/> says which HTTP status fits:
+/// 413 when an input is too many bytes, 400 for any other bad field, 422 when a well-formed request asks a model for
+/// something it cannot do (text-to-image on an inpainting model).
 /// </summary>
-public sealed class GenerationRequestValidator(IOptions<GenerationOptions> options, IModelCatalog catalog)
+public sealed class GenerationRequestValidator(IOptions<GenerationOptions> options, IModelCatalog catalog, SchedulerCatalog schedulers)
 {
     /// <summary>Largest seed accepted: seeds must survive a round trip through JSON numbers and A1111's parser.</summary>
     public const long MaxSeed = (1L << 53) - 1;
 
-    public GenerationValidationResult Validate(GenerationRequest request)
+    /// <summary>Validates a request whose image and mask, if any, are base64 strings in the request itself.</summary>
+    public GenerationValidationResult Validate(GenerationRequest request) => Validate(request, null, null);
+
+    /// <summary>
+    /// Validates a request; <paramref name="imageBytes"/> / <paramref name="maskBytes"/> are uploaded files (multipart)
+    /// that take the place of the base64 <see cref="GenerationRequest.Image"/> / <see cref="GenerationRequest.Mask"/>.
+    /// </summary>
+    public GenerationValidationResult Validate(GenerationRequest request, byte[]? imageBytes, byte[]? maskBytes)
     {
         var limits = options.Value;
         var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var status = 400;
         void Add(string field, string message)
         {
             if (!errors.TryGetValue(field, out var list))
@@ -31,28 +43,75 @@ public sealed class GenerationRequestValidator(IOptions<GenerationOptions> optio
         if (request.NegativePrompt is { Length: var negativeLength } && negativeLength > limits.MaxPromptLength)
             Add("negative_prompt", $"The negative prompt must be at most {limits.MaxPromptLength} characters long.");
 
-        var model = string.IsNullOrWhiteSpace(request.Model) ? catalog.DefaultModel : request.Model.Trim();
-        if (model is null)
+        var modelName = string.IsNullOrWhiteSpace(request.Model) ? catalog.DefaultModel : request.Model.Trim();
+        ModelInfo? model = null;
+        if (modelName is null)
             Add("model", "No model was given and no default model is configured (Easel:DefaultModel).");
-        else if (!catalog.TryGet(model, out _))
+        else if (!catalog.TryGet(modelName, out model))
             Add("model", catalog.Models.Count == 0
-                ? $"Unknown model '{model}': no models are configured."
-                : $"Unknown model '{model}'. Known models: {string.Join(", ", catalog.Models.Select(m => m.Name))}.");
+                ? $"Unknown model '{modelName}': no models are configured."
+                : $"Unknown model '{modelName}'. Known models: {string.Join(", ", catalog.Models.Select(m => m.Name))}.");
 
-        var width = request.Width ?? limits.DefaultWidth;
-        var height = request.Height ?? limits.DefaultHeight;
-        CheckSize("width", width);
-        CheckSize("height", height);
-        if (width % 8 == 0 && height % 8 == 0 && (long)width * height > limits.MaxPixels
-            && width >= limits.MinSize && width <= limits.MaxSize && height >= limits.MinSize && height <= limits.MaxSize)
+        // Input images: bytes first (413), then header (format, pixels), then the decode.
+        var image = ReadInput("image", request.Image, imageBytes, grayscale: false);
+        var mask = ReadInput("mask", request.Mask, maskBytes, grayscale: true);
+        var hasImage = request.Image is not null || imageBytes is not null;
+        var hasMask = request.Mask is not null || maskBytes is not null;
+        if (hasMask && !hasImage)
+            Add("mask", "A mask needs an image: send `image` too (inpainting).");
+        var mode = !hasImage ? GenerationMode.TextToImage : hasMask ? GenerationMode.Inpaint : GenerationMode.ImageToImage;
+
+        int width, height;
+        if (image is not null)
         {
-            Add("width", $"width × height must be at most {limits.MaxPixels} pixels.");
-            Add("height", $"width × height must be at most {limits.MaxPixels} pixels.");
+            (width, height) = (image.Width, image.Height);
+            var factor = model?.VaeScaleFactor ?? 8;
+            if (width % factor != 0 || height % factor != 0)
+                Add("image", $"The image is {width}×{height}; both sides must be multiples of {factor} (the VAE scale factor of model '{modelName}').");
+            if (width < limits.MinSize || height < limits.MinSize || width > limits.MaxSize || height > limits.MaxSize)
+                Add("image", $"The image is {width}×{height}; each side must be between {limits.MinSize} and {limits.MaxSize}.");
+            if (request.Width is { } w && w != width)
+                Add("width", $"width must be omitted or equal the image's width ({width}): the output has the image's size.");
+            if (request.Height is { } h && h != height)
+                Add("height", $"height must be omitted or equal the image's height ({height}): the output has the image's size.");
+            if (mask is not null && (mask.Width, mask.Height) != (width, height))
+                Add("mask", $"The mask is {mask.Width}×{mask.Height} but the image is {width}×{height}; they must be the same size.");
+        }
+        else
+        {
+            width = request.Width ?? limits.DefaultWidth;
+            height = request.Height ?? limits.DefaultHeight;
+            if (!hasImage)
+            {
+                CheckSize("width", width);
+                CheckSize("height", height);
+                if (width % 8 == 0 && height % 8 == 0 && (long)width * height > limits.MaxPixels
+                    && width >= limits.MinSize && width <= limits.MaxSize && height >= limits.MinSize && height <= limits.MaxSize)
+                {
+                    Add("width", $"width × height must be at most {limits.MaxPixels} pixels.");
+                    Add("height", $"width × height must be at most {limits.MaxPixels} pixels.");
+                }
+            }
         }
 
         var steps = request.Steps ?? limits.DefaultSteps;
         if (steps < 1 || steps > limits.MaxSteps)
             Add("steps", $"steps must be between 1 and {limits.MaxSteps}.");
+
+        double? strength = null;
+        if (mode == GenerationMode.TextToImage)
+        {
+            if (request.Strength is not null)
+                Add("strength", "strength applies only to image-to-image and inpainting: send `image` too.");
+        }
+        else
+        {
+            strength = request.Strength ?? (mode == GenerationMode.Inpaint ? 1.0 : limits.DefaultImageToImageStrength);
+            if (!double.IsFinite(strength.Value) || strength <= 0 || strength > 1)
+                Add("strength", "strength must be greater than 0 and at most 1.");
+            else if (steps is >= 1 && (int)(steps * strength.Value) < 1)
+                Add("strength", $"steps × strength must be at least 1 (steps {steps} × strength {strength} runs no denoising step).");
+        }
 
         var guidance = request.GuidanceScale ?? limits.DefaultGuidanceScale;
         if (!double.IsFinite(guidance) || guidance < 0 || guidance > limits.MaxGuidanceScale)
@@ -66,24 +125,33 @@ public sealed class GenerationRequestValidator(IOptions<GenerationOptions> optio
             Add("seed", $"seed must be between 0 and {MaxSeed}.");
 
         var schedulerName = string.IsNullOrWhiteSpace(request.Scheduler) ? limits.DefaultScheduler : request.Scheduler;
-        if (!SchedulerNames.TryNormalize(schedulerName, out var scheduler))
-            Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", SchedulerNames.All)}.");
+        if (!schedulers.TryResolve(schedulerName, out var scheduler))
+            Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", schedulers.Names)}.");
+
+        // Only once the request is well-formed: what the chosen model cannot do.
+        if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
+        {
+            status = 422;
+            Add("image", $"Model '{model.Name}' is an inpainting model (its UNet takes a mask and a masked image): send `image` and `mask`.");
+        }
 
         if (errors.Count > 0)
-            return new GenerationValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal));
+            return new GenerationValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal), status);
 
         var parameters = new GenerationParameters(
             request.Prompt!,
             request.NegativePrompt ?? "",
-            model!,
+            model!.Name,
             width,
             height,
             steps,
             guidance,
             request.Seed ?? Random.Shared.NextInt64(0, uint.MaxValue + 1L),
-            scheduler,
-            numImages);
-        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>());
+            scheduler!.Name,
+            numImages,
+            mode,
+            strength);
+        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask);
 
         void CheckSize(string field, int value)
         {
@@ -92,11 +160,74 @@ public sealed class GenerationRequestValidator(IOptions<GenerationOptions> optio
             if (value < limits.MinSize || value > limits.MaxSize)
                 Add(field, $"{field} must be between {limits.MinSize} and {limits.MaxSize}.");
         }
+
+        DecodedInputImage? ReadInput(string field, string? base64, byte[]? bytes, bool grayscale)
+        {
+            if (bytes is null)
+            {
+                if (base64 is null)
+                    return null;
+                if (!TryDecodeBase64(base64, limits.MaxInputImageBytes, out bytes, out var problem))
+                {
+                    if (problem!.Status == 413)
+                        status = 413;
+                    Add(field, problem.Message);
+                    return null;
+                }
+            }
+            var (decoded, refused) = InputImageDecoder.Decode(bytes!, grayscale, limits.MaxInputImageBytes, limits.MaxPixels);
+            if (refused is not null)
+            {
+                if (refused.Status == 413)
+                    status = 413;
+                Add(field, refused.Message);
+            }
+            return decoded;
+        }
+    }
+
+    /// <summary>Base64 (standard alphabet, optionally a data: URI); the length is checked before anything is allocated.</summary>
+    private static bool TryDecodeBase64(string text, long maxBytes, out byte[]? bytes, out InputImageProblem? problem)
+    {
+        bytes = null;
+        problem = null;
+        var payload = text.AsSpan().Trim();
+        if (payload.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            var comma = payload.IndexOf(',');
+            if (comma < 0 || !payload[..comma].EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
+            {
+                problem = new InputImageProblem(400, "A data URI must be base64-encoded (data:image/png;base64,...).");
+                return false;
+            }
+            payload = payload[(comma + 1)..];
+        }
+        if (payload.Length / 4L * 3 > maxBytes + 2)
+        {
+            problem = new InputImageProblem(413, $"The image is about {payload.Length / 4L * 3} bytes; at most {maxBytes} are accepted.");
+            return false;
+        }
+        var buffer = new byte[payload.Length / 4 * 3 + 3];
+        if (!Convert.TryFromBase64Chars(payload, buffer, out var written))
+        {
+            problem = new InputImageProblem(400, "The value is not valid base64.");
+            return false;
+        }
+        bytes = buffer[..written];
+        return true;
     }
 }
 
-/// <summary>Either the resolved parameters or, keyed by snake_case field name, what is wrong with the request.</summary>
-public sealed record GenerationValidationResult(GenerationParameters? Parameters, IDictionary<string, string[]> Errors)
+/// <summary>
+/// Either the resolved parameters (with the decoded inputs to store) or, keyed by snake_case field name, what is wrong
+/// with the request and the HTTP status that fits (400, 413 or 422).
+/// </summary>
+public sealed record GenerationValidationResult(
+    GenerationParameters? Parameters,
+    IDictionary<string, string[]> Errors,
+    int Status = 400,
+    DecodedInputImage? Image = null,
+    DecodedInputImage? Mask = null)
 {
     public bool IsValid => Parameters is not null;
 }

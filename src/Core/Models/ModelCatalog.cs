@@ -27,7 +27,10 @@ public enum ModelFamily
 
 /// <param name="Inpainting">The UNet takes 9 input channels (latents, mask, masked-image latents).</param>
 /// <param name="Problem">Why the family could not be read, when <paramref name="Family"/> is Unknown.</param>
-public sealed record ModelInfo(string Name, string Path, ModelFamily Family, bool Inpainting, bool IsDefault, string? Problem = null);
+/// <param name="VaeScaleFactor">Pixels per latent cell along each side (2^(len(vae block_out_channels) − 1): 8 for every
+/// released SD model, 2 for the tiny test fixtures); input images must have sides that are multiples of it.</param>
+public sealed record ModelInfo(string Name, string Path, ModelFamily Family, bool Inpainting, bool IsDefault, string? Problem = null,
+    int VaeScaleFactor = 8);
 
 /// <summary>
 /// Reads only model_index.json and unet/config.json of each configured folder; never loads weights or libtorch.
@@ -60,12 +63,28 @@ public sealed class ModelCatalog : IModelCatalog
         try
         {
             var (family, inpainting) = DetectFamily(fullPath);
-            return new ModelInfo(name, fullPath, family, inpainting, isDefault);
+            return new ModelInfo(name, fullPath, family, inpainting, isDefault, VaeScaleFactor: ReadVaeScaleFactor(fullPath));
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or InvalidDataException)
         {
             return new ModelInfo(name, fullPath, ModelFamily.Unknown, false, isDefault, e.Message);
         }
+    }
+
+    /// <summary>
+    /// 2^(len(block_out_channels) − 1) of vae/config.json, as diffusers computes <c>vae_scale_factor</c>; 8 when the
+    /// folder has no VAE config or the list is missing.
+    /// </summary>
+    public static int ReadVaeScaleFactor(string folder)
+    {
+        var path = System.IO.Path.Combine(folder, "vae", "config.json");
+        if (!File.Exists(path))
+            return 8;
+        using var vae = JsonDocument.Parse(File.ReadAllText(path));
+        return vae.RootElement.TryGetProperty("block_out_channels", out var blocks) && blocks.ValueKind == JsonValueKind.Array
+            && blocks.GetArrayLength() > 0
+                ? 1 << (blocks.GetArrayLength() - 1)
+                : 8;
     }
 
     /// <summary>

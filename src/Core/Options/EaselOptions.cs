@@ -146,8 +146,17 @@ public sealed class GenerationOptions : IValidatableObject
     [Range(0.0, 100.0)]
     public double DefaultGuidanceScale { get; set; } = 7.5;
 
+    /// <summary>Checked against the scheduler catalogue by <see cref="DefaultSchedulerValidation"/>.</summary>
     [Required]
     public string DefaultScheduler { get; set; } = "euler";
+
+    /// <summary>Largest accepted encoded input image or mask (img2img, inpaint), in bytes; larger ones are refused with 413.</summary>
+    [Range(1024, 1L << 31)]
+    public long MaxInputImageBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>strength of image-to-image when the request gives none (diffusers' default).</summary>
+    [Range(0.0, 1.0)]
+    public double DefaultImageToImageStrength { get; set; } = 0.8;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -155,11 +164,17 @@ public sealed class GenerationOptions : IValidatableObject
             yield return new ValidationResult("MinSize and MaxSize must be multiples of 8.", [nameof(MinSize), nameof(MaxSize)]);
         if (MinSize > MaxSize)
             yield return new ValidationResult("MinSize must not exceed MaxSize.", [nameof(MinSize), nameof(MaxSize)]);
-        if (!Generation.SchedulerNames.TryNormalize(DefaultScheduler, out _))
-            yield return new ValidationResult(
-                $"DefaultScheduler '{DefaultScheduler}' is not a known scheduler ({string.Join(", ", Generation.SchedulerNames.All)}).",
-                [nameof(DefaultScheduler)]);
     }
+}
+
+/// <summary>Start-up check that <c>Easel:Generation:DefaultScheduler</c> names a scheduler of the catalogue.</summary>
+public sealed class DefaultSchedulerValidation(Generation.SchedulerCatalog schedulers) : Microsoft.Extensions.Options.IValidateOptions<GenerationOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, GenerationOptions options) =>
+        schedulers.TryResolve(options.DefaultScheduler, out _)
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Easel:Generation:DefaultScheduler '{options.DefaultScheduler}' is not a known scheduler ({string.Join(", ", schedulers.Names)}).");
 }
 
 /// <summary><c>Easel:Workers</c>: whether the API process also runs jobs, and on what device.</summary>

@@ -27,6 +27,7 @@ public sealed class GenerationJobRunner(
     EaselDbContext db,
     ModelCache models,
     IBlobStore blobs,
+    SchedulerCatalog schedulers,
     EaselMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
@@ -113,11 +114,10 @@ public sealed class GenerationJobRunner(
     private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, CancellationToken cancellationToken)
     {
         using var lease = models.Acquire(p.Model);
-        var request = new TextToImageRequest(p.Prompt, p.NegativePrompt, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Seed,
-            p.Scheduler, p.NumImages);
+        var request = ToPipelineRequest(p);
         var progress = new ProgressWriter(db, time, metrics, options.Value.ProgressInterval, job.Id, p.Model);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
-        var images = lease.Model.TextToImage(request, progress, cancellationToken);
+        var images = lease.Model.Generate(request, progress, cancellationToken);
         if (images.Count != p.NumImages)
             throw new InvalidOperationException($"The pipeline returned {images.Count} image(s) for num_images = {p.NumImages}.");
 
@@ -125,7 +125,7 @@ public sealed class GenerationJobRunner(
         var results = new List<(Image, ReadOnlyMemory<byte>)>(images.Count);
         for (var i = 0; i < images.Count; i++)
         {
-            var png = PngEncoder.Encode(images[i], GenerationMetadata.TextChunks(job.Id, i, p));
+            var png = PngEncoder.Encode(images[i], GenerationMetadata.TextChunks(job.Id, i, p, schedulers));
             results.Add((new Image
             {
                 Id = Guid.CreateVersion7(now),
@@ -139,6 +139,39 @@ public sealed class GenerationJobRunner(
             }, png));
         }
         return results;
+    }
+
+    /// <summary>
+    /// Core's stored request → the inference core's request of the same mode. Input images come back from the blob
+    /// store as the normalized PNGs the API wrote (RGB image, gray mask); the scheduler is the canonical name.
+    /// </summary>
+    internal Inference.Pipelines.GenerationRequest ToPipelineRequest(GenerationParameters p)
+    {
+        switch (p.Mode)
+        {
+            case GenerationMode.TextToImage:
+                return new TextToImageRequest(p.Prompt, p.NegativePrompt, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Seed,
+                    p.Scheduler, p.NumImages);
+            case GenerationMode.ImageToImage:
+                return new ImageToImageRequest(p.Prompt, p.NegativePrompt, ReadInput(p.Image, "image", grayscale: false),
+                    p.Strength ?? 0.8, p.Steps, p.GuidanceScale, p.Seed, p.Scheduler, p.NumImages);
+            case GenerationMode.Inpaint:
+                return new InpaintRequest(p.Prompt, p.NegativePrompt, ReadInput(p.Image, "image", grayscale: false),
+                    ReadInput(p.Mask, "mask", grayscale: true), p.Steps, p.GuidanceScale, p.Seed, p.Strength ?? 1.0, p.Scheduler,
+                    p.NumImages);
+            default:
+                throw new NotSupportedException($"Generation mode '{p.Mode}' is not supported by this worker.");
+        }
+    }
+
+    private InputImage ReadInput(StoredInputImage? stored, string field, bool grayscale)
+    {
+        if (stored is null)
+            throw new InvalidDataException($"The job's request has no {field}.");
+        using var stream = blobs.OpenRead(stored.Blob)
+            ?? throw new InvalidDataException($"The {field} of this job (blob {stored.Blob}) is no longer stored.");
+        var (width, height, pixels) = InputImageDecoder.ReadStoredPng(stream, grayscale);
+        return grayscale ? InputImage.FromGray(width, height, pixels) : InputImage.FromRgb(width, height, pixels);
     }
 
     /// <summary>Stores the images and marks the job succeeded; false when the job changed meanwhile (results discarded).</summary>

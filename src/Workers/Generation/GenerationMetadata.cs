@@ -18,22 +18,22 @@ public static class GenerationMetadata
     /// A1111 style: <c>{prompt}\nNegative prompt: {negative}\nSteps: N, Sampler: X, CFG scale: G, Seed: S, Size: WxH, Model: M</c>
     /// (the negative prompt line is left out when it is empty, as A1111 does).
     /// </summary>
-    public static string Parameters(GenerationParameters p)
+    public static string Parameters(GenerationParameters p, SchedulerCatalog schedulers)
     {
         var lines = new List<string> { p.Prompt };
         if (p.NegativePrompt.Length > 0)
             lines.Add($"Negative prompt: {p.NegativePrompt}");
         lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"Steps: {p.Steps}, Sampler: {SchedulerNames.DisplayName(p.Scheduler)}, CFG scale: {p.GuidanceScale}, Seed: {p.Seed}, Size: {p.Width}x{p.Height}, Model: {p.Model}"));
+            $"Steps: {p.Steps}, Sampler: {schedulers.DisplayName(p.Scheduler)}, CFG scale: {p.GuidanceScale}, Seed: {p.Seed}, Size: {p.Width}x{p.Height}, Model: {p.Model}{(p.Strength is { } strength ? $", Denoising strength: {strength.ToString(CultureInfo.InvariantCulture)}" : "")}"));
         return string.Join('\n', lines);
     }
 
     public static string Easel(Guid jobId, int index, GenerationParameters p) =>
         JsonSerializer.Serialize(new EaselChunk(jobId, index, p), JobJson.Options);
 
-    public static IReadOnlyList<KeyValuePair<string, string>> TextChunks(Guid jobId, int index, GenerationParameters p) =>
+    public static IReadOnlyList<KeyValuePair<string, string>> TextChunks(Guid jobId, int index, GenerationParameters p, SchedulerCatalog schedulers) =>
     [
-        new(ParametersKeyword, Parameters(p)),
+        new(ParametersKeyword, Parameters(p, schedulers)),
         new(EaselKeyword, Easel(jobId, index, p)),
     ];
 

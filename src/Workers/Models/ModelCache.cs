@@ -12,7 +12,7 @@ namespace Easel.Workers.Models;
 /// </summary>
 public sealed class ModelCache(
     IModelCatalog catalog,
-    ITextToImageModelLoader loader,
+    IGenerationModelLoader loader,
     IOptions<WorkerOptions> options,
     ILogger<ModelCache> logger) : IDisposable
 {
@@ -93,10 +93,10 @@ public sealed class ModelCache(
         }
     }
 
-    internal sealed class Entry(string name, ITextToImageModel model)
+    internal sealed class Entry(string name, IGenerationModel model)
     {
         public string Name { get; } = name;
-        public ITextToImageModel Model { get; } = model;
+        public IGenerationModel Model { get; } = model;
         public int Leases { get; set; }
         public bool Evicted { get; set; }
     }
@@ -113,7 +113,7 @@ public sealed class ModelCache(
             _entry = entry;
         }
 
-        public ITextToImageModel Model => _entry.Model;
+        public IGenerationModel Model => _entry.Model;
 
         public void Dispose()
         {

@@ -1,0 +1,107 @@
+using System.Runtime.InteropServices;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+using ImageSharpImage = SixLabors.ImageSharp.Image;
+
+namespace Easel.Core.Images;
+
+/// <summary>An uploaded image after checks: its size and the normalized PNG (RGB, or 8-bit gray for masks) to store.</summary>
+public sealed record DecodedInputImage(int Width, int Height, byte[] Png);
+
+/// <summary>Why an upload was refused: the HTTP status (400 or 413) and a message for the field.</summary>
+public sealed record InputImageProblem(int Status, string Message);
+
+/// <summary>
+/// Reads client images defensively (ImageSharp 2.1.13 has advisories for crafted images, and a tiny PNG can declare a
+/// huge canvas): the byte count is capped first, then only the header is read (<c>Image.Identify</c>)
+/// to learn the format and the dimensions, which are capped before a single pixel is decoded — and only PNG and JPEG
+/// decoders are ever run on client bytes. Alpha is dropped (as diffusers' <c>convert("RGB")</c>); EXIF orientation is
+/// not applied.
+/// </summary>
+public static class InputImageDecoder
+{
+    /// <summary>Decoders allowed on client bytes.</summary>
+    private static readonly Configuration Decoders = new(new PngConfigurationModule(), new JpegConfigurationModule());
+
+    private static readonly PngEncoder RgbPng = new() { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 };
+    private static readonly PngEncoder GrayPng = new() { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit8 };
+
+    /// <summary>Checks and decodes <paramref name="bytes"/>; exactly one of the results is non-null.</summary>
+    public static (DecodedInputImage? Image, InputImageProblem? Problem) Decode(byte[] bytes, bool grayscale, long maxBytes, long maxPixels)
+    {
+        if (bytes.Length > maxBytes)
+            return (null, new InputImageProblem(413, $"The image is {bytes.Length} bytes; at most {maxBytes} are accepted."));
+        if (bytes.Length == 0)
+            return (null, new InputImageProblem(400, "The image is empty."));
+
+        IImageInfo? info;
+        IImageFormat? format;
+        try
+        {
+            // The default configuration knows more formats than we decode, so that a GIF is named as such.
+            info = ImageSharpImage.Identify(Configuration.Default, bytes, out format);
+        }
+        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException
+                                      or IndexOutOfRangeException or EndOfStreamException)
+        {
+            return (null, new InputImageProblem(400, "The data is not a readable image."));
+        }
+        if (info is null || format is null)
+            return (null, new InputImageProblem(400, "The data is not an image (expected PNG or JPEG)."));
+        if (format is not (PngFormat or JpegFormat))
+            return (null, new InputImageProblem(400, $"Unsupported image format {format.Name}; send PNG or JPEG."));
+        if (info.Width <= 0 || info.Height <= 0)
+            return (null, new InputImageProblem(400, "The image has no pixels."));
+        if ((long)info.Width * info.Height > maxPixels)
+            return (null, new InputImageProblem(400,
+                $"The image is {info.Width}×{info.Height} = {(long)info.Width * info.Height} pixels; at most {maxPixels} are accepted."));
+
+        try
+        {
+            using var stream = new MemoryStream();
+            if (grayscale)
+            {
+                using var image = ImageSharpImage.Load<L8>(Decoders, bytes);
+                image.Metadata.ExifProfile = null;
+                image.SaveAsPng(stream, GrayPng);
+            }
+            else
+            {
+                using var image = ImageSharpImage.Load<Rgb24>(Decoders, bytes);
+                image.Metadata.ExifProfile = null;
+                image.SaveAsPng(stream, RgbPng);
+            }
+            return (new DecodedInputImage(info.Width, info.Height, stream.ToArray()), null);
+        }
+        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException
+                                      or IndexOutOfRangeException or EndOfStreamException)
+        {
+            return (null, new InputImageProblem(400, $"The image could not be decoded: {e.Message}"));
+        }
+    }
+
+    /// <summary>
+    /// Reads a PNG this service stored (see <see cref="Decode"/>) back to 8-bit pixels: RGB (3 bytes per pixel) or gray
+    /// (1 byte), row-major.
+    /// </summary>
+    public static (int Width, int Height, byte[] Pixels) ReadStoredPng(Stream png, bool grayscale)
+    {
+        if (grayscale)
+        {
+            using var image = ImageSharpImage.Load<L8>(Decoders, png);
+            var pixels = new L8[image.Width * image.Height];
+            image.CopyPixelDataTo(pixels);
+            return (image.Width, image.Height, MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray());
+        }
+        else
+        {
+            using var image = ImageSharpImage.Load<Rgb24>(Decoders, png);
+            var pixels = new Rgb24[image.Width * image.Height];
+            image.CopyPixelDataTo(pixels);
+            return (image.Width, image.Height, MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray());
+        }
+    }
+}

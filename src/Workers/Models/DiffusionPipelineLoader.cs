@@ -1,0 +1,30 @@
+using Easel.Core.Models;
+using Easel.Core.Options;
+using Easel.Inference.Pipelines;
+using Microsoft.Extensions.Options;
+
+namespace Easel.Workers.Models;
+
+/// <summary>
+/// Loads a diffusers folder of any supported family (SD 1.x, 2.x, XL; text, image-to-image and inpainting UNets) with
+/// <see cref="DiffusionPipelines.Load"/> on the device and dtype of <c>Easel:Workers</c>.
+/// </summary>
+public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : IGenerationModelLoader
+{
+    public IGenerationModel Load(ModelInfo model)
+    {
+        var worker = options.Value;
+        return new Loaded(DiffusionPipelines.Load(model.Path, new PipelineOptions(worker.Device, worker.DType)));
+    }
+
+    private sealed class Loaded(IDiffusionPipeline pipeline) : IGenerationModel
+    {
+        public string Family => pipeline.Family;
+
+        public IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
+            CancellationToken cancellationToken = default) =>
+            pipeline.Generate(request, progress, cancellationToken);
+
+        public void Dispose() => pipeline.Dispose();
+    }
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Easel.Testing;
+using Easel.Workers;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Easel.EndToEnd.Tests;
+
+/// <summary>
+/// Full runs through HTTP, the queue, the worker and the real pipeline on the tiny fixture models: every family, every
+/// scheduler, image-to-image and inpainting. Sizes stay at 64×64 and 2 steps so that the suite stays fast.
+/// </summary>
+public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFixture<TFactory>
+    where TFactory : EaselApiFactory
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(5);
+    private readonly HttpClient _client = factory.CreateClient();
+
+    private static JsonObject Request(string model = "sd15", string scheduler = "euler") => new()
+    {
+        ["prompt"] = "a red circle on a blue background",
+        ["negative_prompt"] = "blurry",
+        ["model"] = model,
+        ["width"] = 64,
+        ["height"] = 64,
+        ["steps"] = 2,
+        ["guidance_scale"] = 7.5,
+        ["seed"] = 42,
+        ["scheduler"] = scheduler,
+    };
+
+    private static JsonObject WithImage(JsonObject body, bool mask)
+    {
+        body.Remove("width");
+        body.Remove("height");
+        body["image"] = Convert.ToBase64String(TestImages.Png());
+        if (mask)
+            body["mask"] = Convert.ToBase64String(TestImages.Mask());
+        return body;
+    }
+
+    public static TheoryData<string> SchedulerNames => new(WorkersServiceCollectionExtensions.CreateSchedulerCatalog().Names);
+
+    [Fact]
+    public async Task Scheduler_theory_covers_every_scheduler_the_api_lists()
+    {
+        var listed = (await _client.GetFromJsonAsync<JsonElement>("/v1/schedulers")).EnumerateArray().Select(s => s.GetProperty("name").GetString()!);
+
+        Assert.Equal(listed.Order(StringComparer.Ordinal), WorkersServiceCollectionExtensions.CreateSchedulerCatalog().Names.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(SchedulerNames))]
+    public async Task Every_scheduler_produces_a_succeeded_job_on_sd15(string scheduler) =>
+        await AssertSucceedsAsync(Json(Request(scheduler: scheduler)), 64, 64);
+
+    [Theory]
+    [InlineData("sd15")]
+    [InlineData("sd2")]
+    [InlineData("sdxl")]
+    public async Task Text_to_image_succeeds_for_each_family(string model) =>
+        await AssertSucceedsAsync(Json(Request(model)), 64, 64);
+
+    [Fact]
+    public async Task Inpaint_succeeds_on_the_inpainting_model() =>
+        await AssertSucceedsAsync(Json(WithImage(Request("sd15_inpaint"), mask: true)), 64, 64);
+
+    [Fact]
+    public async Task Inpaint_succeeds_on_an_ordinary_model_by_latent_blending() =>
+        await AssertSucceedsAsync(Json(WithImage(Request("sd15"), mask: true)), 64, 64);
+
+    [Theory]
+    [InlineData("sd15")]
+    [InlineData("sd2")]
+    [InlineData("sdxl")]
+    public async Task Image_to_image_as_json_succeeds(string model)
+    {
+        var body = WithImage(Request(model), mask: false);
+        body["strength"] = 0.5;
+        body["steps"] = 3;
+        await AssertSucceedsAsync(Json(body), 64, 64);
+    }
+
+    [Fact]
+    public async Task Image_to_image_as_multipart_succeeds()
+    {
+        var fields = Request();
+        fields.Remove("width");
+        fields.Remove("height");
+        fields["strength"] = 0.6;
+        fields["steps"] = 3;
+        await AssertSucceedsAsync(TestImages.Multipart(fields, TestImages.Png()), 64, 64);
+    }
+
+    [Fact]
+    public async Task Inpaint_as_multipart_succeeds() =>
+        await AssertSucceedsAsync(TestImages.Multipart(Request("sd15_inpaint").Also(f => { f.Remove("width"); f.Remove("height"); }),
+            TestImages.Png(), TestImages.Mask()), 64, 64);
+
+    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+
+    private async Task AssertSucceedsAsync(HttpContent content, int width, int height)
+    {
+        var submitted = await _client.PostAsync("/v1/generations", content);
+        Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
+
+        var job = await PollUntilFinishedAsync(submitted.Headers.Location!.OriginalString);
+
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
+        var image = Assert.Single(job.GetProperty("images").EnumerateArray());
+        var png = await _client.GetByteArrayAsync(image.GetProperty("url").GetString());
+        using var decoded = Image.Load<Rgb24>(png);
+        Assert.Equal((width, height), (decoded.Width, decoded.Height));
+    }
+
+    private async Task<JsonElement> PollUntilFinishedAsync(string location)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var job = await _client.GetFromJsonAsync<JsonElement>(location);
+            if (job.GetProperty("status").GetString() is "succeeded" or "failed" or "canceled")
+                return job;
+            if (clock.Elapsed > Deadline)
+                throw new TimeoutException($"The job did not finish within {Deadline}: {job}");
+            await Task.Delay(100);
+        }
+    }
+}
+
+internal static class JsonObjectExtensions
+{
+    public static JsonObject Also(this JsonObject o, Action<JsonObject> change)
+    {
+        change(o);
+        return o;
+    }
+}
+
+public sealed class GenerationModeTestsOnSqlite(SqliteServiceFactory factory) : GenerationModeTests<SqliteServiceFactory>(factory);
+
+public sealed class GenerationModeTestsOnPostgres(PostgresServiceFactory factory) : GenerationModeTests<PostgresServiceFactory>(factory);
