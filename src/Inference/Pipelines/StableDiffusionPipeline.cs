@@ -1,4 +1,5 @@
 using Easel.Inference.Imaging;
+using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
 using Easel.Inference.Runtime;
@@ -52,7 +53,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
 
     /// <summary>
     /// Loads every component of a diffusers folder onto the requested device. The VAE stays in float32 when
-    /// the pipeline runs in float16 and its config sets force_upcast (it overflows in float16).
+    /// the pipeline runs in half precision (float16 or bfloat16) and its config sets force_upcast. UNet and VAE attention
+    /// use <see cref="PipelineOptions.Attention"/>; VAE tiling/slicing follow the options.
     /// </summary>
     public static StableDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
@@ -72,8 +74,18 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         {
             var unet = Own(UNet2DConditionModel.FromPretrained(Part("unet"), device, dtype));
             var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
-            var vaeDType = dtype == ScalarType.Float16 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
+            // diffusers upcasts only float16 VAEs; bfloat16 has float32's range, but its 8-bit mantissa costs image
+            // quality in the decoder, so force_upcast is honoured for both half types.
+            var vaeDType = dtype != ScalarType.Float32 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
             var vae = Own(AutoencoderKL.FromPretrained(Part("vae"), device, vaeDType));
+            var processor = AttentionProcessors.For(options.Attention);
+            unet.SetAttentionProcessor(_ => processor);
+            vae.SetAttentionProcessor(_ => processor);
+            vae.UseTiling = options.VaeTiling;
+            vae.UseSlicing = options.VaeSlicing;
+            if (options.VaeTileSize is { } tileSize)
+                vae.TileSampleMinSize = tileSize;
+            vae.TileOverlapFactor = options.VaeTileOverlap;
             var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
 
             IPromptConditioner conditioner;

@@ -23,14 +23,17 @@ public sealed class PipelineParityTests
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
-    public void PipelineMatchesDiffusers(string caseName)
+    public void PipelineMatchesDiffusers(string caseName) => AssertPipelineMatches(caseName, new PipelineOptions("cpu", "float32"));
+
+    /// <summary>The case's final latents, image and PNG from a pipeline loaded with <paramref name="options"/>.</summary>
+    internal static void AssertPipelineMatches(string caseName, PipelineOptions options)
     {
         using var parity = ParityFixtures.Load(caseName);
         var reason = UnsupportedReason(parity);
         Skip.If(reason is not null, reason);
 
         var p = parity.Params;
-        using var pipeline = DiffusionPipelines.Load(parity.ModelDir, new PipelineOptions("cpu", "float32"));
+        using var pipeline = DiffusionPipelines.Load(parity.ModelDir, options);
         var scheduler = SchedulerRegistry.CreateForClass(p.GetProperty("scheduler_class").GetString()!,
             SchedulerConfig.Parse(p.GetProperty("scheduler_config").GetRawText()));
         var tolerance = Tolerance.For("pipeline");
@@ -63,7 +66,7 @@ public sealed class PipelineParityTests
     }
 
     /// <summary>The service request equivalent to the case's diffusers call.</summary>
-    private static GenerationRequest RequestFor(ParityCase parity)
+    internal static GenerationRequest RequestFor(ParityCase parity)
     {
         var p = parity.Params;
         var prompt = p.GetProperty("prompt").GetString()!;
@@ -99,7 +102,7 @@ public sealed class PipelineParityTests
         p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? (v[0].GetInt32(), v[1].GetInt32()) : null;
 
     /// <summary>Why this pipeline case cannot run yet, or null when it can.</summary>
-    private static string? UnsupportedReason(ParityCase parity)
+    internal static string? UnsupportedReason(ParityCase parity)
     {
         var family = parity.Info.Family;
         if (family is not ("sd15" or "sd2" or "sdxl" or "sd15_inpaint"))
