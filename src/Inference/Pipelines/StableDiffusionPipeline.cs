@@ -150,11 +150,12 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         Validate(request);
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
-        var latents = GenerateLatents(request, CreateScheduler(request), GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
+        using var scheduler = CreateScheduler(request); // owns its schedules; disposed with the request
+        var latents = GenerateLatents(request, scheduler, GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
         return ImageTensors.ToImages(Decode(latents));
     }
 
-    /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config.</summary>
+    /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config (the caller disposes it).</summary>
     public IScheduler CreateScheduler(GenerationRequest request)
     {
         var config = request.TimestepSpacing is { } spacing ? _schedulerConfig with { TimestepSpacing = spacing } : _schedulerConfig;
