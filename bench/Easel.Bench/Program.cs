@@ -5,7 +5,7 @@ using Easel.Inference.Models.Vae;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Usage: dotnet run -c Release --project bench/Easel.Bench -- [sd15] [sdxl] [sdxl1024] [vae] [--repeats N] [--backends sdpa,explicit]
+// Usage: dotnet run -c Release --project bench/Easel.Bench -- [sd15] [sdxl] [sdxl1024] [vae] [--repeats N] [--warmup N] [--backends sdpa,explicit]
 // With no target it runs all of them: every figure of issue 4's "Precision, memory, speed". Prints one table: median
 // milliseconds per call, achieved GFLOP/s from analytic FLOP counts (FlopCount, walked from the real configs), and each
 // call's share of the same run's best 1024–2048 square matmul rate in the same dtype. The matmul rows always run.
@@ -15,7 +15,7 @@ string? Option(string name)
     var at = Array.IndexOf(args, name);
     return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 }
-var optionValues = new[] { Option("--repeats"), Option("--backends") }.Where(v => v is not null).ToHashSet();
+var optionValues = new[] { Option("--repeats"), Option("--warmup"), Option("--backends") }.Where(v => v is not null).ToHashSet();
 var selected = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) && !optionValues.Contains(a)).ToHashSet(StringComparer.OrdinalIgnoreCase);
 var unknown = selected.Except(targets, StringComparer.OrdinalIgnoreCase).ToList();
 if (unknown.Count > 0)
@@ -26,13 +26,15 @@ if (unknown.Count > 0)
 if (selected.Count == 0)
     selected = targets.ToHashSet(StringComparer.OrdinalIgnoreCase);
 var repeats = int.Parse(Option("--repeats") ?? "3");
+var warmup = int.Parse(Option("--warmup") ?? "1");
+Timing.DefaultWarmup = warmup;
 var backends = (Option("--backends") ?? "sdpa,explicit").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
 var device = torch.cuda.is_available() ? CUDA : CPU;
 var dtypes = device.type == DeviceType.CPU ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [ScalarType.Float16, ScalarType.BFloat16];
 var configs = Path.Combine(AppContext.BaseDirectory, "Configs");
 string Config(string file) => Path.Combine(configs, file);
-Console.WriteLine($"device {device.type}, threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, repeats {repeats} (median), attention {string.Join("/", backends)}");
+Console.WriteLine($"device {device.type}, threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, repeats {repeats} (median) after {warmup} warm-up, attention {string.Join("/", backends)}");
 
 // The analytic counts against the figures the issue quotes.
 var sd15 = ConfigJson.Read<UNet2DConditionConfig>(Config("sd15-unet.json"));

@@ -66,7 +66,7 @@ internal static class UNetStep
             using var mode = torch.inference_mode();
             _ = unet.forward(sample, timestep, text, conditioning);
             if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-        }, warmup: 1, repeats: repeats);
+        }, warmup: Timing.DefaultWarmup, repeats: repeats);
         var gflops = batch * teraFlopPerSample * 1e3 / (ms / 1e3);
         table.Add($"{name} UNet {latentSize * 8}×{latentSize * 8}, batch {batch}, {backend}", Dt(dtype), ms, gflops,
             $"{100 * gflops / matmulGflops:0}% of {Dt(dtype)} matmul; {teraFlopPerSample:0.###} TFLOP/sample (analytic)");
@@ -95,7 +95,7 @@ internal static class UNetStep
                     using var mode = torch.inference_mode();
                     _ = vae.Decode(z);
                     if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-                }, warmup: 1, repeats: repeats);
+                }, warmup: Timing.DefaultWarmup, repeats: repeats);
                 var gflops = teraFlop * 1e3 / (ms / 1e3);
                 table.Add($"{name} VAE decoder → {latentSize * config.ScaleFactor}×{latentSize * config.ScaleFactor}, batch 1, {backend}", Dt(dtype), ms, gflops,
                     $"{100 * gflops / matmulGflops[dtype]:0}% of {Dt(dtype)} matmul; {teraFlop:0.###} TFLOP (analytic)");
