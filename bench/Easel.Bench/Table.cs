@@ -5,11 +5,17 @@ internal sealed class Table(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
 
-    public void Add(params object[] cells) => _rows.Add(cells.Select(c => c switch
+    /// <summary>Adds a row (and echoes it to stderr at once, so a long run shows progress).</summary>
+    public void Add(params object[] cells)
     {
-        double d => d.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture),
-        _ => c?.ToString() ?? "",
-    }).ToArray());
+        var row = cells.Select(c => c switch
+        {
+            double d => d.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture),
+            _ => c?.ToString() ?? "",
+        }).ToArray();
+        _rows.Add(row);
+        Console.Error.WriteLine("  " + string.Join(" | ", row));
+    }
 
     public void Print(TextWriter writer)
     {

@@ -4,6 +4,9 @@ namespace Easel.Bench;
 
 internal static class Timing
 {
+    /// <summary>Untimed runs before the timed ones of a model call (--warmup).</summary>
+    public static int DefaultWarmup { get; set; } = 1;
+
     /// <summary>Median wall time in milliseconds of <paramref name="repeats"/> runs after <paramref name="warmup"/> untimed runs.</summary>
     public static double MedianMs(Action action, int warmup, int repeats)
     {

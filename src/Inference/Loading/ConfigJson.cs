@@ -16,7 +16,7 @@ public static class ConfigJson
         NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
-        Converters = { new IntOrListConverter() },
+        Converters = { new IntOrListConverter(), new NullableFalseBooleanConverter() },
     };
 
     /// <summary>Parses the config file at <paramref name="path"/>.</summary>
@@ -87,4 +87,23 @@ internal sealed class IntOrListConverter : JsonConverter<IntOrList>
         else
             JsonSerializer.Serialize(writer, value.PerBlock, options);
     }
+}
+
+/// <summary>
+/// Reads JSON null as false for boolean config keys: diffusers writes None for some flags (SDXL's
+/// "upcast_attention": null) and treats it as falsy.
+/// </summary>
+public sealed class NullableFalseBooleanConverter : JsonConverter<bool>
+{
+    public override bool HandleNull => true;
+
+    public override bool Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.Null => false,
+        JsonTokenType.True => true,
+        JsonTokenType.False => false,
+        _ => throw new JsonException($"Expected a boolean or null, got {reader.TokenType}."),
+    };
+
+    public override void Write(Utf8JsonWriter writer, bool value, JsonSerializerOptions options) => writer.WriteBooleanValue(value);
 }

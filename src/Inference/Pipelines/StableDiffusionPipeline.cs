@@ -1,5 +1,9 @@
 using Easel.Inference.Imaging;
+<<<<<<< HEAD
 using Easel.Inference.Loading.SingleFile;
+=======
+using Easel.Inference.Models;
+>>>>>>> helper/perf
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
 using Easel.Inference.Runtime;
@@ -53,7 +57,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
 
     /// <summary>
     /// Loads every component of a diffusers folder onto the requested device. The VAE stays in float32 when
-    /// the pipeline runs in float16 and its config sets force_upcast (it overflows in float16).
+    /// the pipeline runs in half precision (float16 or bfloat16) and its config sets force_upcast. UNet and VAE attention
+    /// use <see cref="PipelineOptions.Attention"/>; VAE tiling/slicing follow the options.
     /// </summary>
     public static StableDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
@@ -117,8 +122,23 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         {
             var unet = Own(components.UNet(device, dtype));
             var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
+<<<<<<< HEAD
             var vaeDType = dtype == ScalarType.Float16 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
             var vae = Own(components.Vae(device, vaeDType));
+=======
+            // diffusers upcasts only float16 VAEs; bfloat16 has float32's range, but its 8-bit mantissa costs image
+            // quality in the decoder, so force_upcast is honoured for both half types.
+            var vaeDType = dtype != ScalarType.Float32 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
+            var vae = Own(AutoencoderKL.FromPretrained(Part("vae"), device, vaeDType));
+            var processor = AttentionProcessors.For(options.Attention);
+            unet.SetAttentionProcessor(_ => processor);
+            vae.SetAttentionProcessor(_ => processor);
+            vae.UseTiling = options.VaeTiling;
+            vae.UseSlicing = options.VaeSlicing;
+            if (options.VaeTileSize is { } tileSize)
+                vae.TileSampleMinSize = tileSize;
+            vae.TileOverlapFactor = options.VaeTileOverlap;
+>>>>>>> helper/perf
             var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
 
             IPromptConditioner conditioner;
@@ -184,11 +204,12 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         Validate(request);
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
-        var latents = GenerateLatents(request, CreateScheduler(request), GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
+        using var scheduler = CreateScheduler(request); // owns its schedules; disposed with the request
+        var latents = GenerateLatents(request, scheduler, GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
         return ImageTensors.ToImages(Decode(latents));
     }
 
-    /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config.</summary>
+    /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config (the caller disposes it).</summary>
     public IScheduler CreateScheduler(GenerationRequest request)
     {
         var config = request.TimestepSpacing is { } spacing ? _schedulerConfig with { TimestepSpacing = spacing } : _schedulerConfig;

@@ -9,18 +9,19 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class DDIMScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private readonly Tensor _finalAlphaCumprod;
     private int? _numInferenceSteps;
 
     public DDIMScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config);
+        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
         // At the last step there is no previous ᾱ: use 1 (set_alpha_to_one) or ᾱ_0.
         _finalAlphaCumprod = (config.SetAlphaToOne ?? true)
-            ? torch.tensor(1.0f).DetachFromDisposeScope()
-            : AlphasCumprod[0].clone().DetachFromDisposeScope();
-        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).DetachFromDisposeScope();
+            ? torch.tensor(1.0f).OwnedBy(_owned)
+            : AlphasCumprod[0].clone().OwnedBy(_owned);
+        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(DDIMScheduler);
@@ -40,7 +41,7 @@ public sealed class DDIMScheduler : IScheduler
             throw new ArgumentOutOfRangeException(nameof(numInferenceSteps), $"Must be in 1..{n} (num_train_timesteps).");
         _numInferenceSteps = numInferenceSteps;
         Timesteps.Dispose();
-        Timesteps = torch.tensor(DiscreteTimesteps(Spacing, n, numInferenceSteps, Config.StepsOffset), dtype: int64).DetachFromDisposeScope();
+        Timesteps = torch.tensor(DiscreteTimesteps(Spacing, n, numInferenceSteps, Config.StepsOffset), dtype: int64).OwnedBy(_owned);
     }
 
     /// <summary>The leading / trailing / linspace integer schedules of DDIM, DDPM and LCM-style schedulers (descending).</summary>
@@ -130,4 +131,7 @@ public sealed class DDIMScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         NoiseSchedule.AddNoiseDiscrete(AlphasCumprod, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

@@ -9,13 +9,14 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class DDPMScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private int? _numInferenceSteps;
 
     public DDPMScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config);
-        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).DetachFromDisposeScope();
+        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
+        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(DDPMScheduler);
@@ -36,7 +37,7 @@ public sealed class DDPMScheduler : IScheduler
         _numInferenceSteps = numInferenceSteps;
         Timesteps.Dispose();
         Timesteps = torch.tensor(DDIMScheduler.DiscreteTimesteps(Config.TimestepSpacing ?? "leading", n, numInferenceSteps, Config.StepsOffset), dtype: int64)
-            .DetachFromDisposeScope();
+            .OwnedBy(_owned);
     }
 
     public Tensor ScaleModelInput(Tensor sample, Tensor timestep) => sample;
@@ -127,4 +128,7 @@ public sealed class DDPMScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         NoiseSchedule.AddNoiseDiscrete(AlphasCumprod, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

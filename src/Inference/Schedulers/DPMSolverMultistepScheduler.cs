@@ -12,6 +12,7 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class DPMSolverMultistepScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private readonly Tensor?[] _modelOutputs;
     private int _lowerOrderNums;
     private int? _stepIndex;
@@ -25,7 +26,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         if (config.UseLuLambdas)
             throw new NotSupportedException("DPMSolverMultistepScheduler: use_lu_lambdas is not implemented.");
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config);
+        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
         if (config.RescaleBetasZeroSnr)
             alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
         AlphasCumprod = alphasCumprod;
@@ -33,12 +34,12 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         {
             // λ_t = log α_t - log σ_t (half log-SNR), used to clip the end of the schedule.
             var lambda = torch.log(torch.sqrt(AlphasCumprod)) - torch.log(torch.sqrt(1 - AlphasCumprod));
-            _lambdaT = lambda.DetachFromDisposeScope();
-            Sigmas = ((1 - AlphasCumprod) / AlphasCumprod).pow(0.5).DetachFromDisposeScope();
+            _lambdaT = lambda.OwnedBy(_owned);
+            Sigmas = ((1 - AlphasCumprod) / AlphasCumprod).pow(0.5).OwnedBy(_owned);
         }
         var train = config.NumTrainTimesteps;
         Timesteps = torch.tensor(NumpyCompat.Reverse(NumpyCompat.Linspace(0, train - 1, train)).Select(v => (float)v).ToArray(), dtype: float32)
-            .DetachFromDisposeScope();
+            .OwnedBy(_owned);
         _modelOutputs = new Tensor?[config.SolverOrder];
     }
 
@@ -103,8 +104,8 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
 
         Timesteps.Dispose();
         Sigmas.Dispose();
-        Sigmas = torch.tensor(sigmas32, dtype: float32).DetachFromDisposeScope();
-        Timesteps = torch.tensor(timesteps.Select(t => (long)t).ToArray(), dtype: int64).DetachFromDisposeScope();
+        Sigmas = torch.tensor(sigmas32, dtype: float32).OwnedBy(_owned);
+        Timesteps = torch.tensor(timesteps.Select(t => (long)t).ToArray(), dtype: int64).OwnedBy(_owned);
         ResetHistory();
     }
 
@@ -157,7 +158,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         _modelOutputs[0]?.Dispose();
         for (var i = 0; i < _modelOutputs.Length - 1; i++)
             _modelOutputs[i] = _modelOutputs[i + 1];
-        _modelOutputs[^1] = NoiseSchedule.Keep(x0);
+        _modelOutputs[^1] = _owned.Add(NoiseSchedule.Keep(x0));
 
         Tensor prevSample;
         if (Config.SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal)
@@ -217,4 +218,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         var (alphaT, sigmaT) = AlphaSigma(sigma);
         return (alphaT * originalSamples + sigmaT * noise).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

@@ -9,19 +9,20 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class EulerAncestralDiscreteScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private int? _stepIndex;
 
     public EulerAncestralDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config);
+        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
         if (config.RescaleBetasZeroSnr)
             alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
         AlphasCumprod = alphasCumprod;
         var train = config.NumTrainTimesteps;
         var sigmas = NoiseSchedule.TrainingSigmas(AlphasCumprod).Reverse().Append(0f).ToArray();
-        Sigmas = torch.tensor(sigmas, dtype: float32).DetachFromDisposeScope();
-        Timesteps = torch.tensor(NumpyCompat.Reverse(NumpyCompat.Linspace(0, train - 1, train)), dtype: float64).to(float32).DetachFromDisposeScope();
+        Sigmas = torch.tensor(sigmas, dtype: float32).OwnedBy(_owned);
+        Timesteps = torch.tensor(NumpyCompat.Reverse(NumpyCompat.Linspace(0, train - 1, train)), dtype: float64).to(float32).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(EulerAncestralDiscreteScheduler);
@@ -46,8 +47,8 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         var sigmas = timesteps.Select(t => (float)NumpyCompat.Interp(t, fp)).Append(0f).ToArray();
         Timesteps.Dispose();
         Sigmas.Dispose();
-        Sigmas = torch.tensor(sigmas, dtype: float32).DetachFromDisposeScope();
-        Timesteps = torch.tensor(timesteps.Select(t => (float)t).ToArray(), dtype: float32).DetachFromDisposeScope();
+        Sigmas = torch.tensor(sigmas, dtype: float32).OwnedBy(_owned);
+        Timesteps = torch.tensor(timesteps.Select(t => (float)t).ToArray(), dtype: float32).OwnedBy(_owned);
         _stepIndex = null;
     }
 
@@ -93,4 +94,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         SigmaSpace.AddNoise(Sigmas, Timesteps, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

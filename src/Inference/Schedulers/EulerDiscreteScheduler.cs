@@ -10,12 +10,13 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class EulerDiscreteScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private int? _stepIndex;
 
     public EulerDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config);
+        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
         if (config.RescaleBetasZeroSnr)
             alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
         AlphasCumprod = alphasCumprod;
@@ -26,8 +27,8 @@ public sealed class EulerDiscreteScheduler : IScheduler
         var timesteps = torch.tensor(NumpyCompat.Reverse(NumpyCompat.Linspace(0, train - 1, train)), dtype: float64).to(float32);
         if (config.TimestepType == "continuous" && config.PredictionType == "v_prediction")
             timesteps = 0.25 * sigmas.log();
-        Timesteps = timesteps.DetachFromDisposeScope();
-        Sigmas = torch.cat([sigmas, torch.zeros(1)]).DetachFromDisposeScope();
+        Timesteps = timesteps.OwnedBy(_owned);
+        Sigmas = torch.cat([sigmas, torch.zeros(1)]).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(EulerDiscreteScheduler);
@@ -84,8 +85,8 @@ public sealed class EulerDiscreteScheduler : IScheduler
             : torch.tensor(timesteps.Select(t => (float)t).ToArray(), dtype: float32);
         Timesteps.Dispose();
         Sigmas.Dispose();
-        Timesteps = newTimesteps.DetachFromDisposeScope();
-        Sigmas = torch.cat([sigmaTensor, torch.zeros(1)]).DetachFromDisposeScope();
+        Timesteps = newTimesteps.OwnedBy(_owned);
+        Sigmas = torch.cat([sigmaTensor, torch.zeros(1)]).OwnedBy(_owned);
         _stepIndex = null;
     }
 
@@ -140,4 +141,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         SigmaSpace.AddNoise(Sigmas, Timesteps, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

@@ -6,9 +6,9 @@ namespace Easel.Inference.Schedulers;
 /// A diffusion sampler, as diffusers' SchedulerMixin: pure arithmetic on tensors, no model.
 /// Usage: <c>SetTimesteps(n)</c>; <c>x = noise * InitNoiseSigma</c>; for each <c>t</c> in
 /// <see cref="Timesteps"/>: <c>eps = unet(ScaleModelInput(x, t), t)</c>; <c>x = Step(eps, t, x, noise).PrevSample</c>.
-/// Schedules are held on the CPU; inputs may live on any device.
+/// Schedules are held on the CPU; inputs may live on any device. Disposing it frees its schedules and step state.
 /// </summary>
-public interface IScheduler
+public interface IScheduler : IDisposable
 {
     /// <summary>The diffusers class this scheduler reproduces, e.g. "DDIMScheduler".</summary>
     string ClassName { get; }

@@ -10,6 +10,7 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class LCMScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private const double SigmaData = 0.5;
     private readonly Tensor _finalAlphaCumprod;
     private int? _stepIndex;
@@ -18,11 +19,11 @@ public sealed class LCMScheduler : IScheduler
     public LCMScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config);
+        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
         _finalAlphaCumprod = (config.SetAlphaToOne ?? true)
-            ? torch.tensor(1.0f).DetachFromDisposeScope()
-            : AlphasCumprod[0].clone().DetachFromDisposeScope();
-        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).DetachFromDisposeScope();
+            ? torch.tensor(1.0f).OwnedBy(_owned)
+            : AlphasCumprod[0].clone().OwnedBy(_owned);
+        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(LCMScheduler);
@@ -46,7 +47,7 @@ public sealed class LCMScheduler : IScheduler
         var origin = Enumerable.Range(1, original).Select(i => (long)i * k - 1).Reverse().ToArray();
         var indices = NumpyCompat.Linspace(0, origin.Length, numInferenceSteps, endpoint: false).Select(v => (int)Math.Floor(v));
         Timesteps.Dispose();
-        Timesteps = torch.tensor(indices.Select(i => origin[i]).ToArray(), dtype: int64).DetachFromDisposeScope();
+        Timesteps = torch.tensor(indices.Select(i => origin[i]).ToArray(), dtype: int64).OwnedBy(_owned);
         _numInferenceSteps = numInferenceSteps;
         _stepIndex = null;
     }
@@ -103,4 +104,7 @@ public sealed class LCMScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         NoiseSchedule.AddNoiseDiscrete(AlphasCumprod, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

@@ -10,6 +10,7 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class LMSDiscreteScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private readonly List<Tensor> _derivatives = [];
     private float[] _sigmaValues;
     private int? _stepIndex;
@@ -17,10 +18,10 @@ public sealed class LMSDiscreteScheduler : IScheduler
     public LMSDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config);
+        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
         _sigmaValues = NoiseSchedule.TrainingSigmas(AlphasCumprod).Reverse().Append(0f).ToArray();
-        Sigmas = torch.tensor(_sigmaValues, dtype: float32).DetachFromDisposeScope();
-        Timesteps = torch.empty(0, dtype: float32).DetachFromDisposeScope();
+        Sigmas = torch.tensor(_sigmaValues, dtype: float32).OwnedBy(_owned);
+        Timesteps = torch.empty(0, dtype: float32).OwnedBy(_owned);
         SetTimesteps(config.NumTrainTimesteps);
     }
 
@@ -54,8 +55,8 @@ public sealed class LMSDiscreteScheduler : IScheduler
         _sigmaValues = sigmas.Append(0.0).Select(s => (float)s).ToArray();
         Timesteps.Dispose();
         Sigmas.Dispose();
-        Sigmas = torch.tensor(_sigmaValues, dtype: float32).DetachFromDisposeScope();
-        Timesteps = torch.tensor(timesteps.Select(t => (float)t).ToArray(), dtype: float32).DetachFromDisposeScope();
+        Sigmas = torch.tensor(_sigmaValues, dtype: float32).OwnedBy(_owned);
+        Timesteps = torch.tensor(timesteps.Select(t => (float)t).ToArray(), dtype: float32).OwnedBy(_owned);
         foreach (var d in _derivatives) d.Dispose();
         _derivatives.Clear();
         _stepIndex = null;
@@ -110,7 +111,7 @@ public sealed class LMSDiscreteScheduler : IScheduler
 
         // d = (x - x̂_0) / σ, the ODE derivative dx/dσ.
         var derivative = (sample - predOriginal) / sigma;
-        _derivatives.Add(NoiseSchedule.Keep(derivative));
+        _derivatives.Add(_owned.Add(NoiseSchedule.Keep(derivative)));
         if (_derivatives.Count > maxOrder)
         {
             _derivatives[0].Dispose();
@@ -133,4 +134,7 @@ public sealed class LMSDiscreteScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         SigmaSpace.AddNoise(Sigmas, Timesteps, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

@@ -55,14 +55,14 @@ internal static class NoiseSchedule
     }
 
     /// <summary>β (rescaled for zero terminal SNR when configured), then ᾱ_t = Π(1 - β_s), all float32.</summary>
-    public static (Tensor Betas, Tensor AlphasCumprod) Build(SchedulerConfig config)
+    public static (Tensor Betas, Tensor AlphasCumprod) Build(SchedulerConfig config, OwnedTensors owner)
     {
         using var scope = torch.NewDisposeScope();
         var betas = Betas(config);
         if (config.RescaleBetasZeroSnr)
             betas = RescaleZeroTerminalSnr(betas);
         var alphasCumprod = torch.cumprod(1.0 - betas, 0);
-        return (betas.DetachFromDisposeScope(), alphasCumprod.DetachFromDisposeScope());
+        return (owner.Add(betas), owner.Add(alphasCumprod));
     }
 
     /// <summary>σ_t = √((1 - ᾱ_t) / ᾱ_t) for every training timestep, in float32 as diffusers computes it.</summary>

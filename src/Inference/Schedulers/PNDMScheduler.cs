@@ -10,6 +10,7 @@ namespace Easel.Inference.Schedulers;
 /// </summary>
 public sealed class PNDMScheduler : IScheduler
 {
+    private readonly OwnedTensors _owned = new();
     private readonly Tensor _finalAlphaCumprod;
     private readonly List<Tensor> _ets = [];
     private int _counter;
@@ -21,11 +22,11 @@ public sealed class PNDMScheduler : IScheduler
         if (!config.SkipPrkSteps)
             throw new NotSupportedException("PNDMScheduler is implemented with skip_prk_steps=true (PLMS) only.");
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config);
+        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
         _finalAlphaCumprod = (config.SetAlphaToOne ?? false)
-            ? torch.tensor(1.0f).DetachFromDisposeScope()
-            : AlphasCumprod[0].clone().DetachFromDisposeScope();
-        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).DetachFromDisposeScope();
+            ? torch.tensor(1.0f).OwnedBy(_owned)
+            : AlphasCumprod[0].clone().OwnedBy(_owned);
+        Timesteps = torch.arange(config.NumTrainTimesteps - 1, -1, -1, dtype: int64).OwnedBy(_owned);
     }
 
     public string ClassName => nameof(PNDMScheduler);
@@ -46,7 +47,7 @@ public sealed class PNDMScheduler : IScheduler
         var ascending = DDIMScheduler.DiscreteTimesteps(Config.TimestepSpacing ?? "leading", n, numInferenceSteps, Config.StepsOffset).Reverse().ToArray();
         var plms = ascending[..^1].Concat(ascending[^2..^1]).Concat(ascending[^1..]).Reverse().ToArray();
         Timesteps.Dispose();
-        Timesteps = torch.tensor(plms, dtype: int64).DetachFromDisposeScope();
+        Timesteps = torch.tensor(plms, dtype: int64).OwnedBy(_owned);
         foreach (var e in _ets) e.Dispose();
         _ets.Clear();
         _curSample?.Dispose();
@@ -68,7 +69,7 @@ public sealed class PNDMScheduler : IScheduler
         if (_counter != 1)
         {
             while (_ets.Count > 3) { _ets[0].Dispose(); _ets.RemoveAt(0); }
-            _ets.Add(NoiseSchedule.Keep(modelOutput));
+            _ets.Add(_owned.Add(NoiseSchedule.Keep(modelOutput)));
         }
         else
         {
@@ -81,7 +82,7 @@ public sealed class PNDMScheduler : IScheduler
         if (_ets.Count == 1 && _counter == 0)
         {
             eps = modelOutput;
-            _curSample = NoiseSchedule.Keep(sample);
+            _curSample = _owned.Add(NoiseSchedule.Keep(sample));
         }
         else if (_ets.Count == 1 && _counter == 1)
         {
@@ -128,4 +129,7 @@ public sealed class PNDMScheduler : IScheduler
 
     public Tensor AddNoise(Tensor originalSamples, Tensor noise, Tensor timesteps) =>
         NoiseSchedule.AddNoiseDiscrete(AlphasCumprod, originalSamples, noise, timesteps);
+
+    /// <summary>Disposes the schedules and step state this scheduler holds.</summary>
+    public void Dispose() => _owned.Dispose();
 }

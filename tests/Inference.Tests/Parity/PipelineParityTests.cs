@@ -23,12 +23,15 @@ public sealed class PipelineParityTests
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
-    public void PipelineMatchesDiffusers(string caseName)
+    public void PipelineMatchesDiffusers(string caseName) => AssertPipelineMatches(caseName, new PipelineOptions("cpu", "float32"));
+
+    /// <summary>The case's final latents, image and PNG from a pipeline loaded with <paramref name="options"/>.</summary>
+    internal static void AssertPipelineMatches(string caseName, PipelineOptions options)
     {
         using var parity = ParityFixtures.Load(caseName);
         var reason = UnsupportedReason(parity);
         Skip.If(reason is not null, reason);
-        using var pipeline = DiffusionPipelines.Load(parity.ModelDir, new PipelineOptions("cpu", "float32"));
+        using var pipeline = DiffusionPipelines.Load(parity.ModelDir, options);
         AssertMatchesGoldens(parity, (StableDiffusionPipeline)pipeline);
     }
 
@@ -67,7 +70,7 @@ public sealed class PipelineParityTests
     }
 
     /// <summary>The service request equivalent to the case's diffusers call.</summary>
-    private static GenerationRequest RequestFor(ParityCase parity)
+    internal static GenerationRequest RequestFor(ParityCase parity)
     {
         var p = parity.Params;
         var prompt = p.GetProperty("prompt").GetString()!;
