@@ -1,9 +1,6 @@
 using Easel.Inference.Imaging;
-<<<<<<< HEAD
 using Easel.Inference.Loading.SingleFile;
-=======
 using Easel.Inference.Models;
->>>>>>> helper/perf
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
 using Easel.Inference.Runtime;
@@ -122,14 +119,10 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         {
             var unet = Own(components.UNet(device, dtype));
             var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
-<<<<<<< HEAD
-            var vaeDType = dtype == ScalarType.Float16 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
-            var vae = Own(components.Vae(device, vaeDType));
-=======
             // diffusers upcasts only float16 VAEs; bfloat16 has float32's range, but its 8-bit mantissa costs image
             // quality in the decoder, so force_upcast is honoured for both half types.
             var vaeDType = dtype != ScalarType.Float32 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
-            var vae = Own(AutoencoderKL.FromPretrained(Part("vae"), device, vaeDType));
+            var vae = Own(components.Vae(device, vaeDType));
             var processor = AttentionProcessors.For(options.Attention);
             unet.SetAttentionProcessor(_ => processor);
             vae.SetAttentionProcessor(_ => processor);
@@ -138,7 +131,6 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             if (options.VaeTileSize is { } tileSize)
                 vae.TileSampleMinSize = tileSize;
             vae.TileOverlapFactor = options.VaeTileOverlap;
->>>>>>> helper/perf
             var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
 
             IPromptConditioner conditioner;
