@@ -108,27 +108,13 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
         var submitted = await _client.PostAsync("/v1/generations", content);
         Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
 
-        var job = await PollUntilFinishedAsync(submitted.Headers.Location!.OriginalString);
+        var job = await JobPolling.UntilFinishedAsync(_client, submitted.Headers.Location!.OriginalString, Deadline);
 
         Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
         var image = Assert.Single(job.GetProperty("images").EnumerateArray());
         var png = await _client.GetByteArrayAsync(image.GetProperty("url").GetString());
         using var decoded = Image.Load<Rgb24>(png);
         Assert.Equal((width, height), (decoded.Width, decoded.Height));
-    }
-
-    private async Task<JsonElement> PollUntilFinishedAsync(string location)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var job = await _client.GetFromJsonAsync<JsonElement>(location);
-            if (job.GetProperty("status").GetString() is "succeeded" or "failed" or "canceled")
-                return job;
-            if (clock.Elapsed > Deadline)
-                throw new TimeoutException($"The job did not finish within {Deadline}: {job}");
-            await Task.Delay(100);
-        }
     }
 }
 

@@ -46,7 +46,7 @@ public abstract class GoldenGenerationTests<TFactory>(TFactory factory) : IClass
         Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
         var location = submitted.Headers.Location!.OriginalString;
 
-        var job = await PollUntilFinishedAsync(client, location);
+        var job = await JobPolling.UntilFinishedAsync(client, location, Deadline);
         Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
         Assert.Equal(1, job.GetProperty("attempts").GetInt32());
         var steps = request["steps"]!.GetValue<int>();
@@ -85,20 +85,6 @@ public abstract class GoldenGenerationTests<TFactory>(TFactory factory) : IClass
         "EulerDiscreteScheduler" => "euler",
         _ => throw new InvalidOperationException($"The case uses {diffusersClass}, which the service does not offer."),
     };
-
-    private static async Task<JsonElement> PollUntilFinishedAsync(HttpClient client, string location)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var job = await client.GetFromJsonAsync<JsonElement>(location);
-            if (job.GetProperty("status").GetString() is "succeeded" or "failed" or "canceled")
-                return job;
-            if (clock.Elapsed > Deadline)
-                throw new TimeoutException($"The job did not finish within {Deadline}: {job}");
-            await Task.Delay(200);
-        }
-    }
 }
 
 public sealed class GoldenGenerationTestsOnSqlite(SqliteServiceFactory factory) : GoldenGenerationTests<SqliteServiceFactory>(factory);

@@ -31,6 +31,9 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
     /// <summary>Whether the API hosts its Hangfire worker (and so may load libtorch).</summary>
     protected virtual bool InProcessWorkers => false;
 
+    /// <summary>Whether the fixture models are configured; without them the service falls back to its bundled model.</summary>
+    protected virtual bool ConfigureFixtureModels => true;
+
     protected abstract Task<TestDatabase> CreateDatabaseAsync();
 
     public async Task InitializeAsync()
@@ -63,9 +66,12 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("Easel:Database:Provider", Database.Provider);
         builder.UseSetting("Easel:Database:MigrateOnStart", "true");
         builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
-        foreach (var model in FixtureModels)
-            builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
-        builder.UseSetting("Easel:DefaultModel", "sd15");
+        if (ConfigureFixtureModels)
+        {
+            foreach (var model in FixtureModels)
+                builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
+            builder.UseSetting("Easel:DefaultModel", "sd15");
+        }
         // Small enough that a test can exceed it cheaply; a 64×64 PNG is a few kilobytes.
         builder.UseSetting("Easel:Generation:MaxInputImageBytes", MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Easel:Workers:InProcess", InProcessWorkers ? "true" : "false");
