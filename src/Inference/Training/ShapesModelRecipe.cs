@@ -102,7 +102,8 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         using var unet = new UNet2DConditionModel(UNet2DConditionConfig.Load(Path.Combine(templateFolder, "unet")));
         LoadCheckpoint(textEncoder, Path.Combine(workFolder, "diffusion", "text_encoder.ema.safetensors"));
         LoadCheckpoint(unet, Path.Combine(workFolder, "diffusion", "unet.ema.safetensors"));
-        var step = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(workFolder, "diffusion", "state.json"))).RootElement.GetProperty("step").GetInt32();
+        using var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(workFolder, "diffusion", "state.json")));
+        var step = state.RootElement.GetProperty("step").GetInt32();
         Export(textEncoder, unet, vae, scalingFactor);
         log($"wrote {outputFolder} from diffusion step {step}");
         return step;

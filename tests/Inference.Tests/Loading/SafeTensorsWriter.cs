@@ -1,11 +1,9 @@
-using System.Text;
-using System.Text.Json;
 using Easel.Inference.Loading;
 using static TorchSharp.torch;
 
 namespace Easel.Inference.Tests.Loading;
 
-/// <summary>Writes small safetensors files for tests (F32/I64 only), e.g. a fixture checkpoint with keys added, removed or renamed.</summary>
+/// <summary>Edits checkpoints for tests, e.g. a fixture checkpoint with keys added, removed or renamed.</summary>
 internal static class SafeTensorsWriter
 {
     public sealed record Entry(string Name, ScalarType DType, long[] Shape, byte[] Data);
@@ -28,30 +26,16 @@ internal static class SafeTensorsWriter
         return entries;
     }
 
+    /// <summary>Writes the entries through the production writer, so tests edit checkpoints exactly as they are stored.</summary>
     public static void Write(string path, IEnumerable<Entry> entries)
     {
-        var list = entries.ToList();
-        var header = new Dictionary<string, object>();
-        long offset = 0;
-        foreach (var e in list)
+        using var scope = NewDisposeScope();
+        var tensors = entries.Select(e =>
         {
-            var dtype = e.DType switch
-            {
-                ScalarType.Float32 => "F32",
-                ScalarType.Int64 => "I64",
-                _ => throw new NotSupportedException($"Test writer does not write {e.DType}."),
-            };
-            header[e.Name] = new { dtype, shape = e.Shape, data_offsets = new[] { offset, offset + e.Data.Length } };
-            offset += e.Data.Length;
-        }
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
-        var padded = (json.Length + 7) / 8 * 8;
-        using var stream = File.Create(path);
-        stream.Write(BitConverter.GetBytes((long)padded));
-        stream.Write(json);
-        for (var i = json.Length; i < padded; i++)
-            stream.WriteByte((byte)' ');
-        foreach (var e in list)
-            stream.Write(e.Data);
+            var tensor = empty(e.Shape, e.DType);
+            tensor.bytes = e.Data;
+            return new KeyValuePair<string, Tensor>(e.Name, tensor);
+        }).ToList();
+        Easel.Inference.Loading.SafeTensorsWriter.Write(path, tensors);
     }
 }
