@@ -114,8 +114,11 @@ public static class GenerationApi
         if (validation.Mask is { } mask)
             parameters = parameters with { Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height) };
 
-        var job = Job.Create(JobKind.Generation, parameters, services.Time.GetUtcNowMilliseconds());
+        var now = services.Time.GetUtcNowMilliseconds();
+        var job = Job.Create(JobKind.Generation, parameters, now);
+        (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
         services.Db.Jobs.Add(job);
+        JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
         await services.Db.SaveChangesAsync(cancellationToken);
         // The row is committed before the queue hears of it: a worker never picks up an id it cannot find.
         string queued;
@@ -204,7 +207,13 @@ public static class GenerationApi
             Number<int>("num_images"),
             image is null && form.Files.GetFile("image") is null ? Text("image") : null,
             mask is null && form.Files.GetFile("mask") is null ? Text("mask") : null,
-            Number<double>("strength"));
+            Number<double>("strength"),
+            Text("webhook"),
+            form.TryGetValue("webhook_events", out var events) && events.Count > 0
+                ? events.SelectMany(e => (e ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
+                : null,
+            Text("cancel_after"),
+            Number<int>("priority"));
         return (request, image, mask, errors, status);
     }
 }

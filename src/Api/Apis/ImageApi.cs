@@ -1,3 +1,4 @@
+using Easel.Core.Jobs;
 using Easel.Core.Data;
 using Easel.Core.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -8,7 +9,7 @@ namespace Easel.Api.Apis;
 
 public static class ImageApi
 {
-    public static string PathOf(Guid id) => $"/v1/images/{id}";
+    public static string PathOf(Guid id) => ResourcePaths.Image(id);
 
     public static IEndpointRouteBuilder MapImageEndpoints(this IEndpointRouteBuilder app)
     {

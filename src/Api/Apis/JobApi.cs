@@ -1,3 +1,4 @@
+using Easel.Core.Jobs;
 using Easel.Core.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -6,7 +7,7 @@ namespace Easel.Api.Apis;
 
 public static class JobApi
 {
-    public static string PathOf(Guid id) => $"/v1/jobs/{id}";
+    public static string PathOf(Guid id) => ResourcePaths.Job(id);
 
     public static IEndpointRouteBuilder MapJobEndpoints(this IEndpointRouteBuilder app)
     {

@@ -1,6 +1,8 @@
 using System.Text;
+using Easel.Core.Auth;
 using Easel.Core.Images;
 using Easel.Core.Jobs;
+using Easel.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
@@ -8,7 +10,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Easel.Core.Data;
 
 /// <summary>
-/// Jobs and their images. Migrations are per provider, one subclass each:
+/// Jobs, their images and events, idempotency keys, API keys and the webhook outbox. Migrations are per provider, one subclass each:
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context SqliteEaselDbContext -o Data/Migrations/Sqlite</c> and
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context PostgresEaselDbContext -o Data/Migrations/Postgres</c>.
 /// Table and column names are snake_case.
@@ -19,10 +21,28 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<Image> Images => Set<Image>();
 
+    public DbSet<JobEvent> JobEvents => Set<JobEvent>();
+
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
+    public DbSet<WebhookSecret> WebhookSecrets => Set<WebhookSecret>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new JobConfiguration());
         modelBuilder.ApplyConfiguration(new ImageConfiguration());
+        modelBuilder.ApplyConfiguration(new JobEventConfiguration());
+        modelBuilder.ApplyConfiguration(new IdempotencyRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new ApiKeyConfiguration());
+        modelBuilder.ApplyConfiguration(new WebhookSecretConfiguration());
+        modelBuilder.ApplyConfiguration(new WebhookDeliveryConfiguration());
+        modelBuilder.ApplyConfiguration(new WebhookAttemptConfiguration());
         ApplySnakeCaseNames(modelBuilder);
     }
 
@@ -80,11 +100,101 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             job.Property(j => j.Request).IsRequired();
             job.Property(j => j.Owner).HasMaxLength(128);
             job.Property(j => j.Error).HasMaxLength(4000);
+            job.Property(j => j.Webhook).HasMaxLength(2048);
+            job.Property(j => j.DispatchId).HasMaxLength(64);
+            job.Property(j => j.WorkerName).HasMaxLength(200);
             job.Property(j => j.Version).IsConcurrencyToken();
             job.Ignore(j => j.IsFinished);
             job.HasIndex(j => new { j.Status, j.CreatedAt });
             job.HasIndex(j => new { j.Owner, j.CreatedAt });
+            job.HasIndex(j => new { j.Status, j.HeartbeatAt });
             job.HasMany(j => j.Images).WithOne().HasForeignKey(i => i.JobId).OnDelete(DeleteBehavior.Cascade);
+            job.HasMany(j => j.Events).WithOne().HasForeignKey(e => e.JobId).OnDelete(DeleteBehavior.Cascade);
+        }
+    }
+
+    private sealed class JobEventConfiguration : IEntityTypeConfiguration<JobEvent>
+    {
+        public void Configure(EntityTypeBuilder<JobEvent> jobEvent)
+        {
+            jobEvent.ToTable("job_events");
+            jobEvent.HasKey(e => e.Id);
+            jobEvent.Property(e => e.Id).ValueGeneratedOnAdd();
+            jobEvent.Property(e => e.Type).HasConversion(new SnakeCaseEnumConverter<JobEventType>()).HasMaxLength(16);
+            jobEvent.Property(e => e.Data).IsRequired();
+            jobEvent.HasIndex(e => new { e.JobId, e.Id });
+        }
+    }
+
+    private sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<IdempotencyRecord>
+    {
+        public void Configure(EntityTypeBuilder<IdempotencyRecord> record)
+        {
+            record.ToTable("idempotency_keys");
+            record.HasKey(r => new { r.Owner, r.Key });
+            record.Property(r => r.Owner).HasMaxLength(128);
+            record.Property(r => r.Key).HasMaxLength(255);
+            record.Property(r => r.RequestHash).HasMaxLength(64).IsRequired();
+            record.HasIndex(r => r.CreatedAt);
+        }
+    }
+
+    private sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
+    {
+        public void Configure(EntityTypeBuilder<ApiKey> key)
+        {
+            key.ToTable("api_keys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Id).HasMaxLength(128);
+            key.Property(k => k.Name).HasMaxLength(200).IsRequired();
+            key.Property(k => k.SecretHash).HasMaxLength(64).IsRequired();
+            key.Property(k => k.Prefix).HasMaxLength(32).IsRequired();
+            key.Ignore(k => k.IsRevoked);
+            key.HasIndex(k => k.SecretHash).IsUnique();
+        }
+    }
+
+    private sealed class WebhookSecretConfiguration : IEntityTypeConfiguration<WebhookSecret>
+    {
+        public void Configure(EntityTypeBuilder<WebhookSecret> secret)
+        {
+            secret.ToTable("webhook_secrets");
+            secret.HasKey(s => s.Owner);
+            secret.Property(s => s.Owner).HasMaxLength(128);
+            secret.Property(s => s.Secret).HasMaxLength(128).IsRequired();
+            secret.Property(s => s.PreviousSecret).HasMaxLength(128);
+        }
+    }
+
+    private sealed class WebhookDeliveryConfiguration : IEntityTypeConfiguration<WebhookDelivery>
+    {
+        public void Configure(EntityTypeBuilder<WebhookDelivery> delivery)
+        {
+            delivery.ToTable("webhook_deliveries");
+            delivery.HasKey(d => d.Id);
+            delivery.Property(d => d.Owner).HasMaxLength(128);
+            delivery.Property(d => d.EventType).HasConversion(new SnakeCaseEnumConverter<WebhookEventTypes>()).HasMaxLength(16);
+            delivery.Property(d => d.Url).HasMaxLength(2048).IsRequired();
+            delivery.Property(d => d.Payload).IsRequired();
+            delivery.Property(d => d.Status).HasConversion(new SnakeCaseEnumConverter<WebhookDeliveryStatus>()).HasMaxLength(16);
+            delivery.Property(d => d.LastError).HasMaxLength(1000);
+            delivery.Property(d => d.Version).IsConcurrencyToken();
+            delivery.HasIndex(d => new { d.Status, d.NextAttemptAt });
+            delivery.HasIndex(d => new { d.JobId, d.CreatedAt });
+            delivery.HasOne<Job>().WithMany().HasForeignKey(d => d.JobId).OnDelete(DeleteBehavior.Cascade);
+            delivery.HasMany(d => d.Attempts).WithOne().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+        }
+    }
+
+    private sealed class WebhookAttemptConfiguration : IEntityTypeConfiguration<WebhookAttempt>
+    {
+        public void Configure(EntityTypeBuilder<WebhookAttempt> attempt)
+        {
+            attempt.ToTable("webhook_attempts");
+            attempt.HasKey(a => a.Id);
+            attempt.Property(a => a.Id).ValueGeneratedOnAdd();
+            attempt.Property(a => a.Error).HasMaxLength(1000);
+            attempt.HasIndex(a => new { a.DeliveryId, a.Number }).IsUnique();
         }
     }
 
@@ -122,5 +232,6 @@ public sealed class PostgresEaselDbContext(DbContextOptions<PostgresEaselDbConte
     {
         base.OnModelCreating(modelBuilder);
         modelBuilder.Entity<Job>().Property(j => j.Request).HasColumnType("jsonb");
+        modelBuilder.Entity<JobEvent>().Property(e => e.Data).HasColumnType("jsonb");
     }
 }

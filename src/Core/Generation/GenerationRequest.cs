@@ -12,6 +12,11 @@ namespace Easel.Core.Generation;
 /// colour masks are converted to luminance.</param>
 /// <param name="Strength">In (0, 1]: how much of the schedule is re-run over the image. Default 0.8 for image-to-image,
 /// 1.0 for inpainting.</param>
+/// <param name="Webhook">URL that receives the job (Standard Webhooks signature) on the events of <paramref name="WebhookEvents"/>.</param>
+/// <param name="WebhookEvents">Subset of started, progress, completed; default completed.</param>
+/// <param name="CancelAfter">Deadline: a duration ("90s", "5m", "1h30m", seconds) or an RFC 3339 time. Queued past it → canceled;
+/// running past it → stopped.</param>
+/// <param name="Priority">-100 … 100, default 0: higher runs earlier among queued jobs.</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -25,7 +30,11 @@ public sealed record GenerationRequest(
     int? NumImages = null,
     string? Image = null,
     string? Mask = null,
-    double? Strength = null);
+    double? Strength = null,
+    string? Webhook = null,
+    IReadOnlyList<string>? WebhookEvents = null,
+    string? CancelAfter = null,
+    int? Priority = null);
 
 /// <summary>What a generation does, decided by which inputs the request carries.</summary>
 public enum GenerationMode

@@ -1,4 +1,5 @@
 using Easel.Core.Images;
+using Easel.Core.Jobs;
 using Easel.Core.Models;
 using Easel.Core.Options;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,12 @@ namespace Easel.Core.Generation;
 /// 413 when an input is too many bytes, 400 for any other bad field, 422 when a well-formed request asks a model for
 /// something it cannot do (text-to-image on an inpainting model).
 /// </summary>
-public sealed class GenerationRequestValidator(IOptions<GenerationOptions> options, IModelCatalog catalog, SchedulerCatalog schedulers)
+public sealed class GenerationRequestValidator(
+    IOptions<GenerationOptions> options,
+    IOptions<WebhookOptions> webhooks,
+    IModelCatalog catalog,
+    SchedulerCatalog schedulers,
+    TimeProvider time)
 {
     /// <summary>Largest seed accepted: seeds must survive a round trip through JSON numbers and A1111's parser.</summary>
     public const long MaxSeed = (1L << 53) - 1;
@@ -128,6 +134,9 @@ public sealed class GenerationRequestValidator(IOptions<GenerationOptions> optio
         if (!schedulers.TryResolve(schedulerName, out var scheduler))
             Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", schedulers.Names)}.");
 
+        var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
+            time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
+
         // Only once the request is well-formed: what the chosen model cannot do.
         if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
         {
@@ -151,7 +160,7 @@ public sealed class GenerationRequestValidator(IOptions<GenerationOptions> optio
             numImages,
             mode,
             strength);
-        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask);
+        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions);
 
         void CheckSize(string field, int value)
         {
@@ -227,7 +236,8 @@ public sealed record GenerationValidationResult(
     IDictionary<string, string[]> Errors,
     int Status = 400,
     DecodedInputImage? Image = null,
-    DecodedInputImage? Mask = null)
+    DecodedInputImage? Mask = null,
+    JobOptions? JobOptions = null)
 {
     public bool IsValid => Parameters is not null;
 }

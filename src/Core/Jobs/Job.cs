@@ -17,8 +17,32 @@ public sealed class Job
     /// <summary>The resolved request (defaults filled in, seed chosen) as JSON; its shape depends on <see cref="Kind"/>.</summary>
     public string Request { get; set; } = "{}";
 
-    /// <summary>The API key that created the job; null while authentication is off.</summary>
+    /// <summary>The id of the API key that created the job; null while authentication is off.</summary>
     public string? Owner { get; set; }
+
+    /// <summary>Higher runs first among queued jobs; 0 by default.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>The client's deadline: a job still queued past it is canceled, a running one stopped.</summary>
+    public DateTimeOffset? CancelAfter { get; set; }
+
+    /// <summary>Set by POST /v1/jobs/{id}/cancel while the job runs; the worker stops between denoising steps.</summary>
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+
+    /// <summary>Where completion and (optionally) start/progress are posted; null for no webhook.</summary>
+    public string? Webhook { get; set; }
+
+    public WebhookEventTypes WebhookEvents { get; set; } = WebhookEventTypes.Completed;
+
+    /// <summary>The dispatcher's id for the latest enqueue (a Hangfire job id); the recovery sweep checks it.</summary>
+    public string? DispatchId { get; set; }
+
+    public DateTimeOffset? DispatchedAt { get; set; }
+
+    /// <summary>The worker that holds the claim, and when it last said it is alive; a stale heartbeat means a lost worker.</summary>
+    public string? WorkerName { get; set; }
+
+    public DateTimeOffset? HeartbeatAt { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 
@@ -42,6 +66,8 @@ public sealed class Job
     public List<Images.Image> Images { get; set; } = [];
 
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    public List<JobEvent> Events { get; set; } = [];
 
     public static Job Create<TRequest>(JobKind kind, TRequest request, DateTimeOffset now, string? owner = null) => new()
     {
@@ -73,6 +99,16 @@ public enum JobStatus
     Succeeded,
     Failed,
     Canceled,
+}
+
+/// <summary>Which job events are posted to the job's webhook (a subset of started, progress, completed).</summary>
+[Flags]
+public enum WebhookEventTypes
+{
+    None = 0,
+    Started = 1,
+    Progress = 2,
+    Completed = 4,
 }
 
 /// <summary>The JSON form of stored requests: snake_case, like the HTTP API.</summary>

@@ -202,3 +202,12 @@ public sealed class WorkerOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 }
+
+/// <summary><c>Easel:Webhooks</c>: delivery of job webhooks.</summary>
+public sealed class WebhookOptions
+{
+    public const string Section = "Easel:Webhooks";
+
+    /// <summary>Allow webhook targets on loopback, private and link-local addresses (tests and local development only).</summary>
+    public bool AllowPrivateTargets { get; set; }
+}
