@@ -9,6 +9,7 @@ public sealed class GenerationRequestValidatorTests
 {
     private static GenerationRequestValidator Validator(GenerationOptions? limits = null) =>
         new(Microsoft.Extensions.Options.Options.Create(limits ?? new GenerationOptions()),
+            Microsoft.Extensions.Options.Options.Create(new WebhookOptions()),
             new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
             {
                 Models = { ["sd15"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } },
@@ -17,7 +18,8 @@ public sealed class GenerationRequestValidatorTests
             new SchedulerCatalog([
                 new SchedulerInfo("ddim", "DDIM", "DDIMScheduler", []),
                 new SchedulerInfo("euler", "Euler", "EulerDiscreteScheduler", ["k_euler"]),
-            ]));
+            ]),
+            TimeProvider.System);
 
     private static GenerationRequest Valid => new("a red circle", "blurry", "sd15", 64, 64, 5, 7.5, 42, "ddim", 1);
 

@@ -103,6 +103,7 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             job.Property(j => j.Webhook).HasMaxLength(2048);
             job.Property(j => j.DispatchId).HasMaxLength(64);
             job.Property(j => j.WorkerName).HasMaxLength(200);
+            job.Property(j => j.TraceParent).HasMaxLength(64);
             job.Property(j => j.Version).IsConcurrencyToken();
             job.Ignore(j => j.IsFinished);
             job.HasIndex(j => new { j.Status, j.CreatedAt });

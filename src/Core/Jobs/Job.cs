@@ -44,6 +44,9 @@ public sealed class Job
 
     public DateTimeOffset? HeartbeatAt { get; set; }
 
+    /// <summary>W3C traceparent of the request that created the job, so that the worker's spans join the request's trace.</summary>
+    public string? TraceParent { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? StartedAt { get; set; }

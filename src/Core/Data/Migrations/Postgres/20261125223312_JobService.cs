@@ -1,9 +1,10 @@
 ﻿using System;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace Easel.Core.Data.Migrations.Sqlite
+namespace Easel.Core.Data.Migrations.Postgres
 {
     /// <inheritdoc />
     public partial class JobService : Migration
@@ -11,62 +12,69 @@ namespace Easel.Core.Data.Migrations.Sqlite
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "cancel_after",
                 table: "jobs",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "cancel_requested_at",
                 table: "jobs",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "dispatch_id",
                 table: "jobs",
-                type: "TEXT",
+                type: "character varying(64)",
                 maxLength: 64,
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "dispatched_at",
                 table: "jobs",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "heartbeat_at",
                 table: "jobs",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.AddColumn<int>(
                 name: "priority",
                 table: "jobs",
-                type: "INTEGER",
+                type: "integer",
                 nullable: false,
                 defaultValue: 0);
 
             migrationBuilder.AddColumn<string>(
+                name: "trace_parent",
+                table: "jobs",
+                type: "character varying(64)",
+                maxLength: 64,
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
                 name: "webhook",
                 table: "jobs",
-                type: "TEXT",
+                type: "character varying(2048)",
                 maxLength: 2048,
                 nullable: true);
 
             migrationBuilder.AddColumn<int>(
                 name: "webhook_events",
                 table: "jobs",
-                type: "INTEGER",
+                type: "integer",
                 nullable: false,
                 defaultValue: 0);
 
             migrationBuilder.AddColumn<string>(
                 name: "worker_name",
                 table: "jobs",
-                type: "TEXT",
+                type: "character varying(200)",
                 maxLength: 200,
                 nullable: true);
 
@@ -74,14 +82,14 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "api_keys",
                 columns: table => new
                 {
-                    id = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
-                    name = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
-                    secret_hash = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
-                    prefix = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
-                    revoked_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    rate_limit_per_minute = table.Column<int>(type: "INTEGER", nullable: true),
-                    max_queued_jobs = table.Column<int>(type: "INTEGER", nullable: true)
+                    id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    name = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    secret_hash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    prefix = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    revoked_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    rate_limit_per_minute = table.Column<int>(type: "integer", nullable: true),
+                    max_queued_jobs = table.Column<int>(type: "integer", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -92,11 +100,11 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "idempotency_keys",
                 columns: table => new
                 {
-                    owner = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
-                    key = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
-                    request_hash = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
-                    job_id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false)
+                    owner = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    key = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    request_hash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    job_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -107,12 +115,12 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "job_events",
                 columns: table => new
                 {
-                    id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
-                    job_id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    type = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
-                    data = table.Column<string>(type: "TEXT", nullable: false),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false)
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    job_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    type = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    data = table.Column<string>(type: "jsonb", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -129,19 +137,19 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "webhook_deliveries",
                 columns: table => new
                 {
-                    id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    job_id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    owner = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
-                    event_type = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
-                    url = table.Column<string>(type: "TEXT", maxLength: 2048, nullable: false),
-                    payload = table.Column<string>(type: "TEXT", nullable: false),
-                    status = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
-                    attempt_count = table.Column<int>(type: "INTEGER", nullable: false),
-                    next_attempt_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
-                    delivered_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    last_error = table.Column<string>(type: "TEXT", maxLength: 1000, nullable: true),
-                    version = table.Column<Guid>(type: "TEXT", nullable: false)
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    job_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    owner = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    event_type = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    url = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: false),
+                    payload = table.Column<string>(type: "text", nullable: false),
+                    status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    attempt_count = table.Column<int>(type: "integer", nullable: false),
+                    next_attempt_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    delivered_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    last_error = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: true),
+                    version = table.Column<Guid>(type: "uuid", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -158,12 +166,12 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "webhook_secrets",
                 columns: table => new
                 {
-                    owner = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
-                    secret = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
-                    previous_secret = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
-                    previous_expires_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
-                    rotated_at = table.Column<long>(type: "INTEGER", nullable: true)
+                    owner = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    secret = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    previous_secret = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    previous_expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    rotated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -174,14 +182,14 @@ namespace Easel.Core.Data.Migrations.Sqlite
                 name: "webhook_attempts",
                 columns: table => new
                 {
-                    id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
-                    delivery_id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    number = table.Column<int>(type: "INTEGER", nullable: false),
-                    attempted_at = table.Column<long>(type: "INTEGER", nullable: false),
-                    status_code = table.Column<int>(type: "INTEGER", nullable: true),
-                    latency_ms = table.Column<int>(type: "INTEGER", nullable: false),
-                    error = table.Column<string>(type: "TEXT", maxLength: 1000, nullable: true)
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    delivery_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    number = table.Column<int>(type: "integer", nullable: false),
+                    attempted_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    status_code = table.Column<int>(type: "integer", nullable: true),
+                    latency_ms = table.Column<int>(type: "integer", nullable: false),
+                    error = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: true)
                 },
                 constraints: table =>
                 {
@@ -279,6 +287,10 @@ namespace Easel.Core.Data.Migrations.Sqlite
 
             migrationBuilder.DropColumn(
                 name: "priority",
+                table: "jobs");
+
+            migrationBuilder.DropColumn(
+                name: "trace_parent",
                 table: "jobs");
 
             migrationBuilder.DropColumn(
