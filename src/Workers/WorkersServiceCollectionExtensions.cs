@@ -2,6 +2,7 @@ using Easel.Core.Generation;
 using Easel.Core.Jobs;
 using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
+using Easel.Workers.Housekeeping;
 using Easel.Workers.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -21,6 +22,8 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<ModelCache>();
         services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
+        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddScoped<RetentionJob>();
         return services;
     }
 

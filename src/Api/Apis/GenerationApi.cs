@@ -116,6 +116,7 @@ public static class GenerationApi
 
         var now = services.Time.GetUtcNowMilliseconds();
         var job = Job.Create(JobKind.Generation, parameters, now);
+        job.TraceParent = EaselTracing.CurrentTraceParent();
         (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
         services.Db.Jobs.Add(job);
         JobEventLog.Append(services.Db, job, JobEventType.Queued, now);

@@ -3,18 +3,11 @@ using System.Text.Json.Serialization;
 using Easel.Api.Apis;
 using Easel.Core;
 using Easel.Core.Options;
-using Easel.Core.Telemetry;
 using Easel.Workers;
-using Easel.Workers.Generation;
+using Easel.Workers.Hosting;
 using Hangfire;
 using Hangfire.Dashboard;
-using Hangfire.InMemory;
-using Hangfire.PostgreSql;
-using Hangfire.PostgreSql.Factories;
-using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 
 namespace Easel.Api.Extensions;
 
@@ -48,15 +41,8 @@ public static class ApiExtensions
             o.OperationFilter<GenerationUploadOperationFilter>();
         });
 
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-
-        services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService("easel-api"))
-            .WithMetrics(m => m
-                .AddMeter(EaselMetrics.MeterName)
-                .AddAspNetCoreInstrumentation()
-                .AddRuntimeInstrumentation()
-                .AddPrometheusExporter());
+        services.AddEaselHealthChecks();
+        services.AddEaselTelemetry("easel-api");
 
         AddHangfire(builder);
         return builder;
@@ -83,9 +69,7 @@ public static class ApiExtensions
         app.MapJobEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
-        app.MapHealthChecks("/healthz", new() { Predicate = _ => false }).WithTags("Health");
-        app.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapEaselProbes();
         return app;
     }
 
@@ -96,42 +80,13 @@ public static class ApiExtensions
     }
 
     /// <summary>
-    /// Hangfire storage is a per-host <see cref="JobStorage"/> service (not the process-wide JobStorage.Current), so
-    /// that several hosts in one process (tests) keep their own queues. In-memory in the embedded mode (SQLite);
-    /// Hangfire.PostgreSql, schema "hangfire", 1 s polling and a sliding invisibility timeout with PostgreSQL.
+    /// The Hangfire client and storage (see AddEaselHangfire); in the embedded mode (<c>Easel:Workers:InProcess</c>, the
+    /// default) also the job servers, so that this one process runs the jobs it accepts.
     /// </summary>
     private static void AddHangfire(WebApplicationBuilder builder)
     {
-        var services = builder.Services;
-        services.AddSingleton<JobStorage>(sp =>
-        {
-            sp.GetRequiredService<IGlobalConfiguration>(); // serializer settings and log provider first, as Hangfire's own registrations do
-            var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            if (database.Provider != DatabaseProvider.Postgres)
-                return new InMemoryStorage(new InMemoryStorageOptions());
-            var options = new PostgreSqlStorageOptions
-            {
-                SchemaName = "hangfire",
-                QueuePollInterval = TimeSpan.FromSeconds(1),
-                UseSlidingInvisibilityTimeout = true,
-                PrepareSchemaIfNecessary = true,
-            };
-            var connectionString = database.ResolveConnectionString(sp.GetRequiredService<IOptions<EaselOptions>>().Value);
-            return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
-        });
-        services.AddHangfire(config => config
-            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-            .UseSimpleAssemblyNameTypeSerializer()
-            .UseRecommendedSerializerSettings());
-
+        builder.Services.AddEaselHangfire();
         if (builder.Configuration.GetValue($"{WorkerOptions.Section}:{nameof(WorkerOptions.InProcess)}", true))
-        {
-            services.AddHangfireServer(o =>
-            {
-                o.WorkerCount = 1;
-                o.Queues = [GenerationJobRunner.Queue];
-                o.ServerName = $"easel-api-{Environment.MachineName}-{Environment.ProcessId}";
-            });
-        }
+            builder.Services.AddEaselJobServers("api");
     }
 }

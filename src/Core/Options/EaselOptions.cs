@@ -201,6 +201,13 @@ public sealed class WorkerOptions
     /// <summary>Minimum time between two progress writes to the database.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// On SIGTERM a worker takes no new job and gives the running one this long to finish; then the job is stopped between
+    /// two denoising steps and goes back to the queue for another worker. Keep the orchestrator's grace period longer.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary><c>Easel:Webhooks</c>: delivery of job webhooks.</summary>

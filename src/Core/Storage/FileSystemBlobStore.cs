@@ -6,20 +6,23 @@ namespace Easel.Core.Storage;
 
 /// <summary>
 /// Blobs as files under <c>{DataDir}/blobs/ab/cd/abcd…</c>, named by their SHA-256. Writes go to a temporary
-/// file in the same folder and are renamed into place, so a reader never sees a partial blob.
+/// file in the same folder and are renamed into place, so a reader never sees a partial blob. A file's last write time
+/// is the last time its content was put (taken from the <see cref="TimeProvider"/>), which retention reads.
 /// </summary>
 public sealed class FileSystemBlobStore : IBlobStore
 {
     private readonly string _root;
+    private readonly TimeProvider _time;
 
-    public FileSystemBlobStore(IOptions<EaselOptions> options)
-        : this(Path.Combine(options.Value.DataDirFullPath, "blobs"))
+    public FileSystemBlobStore(IOptions<EaselOptions> options, TimeProvider time)
+        : this(Path.Combine(options.Value.DataDirFullPath, "blobs"), time)
     {
     }
 
-    public FileSystemBlobStore(string root)
+    public FileSystemBlobStore(string root, TimeProvider? time = null)
     {
         _root = Path.GetFullPath(root);
+        _time = time ?? TimeProvider.System;
     }
 
     public string Root => _root;
@@ -43,6 +46,7 @@ public sealed class FileSystemBlobStore : IBlobStore
                     File.Delete(temporary);
             }
         }
+        File.SetLastWriteTimeUtc(path, _time.GetUtcNow().UtcDateTime);
         return new StoredBlob(sha, sha, content.Length);
     }
 
@@ -67,6 +71,17 @@ public sealed class FileSystemBlobStore : IBlobStore
         if (!Exists(key))
             return false;
         File.Delete(PathOf(key));
+        return true;
+    }
+
+    public bool DeleteIfNotWrittenSince(string key, DateTimeOffset since)
+    {
+        if (!Exists(key))
+            return false;
+        var path = PathOf(key);
+        if (File.GetLastWriteTimeUtc(path) >= since.UtcDateTime)
+            return false;
+        File.Delete(path);
         return true;
     }
 

@@ -51,6 +51,7 @@ public sealed class GenerationJobRunner(
             logger.LogWarning("Job {JobId} does not exist; nothing to run", jobId);
             return;
         }
+        using var activity = EaselTracing.StartJob(job);
         if (!await TryClaimAsync(job, cancellationToken))
             return;
 

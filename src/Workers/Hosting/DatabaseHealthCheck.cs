@@ -1,7 +1,7 @@
 using Easel.Core.Data;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Easel.Api.Extensions;
+namespace Easel.Workers.Hosting;
 
 /// <summary>Ready when the job database answers.</summary>
 public sealed class DatabaseHealthCheck(EaselDbContext db) : IHealthCheck

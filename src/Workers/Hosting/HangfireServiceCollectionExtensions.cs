@@ -1,0 +1,87 @@
+using Easel.Core.Options;
+using Easel.Workers.Housekeeping;
+using Hangfire;
+using Hangfire.InMemory;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Easel.Workers.Hosting;
+
+public static class HangfireServiceCollectionExtensions
+{
+    /// <summary>The Hangfire schema in PostgreSQL; its own installer manages it, EF does not.</summary>
+    public const string PostgresSchema = "hangfire";
+
+    /// <summary>
+    /// The Hangfire client and its storage, as a per-host <see cref="JobStorage"/> service (not the process-wide
+    /// JobStorage.Current), so that several hosts in one process (tests) keep their own queues. In-memory in the embedded
+    /// mode (SQLite); Hangfire.PostgreSql, schema "hangfire", 1 s polling and a sliding invisibility timeout with PostgreSQL.
+    /// </summary>
+    public static IServiceCollection AddEaselHangfire(this IServiceCollection services)
+    {
+        services.AddSingleton<JobStorage>(sp =>
+        {
+            sp.GetRequiredService<IGlobalConfiguration>(); // serializer settings and log provider first, as Hangfire's own registrations do
+            var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            if (database.Provider != DatabaseProvider.Postgres)
+                return new InMemoryStorage(new InMemoryStorageOptions());
+            var options = PostgresStorageOptions();
+            var connectionString = database.ResolveConnectionString(sp.GetRequiredService<IOptions<EaselOptions>>().Value);
+            return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
+        });
+        services.AddHangfire(config => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings());
+        return services;
+    }
+
+    /// <summary>
+    /// The job servers of a process that runs jobs (the worker process, or the API in the embedded mode): the device server
+    /// (queues gpu and train, one worker, so one job at a time per device) and the housekeeping server (queue default),
+    /// plus the recurring retention job. On shutdown a server takes no new job and gives the running one
+    /// <c>Easel:Workers:DrainTimeout</c>; then the job's token is canceled, the runner hands its claim back and Hangfire
+    /// puts the job back in its queue, where another worker takes it.
+    /// </summary>
+    public static IServiceCollection AddEaselJobServers(this IServiceCollection services, string role)
+    {
+        var identity = $"{Environment.MachineName}-{Environment.ProcessId}";
+        services.AddHangfireServer((sp, o) =>
+        {
+            Drain(sp, o);
+            o.ServerName = $"easel-{role}-device-{identity}";
+            o.WorkerCount = 1;
+            o.Queues = WorkerQueues.Device;
+        });
+        services.AddHangfireServer((sp, o) =>
+        {
+            Drain(sp, o);
+            o.ServerName = $"easel-{role}-housekeeping-{identity}";
+            o.WorkerCount = WorkerQueues.HousekeepingWorkers;
+            o.Queues = WorkerQueues.Housekeeping;
+        });
+        // The host waits for the servers' drain before it gives up on them.
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((host, workers) =>
+            host.ShutdownTimeout = workers.Value.DrainTimeout + TimeSpan.FromSeconds(30));
+        services.AddHostedService<RecurringJobRegistration>();
+        return services;
+    }
+
+    internal static PostgreSqlStorageOptions PostgresStorageOptions() => new()
+    {
+        SchemaName = PostgresSchema,
+        QueuePollInterval = TimeSpan.FromSeconds(1),
+        UseSlidingInvisibilityTimeout = true,
+        PrepareSchemaIfNecessary = true,
+    };
+
+    private static void Drain(IServiceProvider services, BackgroundJobServerOptions options)
+    {
+        var drain = services.GetRequiredService<IOptions<WorkerOptions>>().Value.DrainTimeout;
+        options.StopTimeout = drain;
+        options.ShutdownTimeout = drain + TimeSpan.FromSeconds(15);
+    }
+}
