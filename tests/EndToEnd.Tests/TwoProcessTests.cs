@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Easel.Testing;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Easel.EndToEnd.Tests;
+
+/// <summary>
+/// The production layout on PostgreSQL: the API (no in-process worker) and separate worker processes, all real child
+/// processes started from the build output, the schema applied beforehand by the migrate command. Jobs are long
+/// (many steps on the small fixture model) so that a worker can be stopped or killed while it runs one.
+/// </summary>
+public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Steps = 200;
+    private readonly string _dataDir = TestPaths.NewTempFolder("easel-two-process");
+    private readonly List<ServiceProcess> _processes = [];
+    private TestDatabase? _database;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreatePostgresAsync();
+        var migrate = await RunToExitAsync("Easel.Api.dll", "migrate");
+        Assert.True(migrate.ExitCode == 0, $"migrate exited with {migrate.ExitCode}:\n{migrate.Output}");
+        Assert.Equal(0, (await RunToExitAsync("Easel.Workers.dll", "migrate")).ExitCode); // idempotent, from either executable
+    }
+
+    [Fact]
+    public async Task A_worker_killed_mid_job_loses_nothing_and_the_next_worker_runs_the_job_to_success_exactly_once()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var first = await StartAsync("Easel.Workers.dll");
+        using var client = api.CreateClient();
+        var location = await SubmitAsync(client);
+        await UntilRunningWithProgressAsync(client, location);
+
+        first.KillHard();
+        await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await using var second = await StartAsync("Easel.Workers.dll");
+        var job = await JobPolling.UntilFinishedAsync(client, location, TimeSpan.FromMinutes(4));
+
+        await AssertSucceededOnceAsync(job, expectedAttempts: 2);
+    }
+
+    [Fact]
+    public async Task On_SIGTERM_a_worker_hands_its_running_job_back_and_another_worker_runs_it_to_success()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var first = await StartAsync("Easel.Workers.dll", drainTimeout: "00:00:00");
+        using var client = api.CreateClient();
+        var location = await SubmitAsync(client);
+        await UntilRunningWithProgressAsync(client, location);
+
+        first.Terminate();
+        Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var handedBack = await client.GetFromJsonAsync<JsonElement>(location);
+        Assert.Equal("queued", handedBack.GetProperty("status").GetString());
+        Assert.Equal(1, handedBack.GetProperty("attempts").GetInt32());
+
+        await using var second = await StartAsync("Easel.Workers.dll");
+        var job = await JobPolling.UntilFinishedAsync(client, location, TimeSpan.FromMinutes(4));
+
+        await AssertSucceededOnceAsync(job, expectedAttempts: 2);
+        var id = job.GetProperty("id").GetString()!;
+        // Structured logs: the runner's lines carry the job id in their scope.
+        Assert.Contains(second.Output, line => line.StartsWith('{') && line.Contains($"\"JobId\":\"{id}\"", StringComparison.Ordinal));
+        // The worker's own /metrics: finished jobs by kind and status, queue wait, run time and step time histograms.
+        using var workerClient = second.CreateClient();
+        var metrics = await workerClient.GetStringAsync("/metrics");
+        Assert.Contains("easel_jobs_finished_total{otel_scope_name=\"Easel\",kind=\"generation\",model=\"sd15\",status=\"succeeded\"} 1", metrics);
+        Assert.Contains("easel_job_duration_seconds_bucket{otel_scope_name=\"Easel\",kind=\"generation\",model=\"sd15\",status=\"succeeded\",le=\"3600\"} 1", metrics);
+        Assert.Contains("easel_job_queue_wait_seconds_bucket{otel_scope_name=\"Easel\",kind=\"generation\",le=\"3600\"} 1", metrics);
+        Assert.Contains("easel_denoise_step_duration_seconds_count{otel_scope_name=\"Easel\",model=\"sd15\"}", metrics);
+        Assert.Contains("easel_queue_depth{otel_scope_name=\"Easel\",kind=\"generation\"}", metrics);
+    }
+
+    [Fact]
+    public async Task On_SIGTERM_a_worker_finishes_its_running_job_within_the_drain_timeout_and_then_exits()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var worker = await StartAsync("Easel.Workers.dll", drainTimeout: "00:05:00");
+        using var client = api.CreateClient();
+        var location = await SubmitAsync(client);
+        await UntilRunningWithProgressAsync(client, location);
+
+        worker.Terminate();
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromMinutes(4)));
+        var job = await client.GetFromJsonAsync<JsonElement>(location);
+
+        await AssertSucceededOnceAsync(job, expectedAttempts: 1);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            output.WriteLine(process.Describe());
+            await process.DisposeAsync();
+        }
+        if (_database is not null)
+            await _database.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private Dictionary<string, string> Environment(string drainTimeout) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["Easel__Database__Provider"] = "postgres",
+        ["ConnectionStrings__Easel"] = _database!.ConnectionString,
+        ["Easel__Database__MigrateOnStart"] = "false",
+        ["Easel__DataDir"] = _dataDir,
+        ["Easel__Models__sd15__Path"] = TestPaths.FixtureModel("sd15"),
+        ["Easel__DefaultModel"] = "sd15",
+        ["Easel__Generation__MaxSteps"] = "1000",
+        ["Easel__Webhooks__AllowPrivateTargets"] = "true",
+        ["Easel__Workers__InProcess"] = "false",
+        ["Easel__Workers__Device"] = "cpu",
+        ["Easel__Workers__DrainTimeout"] = drainTimeout,
+        // One libtorch thread: the machine's cores are shared by the API, the workers and the test runner.
+        ["OMP_NUM_THREADS"] = "1",
+    };
+
+    private async Task<ServiceProcess> StartAsync(string assembly, string drainTimeout = "00:00:30")
+    {
+        var process = await ServiceProcess.StartAsync(assembly, Environment(drainTimeout));
+        _processes.Add(process);
+        return process;
+    }
+
+    private async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command)
+    {
+        var folder = ServiceProcess.BinariesFolder();
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(folder, assembly));
+        start.ArgumentList.Add(command);
+        foreach (var (key, value) in Environment("00:00:30"))
+            start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static async Task<string> SubmitAsync(HttpClient client)
+    {
+        var body = new JsonObject
+        {
+            ["prompt"] = "a red circle",
+            ["model"] = "sd15",
+            ["width"] = 64,
+            ["height"] = 64,
+            ["steps"] = Steps,
+            ["seed"] = 7,
+            ["scheduler"] = "ddim",
+        };
+        var response = await client.PostAsync("/v1/generations",
+            new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return response.Headers.Location!.ToString();
+    }
+
+    private async Task UntilRunningWithProgressAsync(HttpClient client, string location)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var job = await client.GetFromJsonAsync<JsonElement>(location);
+            var step = job.GetProperty("progress").GetProperty("step").GetInt32();
+            if (job.GetProperty("status").GetString() == "running" && step > 0)
+            {
+                output.WriteLine($"running at step {step} of {Steps} after {clock.Elapsed.TotalSeconds:F1} s");
+                Assert.True(step < Steps, $"The job ran to its end ({step} steps) before the test could stop its worker.");
+                return;
+            }
+            if (clock.Elapsed > TimeSpan.FromMinutes(2))
+                throw new TimeoutException($"The job did not start running: {job}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Succeeded after <paramref name="expectedAttempts"/> claims, with one set of images and one final event.</summary>
+    private async Task AssertSucceededOnceAsync(JsonElement job, int expectedAttempts)
+    {
+        output.WriteLine($"finished: {job.GetProperty("started_at")} → {job.GetProperty("finished_at")}");
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"The job did not succeed: {job}");
+        Assert.Equal(expectedAttempts, job.GetProperty("attempts").GetInt32());
+        Assert.Equal(Steps, job.GetProperty("progress").GetProperty("step").GetInt32());
+        var image = Assert.Single(job.GetProperty("images").EnumerateArray());
+        Assert.Equal(0, image.GetProperty("index").GetInt32());
+
+        var id = job.GetProperty("id").GetGuid();
+        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
+        await connection.OpenAsync();
+        await using var query = new NpgsqlCommand(
+            "SELECT (SELECT count(*) FROM images WHERE job_id = @id), (SELECT count(*) FROM job_events WHERE job_id = @id AND type = 'succeeded')",
+            connection);
+        query.Parameters.AddWithValue("id", id);
+        await using var reader = await query.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal((1L, 1L), (reader.GetInt64(0), reader.GetInt64(1)));
+    }
+}
