@@ -24,7 +24,7 @@ public sealed class AuthOptions : IValidatableObject
 
     /// <summary>Requests per minute of a key created without its own limit (and of each address while authentication is off).</summary>
     [Range(1, 1_000_000)]
-    public int DefaultRateLimitPerMinute { get; set; } = 600;
+    public int DefaultRateLimitPerMinute { get; set; } = 1200;
 
     /// <summary>Jobs a key may have queued at once when it was created without its own cap.</summary>
     [Range(1, 1_000_000)]
