@@ -12,6 +12,7 @@ using Easel.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Easel.Api.Tests;
 
@@ -20,10 +21,13 @@ public abstract class AuthApiFactory : EaselApiFactory
 {
     public const string AdminKey = "test-admin-key-5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f";
 
+    public CapturedLogs Logs { get; } = new();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
         builder.UseSetting("Easel:Auth:AdminKey", AdminKey);
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs));
     }
 }
 
@@ -107,6 +111,22 @@ public abstract class AuthApiTests<TFactory>(TFactory factory) : ApiTestBase<TFa
         Assert.Equal("ci", entry.GetProperty("name").GetString());
         Assert.Equal(JsonValueKind.Null, entry.GetProperty("revoked_at").ValueKind);
         Assert.Equal(HttpStatusCode.OK, (await WithBearer(token).GetAsync("/v1/models")).StatusCode);
+        Assert.Contains(Factory.Logs.Lines, l => l.Text.Contains($"API key {id} (esk_{id[4..]}) created", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Neither_the_admin_key_nor_a_token_ever_reaches_the_log()
+    {
+        var (id, token) = await CreateKeyAsync("logged");
+        await WithBearer(token).GetAsync("/v1/models");
+        await Admin.DeleteAsync($"/v1/admin/keys/{id}");
+        await WithBearer(token).GetAsync("/v1/models");
+        await WithBasic("admin", AuthApiFactory.AdminKey).GetAsync("/hangfire");
+
+        var lines = Factory.Logs.Lines;
+        Assert.Contains(lines, l => l.Text.Contains($"API key {id}", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Text.Contains(AuthApiFactory.AdminKey, StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Text.Contains(token[^43..], StringComparison.Ordinal));
     }
 
     [Theory]

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Easel.Api.Tests;
 
@@ -195,6 +196,9 @@ public sealed class LoopbackBindingTests
         Assert.StartsWith("http://127.0.0.1:", address);
         using var client = new HttpClient { BaseAddress = new Uri(address) };
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+        var warnings = factory.Logs.Lines.Where(l => l.Level == LogLevel.Warning).Select(l => l.Text).ToList();
+        Assert.Contains(warnings, w => w.Contains("Authentication is OFF", StringComparison.Ordinal) && w.Contains("loopback only", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.Contains("http://0.0.0.0:0 → http://127.0.0.1:0", StringComparison.Ordinal));
     }
 
     private static IConfiguration Configuration(params (string Key, string Value)[] values) =>
@@ -202,12 +206,15 @@ public sealed class LoopbackBindingTests
 
     private sealed class KestrelFactory(string urls) : EaselApiFactory
     {
+        public CapturedLogs Logs { get; } = new();
+
         protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(TestDatabase.Sqlite(DataDir));
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
             builder.UseSetting("urls", urls);
+            builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         }
     }
 }
