@@ -1,12 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Easel.Api.Apis;
+using Easel.Api.Auth;
 using Easel.Core;
 using Easel.Core.Options;
 using Easel.Workers;
 using Easel.Workers.Hosting;
 using Hangfire;
-using Hangfire.Dashboard;
 using Microsoft.OpenApi;
 
 namespace Easel.Api.Extensions;
@@ -45,6 +45,7 @@ public static class ApiExtensions
         services.AddEaselTelemetry("easel-api");
 
         AddHangfire(builder);
+        builder.AddEaselAuth();
         return builder;
     }
 
@@ -52,12 +53,12 @@ public static class ApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseEaselAuth();
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "Easel API");
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
-            // Local requests only until API keys exist (issue 3 gives the dashboard to admins).
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            Authorization = [app.Services.DashboardFilter()],
             DisplayStorageConnectionString = false,
         });
         return app;
@@ -69,6 +70,7 @@ public static class ApiExtensions
         app.MapJobEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
+        app.MapAdminEndpoints();
         app.MapEaselProbes();
         return app;
     }
