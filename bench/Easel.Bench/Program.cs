@@ -6,6 +6,11 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // Usage: dotnet run -c Release --project bench/Easel.Bench -- [sd15] [sdxl] [sdxl1024] [vae] [--repeats N] [--warmup N] [--backends sdpa,explicit]
+//        dotnet run -c Release --project bench/Easel.Bench -- service [--enqueue N] [--concurrency C] [--jobs N] [--steps S] [--model DIR]
+// The service target (ServiceBench) measures the job service on PostgreSQL and loads no model in this process.
+if (args is ["service", ..])
+    return await ServiceBench.RunAsync(args[1..]);
+
 // With no target it runs all of them: every figure of issue 4's "Precision, memory, speed". Prints one table: median
 // milliseconds per call, achieved GFLOP/s from analytic FLOP counts (FlopCount, walked from the real configs), and each
 // call's share of the same run's best 1024–2048 square matmul rate in the same dtype. The matmul rows always run.

@@ -137,20 +137,8 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         return process;
     }
 
-    private async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command)
-    {
-        var folder = ServiceProcess.BinariesFolder();
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(folder, assembly));
-        start.ArgumentList.Add(command);
-        foreach (var (key, value) in Environment("00:00:30"))
-            start.Environment[key] = value;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    private Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command) =>
+        ServiceProcess.RunToExitAsync(assembly, command, Environment("00:00:30"), TimeSpan.FromMinutes(2));
 
     private static async Task<string> SubmitAsync(HttpClient client)
     {

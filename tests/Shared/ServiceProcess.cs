@@ -3,14 +3,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Easel.Testing;
-
-namespace Easel.EndToEnd.Tests;
+namespace Easel.Testing;
 
 /// <summary>
 /// One of the service's executables run as a real child process (<c>dotnet Easel.Api.dll</c> or <c>dotnet
 /// Easel.Workers.dll</c> from the API's build output, as the container image lays them out), configured through
-/// environment variables, listening on a free loopback port. Output is kept for the failure message.
+/// environment variables, listening on a free loopback port. Output is kept for the failure message. Used by the
+/// two-process tests and by the service benchmark.
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
@@ -42,7 +41,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>The folder that holds Easel.Api.dll, Easel.Workers.dll and their runtime files, built with this test.</summary>
     public static string BinariesFolder()
     {
-        // tests/EndToEnd.Tests/bin/<Configuration>/<tfm>/ → src/Api/bin/<Configuration>/<tfm>/
+        // tests/EndToEnd.Tests/bin/<Configuration>/<tfm>/ (or bench/…) → src/Api/bin/<Configuration>/<tfm>/
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var folder = Path.Combine(TestPaths.RepositoryRoot(), "src", "Api", "bin", testOutput.Parent!.Name, testOutput.Name);
         if (!File.Exists(Path.Combine(folder, "Easel.Workers.dll")))
@@ -72,6 +71,24 @@ public sealed class ServiceProcess : IAsyncDisposable
         process._process.BeginErrorReadLine();
         await process.WaitUntilReadyAsync(readyWithin ?? TimeSpan.FromSeconds(60));
         return process;
+    }
+
+    /// <summary>Runs a command of an executable (e.g. <c>Easel.Api.dll migrate</c>) to its end.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command,
+        IReadOnlyDictionary<string, string> environment, TimeSpan within)
+    {
+        var folder = BinariesFolder();
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(folder, assembly));
+        start.ArgumentList.Add(command);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(within);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     public HttpClient CreateClient() => new() { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
