@@ -86,4 +86,27 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         Assert.Null(store.OpenRead(blob.Key));
         Assert.False(store.Delete(blob.Key));
     }
+
+    [Fact]
+    public async Task Putting_existing_content_again_renews_its_write_time_so_a_conditional_delete_spares_it()
+    {
+        var time = new ManualClock(new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero));
+        var store = new FileSystemBlobStore(_root, time);
+        var blob = await store.PutAsync(new byte[] { 4, 5, 6 });
+        time.Now = time.Now.AddHours(2);
+        await store.PutAsync(new byte[] { 4, 5, 6 });
+
+        Assert.False(store.DeleteIfNotWrittenSince(blob.Key, time.Now.AddHours(-1)));
+        Assert.True(store.Exists(blob.Key));
+        Assert.True(store.DeleteIfNotWrittenSince(blob.Key, time.Now.AddSeconds(1)));
+        Assert.False(store.Exists(blob.Key));
+        Assert.False(store.DeleteIfNotWrittenSince(blob.Key, time.Now.AddSeconds(1)));
+    }
+
+    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = start;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 }

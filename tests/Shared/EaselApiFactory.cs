@@ -76,6 +76,8 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("Easel:Generation:MaxInputImageBytes", MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Easel:Workers:InProcess", InProcessWorkers ? "true" : "false");
         builder.UseSetting("Easel:Workers:Device", "cpu");
+        // A test host stops at once: a job still running is handed back rather than waited for.
+        builder.UseSetting("Easel:Workers:DrainTimeout", "00:00:00");
     }
 
     /// <summary>Runs <paramref name="action"/> with a fresh database context of the service.</summary>
