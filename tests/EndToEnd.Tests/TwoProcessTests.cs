@@ -16,7 +16,7 @@ namespace Easel.EndToEnd.Tests;
 /// </summary>
 public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const int Steps = 200;
+    private const int Steps = 100;
     private readonly string _dataDir = TestPaths.NewTempFolder("easel-two-process");
     private readonly List<ServiceProcess> _processes = [];
     private TestDatabase? _database;
