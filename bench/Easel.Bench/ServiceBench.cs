@@ -132,7 +132,7 @@ internal static class ServiceBench
 
     private static async Task MigrateAsync(IReadOnlyDictionary<string, string> environment)
     {
-        var (exitCode, output) = await ServiceProcess.RunToExitAsync("Easel.Api.dll", "migrate", environment, TimeSpan.FromMinutes(2));
+        var (exitCode, output) = await ServiceProcess.RunToExitAsync("Easel.Api.dll", ["migrate"], environment, TimeSpan.FromMinutes(2));
         if (exitCode != 0)
             throw new InvalidOperationException($"migrate exited with {exitCode}:\n{output}");
     }

@@ -138,7 +138,7 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     private Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command) =>
-        ServiceProcess.RunToExitAsync(assembly, command, Environment("00:00:30"), TimeSpan.FromMinutes(2));
+        ServiceProcess.RunToExitAsync(assembly, [command], Environment("00:00:30"), TimeSpan.FromMinutes(2));
 
     private static async Task<string> SubmitAsync(HttpClient client)
     {

@@ -73,14 +73,15 @@ public sealed class ServiceProcess : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Runs a command of an executable (e.g. <c>Easel.Api.dll migrate</c>) to its end.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, string command,
+    /// <summary>Runs an executable with <paramref name="arguments"/> (e.g. <c>Easel.Api.dll migrate</c>) to its end.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, IReadOnlyList<string> arguments,
         IReadOnlyDictionary<string, string> environment, TimeSpan within)
     {
         var folder = BinariesFolder();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(folder, assembly));
-        start.ArgumentList.Add(command);
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
         using var process = Process.Start(start)!;
