@@ -126,6 +126,10 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         ["Easel__Workers__InProcess"] = "false",
         ["Easel__Workers__Device"] = "cpu",
         ["Easel__Workers__DrainTimeout"] = drainTimeout,
+        // A killed worker's job is noticed by its stale heartbeat within seconds.
+        ["Easel__Workers__HeartbeatInterval"] = "00:00:01",
+        ["Easel__Workers__HeartbeatTimeout"] = "00:00:04",
+        ["Easel__Workers__RecoveryInterval"] = "00:00:01",
         // One libtorch thread: the machine's cores are shared by the API, the workers and the test runner.
         ["OMP_NUM_THREADS"] = "1",
     };

@@ -12,7 +12,7 @@ internal sealed class RecurringJobRegistration(IRecurringJobManager recurring, I
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        recurring.AddOrUpdate<RetentionJob>(RetentionJob.RecurringJobId, Hosting.WorkerQueues.Default,
+        recurring.AddOrUpdate<RetentionJob>(RetentionJob.RecurringJobId, WorkerQueues.Default,
             job => job.RunAsync(CancellationToken.None), retention.Value.Schedule, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
         return Task.CompletedTask;
     }

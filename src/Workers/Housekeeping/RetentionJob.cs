@@ -30,7 +30,7 @@ public sealed class RetentionJob(
 {
     public const string RecurringJobId = "easel-retention";
 
-    [Queue(Hosting.WorkerQueues.Default)]
+    [Queue(WorkerQueues.Default)]
     [AutomaticRetry(Attempts = 0)] // the next occurrence is the retry
     [DisplayName("retention")]
     public async Task<RetentionReport> RunAsync(CancellationToken cancellationToken)

@@ -1,6 +1,4 @@
-using Easel.Workers.Generation;
-
-namespace Easel.Workers.Hosting;
+namespace Easel.Workers;
 
 /// <summary>
 /// The Hangfire queues and which server of a process serves them. The device server runs one job at a time (a GPU
@@ -9,7 +7,10 @@ namespace Easel.Workers.Hosting;
 public static class WorkerQueues
 {
     /// <summary>Generations and edits.</summary>
-    public const string Gpu = GenerationJobRunner.Queue;
+    public const string GpuNormal = "gpu";
+
+    /// <summary>The GPU queues in the order a server serves them.</summary>
+    public static readonly string[] Gpu = [GpuNormal];
 
     /// <summary>Fine-tunes; on the device server too, since they need the same device.</summary>
     public const string Train = "train";
@@ -18,7 +19,7 @@ public static class WorkerQueues
     public const string Default = "default";
 
     /// <summary>The queues of the device server (one worker), in the order Hangfire looks at them.</summary>
-    public static readonly string[] Device = [Gpu, Train];
+    public static readonly string[] Device = [.. Gpu, Train];
 
     /// <summary>The queues of the housekeeping server.</summary>
     public static readonly string[] Housekeeping = [Default];
