@@ -3,6 +3,7 @@ using Easel.Core.Jobs;
 using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Models;
+using Easel.Workers.Recovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -21,6 +22,18 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<ModelCache>();
         services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
+        services.AddScoped<JobRecoverySweep>();
+        return services;
+    }
+
+    /// <summary>
+    /// The recovery sweep as a hosted service. Every process that hosts a Hangfire server for <see cref="WorkerQueues.Gpu"/>
+    /// (the API's in-process worker, the worker executable) registers it, so lost and orphaned jobs are found as long as
+    /// any worker lives.
+    /// </summary>
+    public static IServiceCollection AddJobRecovery(this IServiceCollection services)
+    {
+        services.AddHostedService<JobRecoveryService>();
         return services;
     }
 

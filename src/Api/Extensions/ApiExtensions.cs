@@ -81,6 +81,7 @@ public static class ApiExtensions
     {
         app.MapGenerationEndpoints();
         app.MapJobEndpoints();
+        app.MapJobEventEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false }).WithTags("Health");
@@ -129,9 +130,10 @@ public static class ApiExtensions
             services.AddHangfireServer(o =>
             {
                 o.WorkerCount = 1;
-                o.Queues = [GenerationJobRunner.Queue];
+                o.Queues = WorkerQueues.Gpu;
                 o.ServerName = $"easel-api-{Environment.MachineName}-{Environment.ProcessId}";
             });
+            services.AddJobRecovery();
         }
     }
 }
