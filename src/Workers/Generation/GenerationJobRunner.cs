@@ -251,8 +251,9 @@ public sealed class GenerationJobRunner(
         }
         var completed = await TransitionAsync(jobId, attempt, JobEventType.Succeeded, job =>
         {
-            job.Images.Clear();
-            job.Images.AddRange(results.Select(r => r.Row)); // before the event: the succeeded body lists the images
+            // Added explicitly (their ids are set, so fix-up alone would take them for existing rows), before the event:
+            // the succeeded body lists the images.
+            db.Images.AddRange(results.Select(r => r.Row));
             job.Status = JobStatus.Succeeded;
             job.FinishedAt = time.GetUtcNowMilliseconds();
             job.ProgressStep = p.Steps;
