@@ -325,7 +325,7 @@ public sealed class GenerationJobRunner(
 
     /// <summary>
     /// Writes step/total to the job row at most once per <c>ProgressInterval</c> (and always the last step), with a
-    /// progress event, and a preview event every <c>PreviewEvery</c> steps, in one transaction. The row is updated only
+    /// progress event, and a preview event every <c>PreviewEvery</c> steps (not the last), in one transaction. The row is updated only
     /// while this claim holds and no cancel was requested; otherwise the watcher is asked to look at once.
     /// </summary>
     private sealed class ProgressWriter(EaselDbContext db, TimeProvider time, EaselMetrics metrics, WorkerOptions options, Job job,
@@ -340,7 +340,8 @@ public sealed class GenerationJobRunner(
             if (value.Step > 0)
                 metrics.DenoisingStep(model, time.GetElapsedTime(_lastStep, now));
             _lastStep = now;
-            var preview = options.PreviewEvery > 0 && value.Step > 0 && value.Step % options.PreviewEvery == 0
+            // No preview of the last step: the finished images follow at once.
+            var preview = options.PreviewEvery > 0 && value.Step > 0 && value.Step < value.TotalSteps && value.Step % options.PreviewEvery == 0
                 && value.Latents is not null && value.LatentFormat is not null ? Preview(value) : null;
             if (preview is null && value.Step < value.TotalSteps && _lastWrite != 0
                 && time.GetElapsedTime(_lastWrite, now) < options.ProgressInterval)
@@ -354,7 +355,8 @@ public sealed class GenerationJobRunner(
                 .Where(j => j.Id == id && j.Status == JobStatus.Running && j.Attempts == attempt && j.CancelRequestedAt == null)
                 .ExecuteUpdate(s => s
                     .SetProperty(j => j.ProgressStep, value.Step)
-                    .SetProperty(j => j.ProgressTotal, value.TotalSteps));
+                    .SetProperty(j => j.ProgressTotal, value.TotalSteps)
+                    .SetProperty(j => j.HeartbeatAt, at)); // progress is a sign of life too
             if (updated == 0)
             {
                 transaction.Rollback();
