@@ -7,6 +7,7 @@ using Easel.Core.Jobs;
 using Easel.Testing;
 using Easel.Workers;
 using Easel.Workers.Generation;
+using Easel.Workers.Recovery;
 using Hangfire;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
@@ -133,6 +134,10 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         Assert.Equal(expected, fromHeader.Select(e => (e.Id, e.Type)));
         Assert.Equal(expected, fromQuery.Select(e => (e.Id, e.Type)));
         Assert.Equal("succeeded", expected[^1].Type);
+
+        var (afterEnd, nothing) = await ReadStreamAsync($"/v1/jobs/{id}/events", all[^1].Id.ToString()); // past the final event
+        Assert.Equal(HttpStatusCode.OK, afterEnd.StatusCode);
+        Assert.Empty(nothing);
     }
 
     [Fact]
@@ -241,6 +246,28 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         Assert.Equal((JobStatus.Succeeded, 1), (done.Status, done.Attempts));
         Assert.NotEqual("987654321", done.DispatchId);
         Assert.Single(done.Images);
+    }
+
+    [Fact]
+    public async Task Two_sweepers_racing_on_an_orphaned_job_dispatch_it_once_and_it_runs_once()
+    {
+        var job = NewJob();
+        job.CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1); // never dispatched: the API died between commit and enqueue
+        await InsertAsync(job);
+
+        async Task<JobRecoverySweep.Outcome> SweepAsync()
+        {
+            await using var scope = Factory.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<JobRecoverySweep>().RunOnceAsync(CancellationToken.None);
+        }
+        var outcomes = await Task.WhenAll(Task.Run(SweepAsync), Task.Run(SweepAsync));
+        var done = await UntilAsync(job.Id, j => j.IsFinished);
+
+        Assert.InRange(outcomes.Sum(o => o.Redispatched), 0, 1); // the hosted sweep may have been first
+        Assert.Equal((JobStatus.Succeeded, 1), (done.Status, done.Attempts));
+        Assert.Single(done.Images);
+        Assert.NotNull(done.DispatchId);
+        Assert.Single(await EventsAsync(job.Id), e => e.Type == JobEventType.Started);
     }
 
     [Fact]

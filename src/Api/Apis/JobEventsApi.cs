@@ -57,6 +57,10 @@ public static class JobEventsApi
         {
             while (true)
             {
+                // Read before the events: a final status seen here has its final event committed with it (same
+                // transaction), so an empty read below means that event was sent before (a resume past it).
+                var wasFinished = await db.Jobs.AnyAsync(j => j.Id == id && (j.Status == JobStatus.Succeeded
+                    || j.Status == JobStatus.Failed || j.Status == JobStatus.Canceled), cancellationToken);
                 var events = await db.JobEvents.AsNoTracking()
                     .Where(e => e.JobId == id && e.Id > after)
                     .OrderBy(e => e.Id)
@@ -76,7 +80,7 @@ public static class JobEventsApi
                     await response.Body.FlushAsync(cancellationToken);
                     lastWrite = time.GetTimestamp();
                 }
-                if (finished)
+                if (finished || (events.Count == 0 && wasFinished))
                     return TypedResults.Empty;
                 if (events.Count == 500)
                     continue; // more history to replay
