@@ -271,6 +271,27 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Waiting_jobs_start_in_priority_order_high_then_normal_then_low()
+    {
+        var blocker = await SubmitAsync(b => b["steps"] = 30);
+        await UntilAsync(blocker, j => j.Status == JobStatus.Running || j.IsFinished);
+        var low = await SubmitAsync(b => b["priority"] = -1);
+        var normal = await SubmitAsync();
+        var high = await SubmitAsync(b => b["priority"] = 1);
+        Assert.Equal(JobStatus.Running, (await JobAsync(blocker)).Status); // all three waited behind it
+
+        var started = new List<(Guid Id, DateTimeOffset At)>();
+        foreach (var id in new[] { low, normal, high })
+        {
+            var job = await UntilAsync(id, j => j.IsFinished);
+            Assert.Equal(JobStatus.Succeeded, job.Status);
+            started.Add((id, job.StartedAt!.Value));
+        }
+
+        Assert.Equal([high, normal, low], started.OrderBy(s => s.At).Select(s => s.Id));
+    }
+
+    [Fact]
     public async Task Dispatch_records_the_hangfire_job_and_picks_the_queue_of_the_priority_band()
     {
         var high = await SubmitAsync(b => b["priority"] = 5);
