@@ -156,6 +156,19 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Event_stream_with_a_last_event_id_that_is_not_an_event_id_is_400_naming_it()
+    {
+        var job = NewJob();
+        job.Status = JobStatus.Canceled;
+        await InsertAsync(job);
+
+        var response = await Client.GetAsync($"/v1/jobs/{job.Id}/events?last_event_id=abc");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await ReadJsonAsync(response)).GetProperty("errors").TryGetProperty("last_event_id", out _));
+    }
+
+    [Fact]
     public async Task Running_job_with_a_cancel_request_stops_within_a_step_ends_canceled_and_the_worker_runs_the_next_job()
     {
         var id = await SubmitAsync(b => b["steps"] = 150);
