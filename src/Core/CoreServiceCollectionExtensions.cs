@@ -33,7 +33,11 @@ public static class CoreServiceCollectionExtensions
             .ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations()
+            .Validate(o => o.HeartbeatTimeout > 2 * o.HeartbeatInterval,
+                $"{WorkerOptions.Section}:{nameof(WorkerOptions.HeartbeatTimeout)} must be more than twice {nameof(WorkerOptions.HeartbeatInterval)}, "
+                + "or live workers would be taken for lost ones.")
+            .ValidateOnStart();
 
         services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
         {

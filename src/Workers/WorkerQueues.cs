@@ -1,16 +1,20 @@
 namespace Easel.Workers;
 
 /// <summary>
-/// The Hangfire queues and which server of a process serves them. The device server runs one job at a time (a GPU
-/// holds one model and one batch); housekeeping runs beside it so that it never waits behind a long generation.
+/// The Hangfire queues and which server of a process serves them. GPU work goes to the band of its priority; the device
+/// server runs one job at a time (a GPU holds one model and one batch) and serves all bands; housekeeping runs beside
+/// it so that it never waits behind a long generation. Hangfire.InMemory fetches from the queues in the order listed,
+/// Hangfire.PostgreSql (1.21) in the alphabetical order of their names, so the names sort like the bands: higher bands
+/// run first with either storage. Hangfire queue names are lowercase letters, digits and underscores.
 /// </summary>
 public static class WorkerQueues
 {
-    /// <summary>Generations and edits.</summary>
-    public const string GpuNormal = "gpu";
+    public const string GpuHigh = "gpu_1_high";
+    public const string GpuNormal = "gpu_2_normal";
+    public const string GpuLow = "gpu_3_low";
 
     /// <summary>The GPU queues in the order a server serves them.</summary>
-    public static readonly string[] Gpu = [GpuNormal];
+    public static readonly string[] Gpu = [GpuHigh, GpuNormal, GpuLow];
 
     /// <summary>Fine-tunes; on the device server too, since they need the same device.</summary>
     public const string Train = "train";
@@ -26,4 +30,12 @@ public static class WorkerQueues
 
     /// <summary>Workers of the housekeeping server: its jobs are short and mostly wait on the database.</summary>
     public const int HousekeepingWorkers = 2;
+
+    /// <summary>priority &gt; 0 → gpu_1_high, 0 → gpu_2_normal, &lt; 0 → gpu_3_low.</summary>
+    public static string ForPriority(int priority) => priority switch
+    {
+        > 0 => GpuHigh,
+        < 0 => GpuLow,
+        _ => GpuNormal,
+    };
 }

@@ -4,6 +4,7 @@ using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Housekeeping;
 using Easel.Workers.Models;
+using Easel.Workers.Recovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -24,6 +25,18 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<RetentionJob>();
+        services.AddScoped<JobRecoverySweep>();
+        return services;
+    }
+
+    /// <summary>
+    /// The recovery sweep as a hosted service. Every process that hosts a Hangfire server for <see cref="WorkerQueues.Gpu"/>
+    /// (the API's in-process worker, the worker executable) registers it, so lost and orphaned jobs are found as long as
+    /// any worker lives.
+    /// </summary>
+    public static IServiceCollection AddJobRecovery(this IServiceCollection services)
+    {
+        services.AddHostedService<JobRecoveryService>();
         return services;
     }
 

@@ -13,6 +13,8 @@ public sealed class StartupValidationTests
     [InlineData("Easel:Generation:DefaultScheduler", "plms-nope", "DefaultScheduler 'plms-nope'")]
     [InlineData("Easel:Generation:MaxSteps", "0", "MaxSteps")]
     [InlineData("Easel:Workers:DType", "int8", "DType")]
+    [InlineData("Easel:Workers:HeartbeatTimeout", "00:00:06", "Easel:Workers:HeartbeatTimeout must be more than twice HeartbeatInterval")]
+    [InlineData("Easel:Workers:PreviewEvery", "-1", "PreviewEvery")]
     [InlineData("Easel:Auth:AdminKey", "too-short-to-be-safe", "Easel:Auth:AdminKey must be at least 32 characters")]
     [InlineData("Easel:Auth:DefaultRateLimitPerMinute", "0", "DefaultRateLimitPerMinute")]
     [InlineData("Easel:Auth:DefaultMaxQueuedJobs", "0", "DefaultMaxQueuedJobs")]

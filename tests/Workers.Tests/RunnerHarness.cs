@@ -33,6 +33,8 @@ public sealed class RunnerHarness : IAsyncDisposable
             ["Easel:Models:other:Path"] = TestPaths.FixtureModel("sd15"),
             ["Easel:DefaultModel"] = "good",
             ["Easel:Workers:ProgressInterval"] = "00:00:00",
+            ["Easel:Workers:CancelPollInterval"] = "00:00:00.050",
+            ["Easel:Workers:HeartbeatInterval"] = "00:00:00.100",
         }).Build();
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);

@@ -68,6 +68,7 @@ public static class ApiExtensions
     {
         app.MapGenerationEndpoints();
         app.MapJobEndpoints();
+        app.MapJobEventEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
         app.MapAdminEndpoints();

@@ -208,6 +208,30 @@ public sealed class WorkerOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A preview PNG (latent→RGB projection) every this many denoising steps; 0 turns previews off.</summary>
+    [Range(0, 1000)]
+    public int PreviewEvery { get; set; } = 5;
+
+    /// <summary>How often a running job's row gets the worker's heartbeat.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A running job whose heartbeat is older than this is taken from its (lost) worker and queued again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.300", "01:00:00")]
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often a running job's row is read for a cancel request, a passed cancel_after, or a status change.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan CancelPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often the recovery sweep runs in each process that hosts a Hangfire server.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Claims a job may get; a job whose worker was lost this many times fails instead of being queued again.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 3;
 }
 
 /// <summary><c>Easel:Webhooks</c>: delivery of job webhooks.</summary>

@@ -99,7 +99,17 @@ public sealed record MicroConditioning
 }
 
 /// <summary>Reported after every denoising step.</summary>
-public sealed record DenoisingProgress(int Step, int TotalSteps);
+public sealed record DenoisingProgress(int Step, int TotalSteps)
+{
+    /// <summary>
+    /// The latents after this step, (N, C, h, w) as the UNet sees them. Owned by the pipeline and valid only during the
+    /// Report call (read it there, e.g. with <see cref="Imaging.LatentPreview"/>; never keep it).
+    /// </summary>
+    public TorchSharp.torch.Tensor? Latents { get; init; }
+
+    /// <summary>How to read <see cref="Latents"/> (null when no latents are given).</summary>
+    public Imaging.LatentFormat? LatentFormat { get; init; }
+}
 
 /// <summary>One generated image as 8-bit RGB, row-major, height × width × 3.</summary>
 public sealed record GeneratedImage(int Width, int Height, byte[] Rgb);

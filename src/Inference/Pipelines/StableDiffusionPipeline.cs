@@ -296,6 +296,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         var stepOptions = new StepOptions { Eta = request.Eta };
         var conditioning = prompt.UNetConditioning;
         var total = (int)timesteps.shape[0];
+        var latentFormat = new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor);
         for (var i = 0; i < total; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -316,7 +317,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             next = next.MoveToOuterDisposeScope();
             latents.Dispose();
             latents = next;
-            progress?.Report(new DenoisingProgress(i + 1, total));
+            progress?.Report(new DenoisingProgress(i + 1, total) { Latents = latents, LatentFormat = latentFormat });
         }
         return latents;
     }

@@ -12,6 +12,7 @@ using Easel.Inference.Pipelines;
 using Easel.Workers.Models;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -31,15 +32,21 @@ public sealed class GenerationJobRunner(
     EaselMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
+    IServiceScopeFactory scopes,
     ILogger<GenerationJobRunner> logger)
 {
-    public const string Queue = "gpu";
+    /// <summary>The queue of jobs of priority 0; other priorities go to the other bands of <see cref="WorkerQueues.Gpu"/>.</summary>
+    public const string Queue = WorkerQueues.GpuNormal;
+
+    /// <summary>What the job row's worker_name says while this process runs it.</summary>
+    public static string WorkerName { get; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
     /// <summary>
-    /// Hangfire entry point. Exceptions escape only for infrastructure faults (database unreachable) and for
-    /// shutdown, after the claim has been handed back, so that Hangfire delivers the job again.
+    /// Hangfire entry point (the dispatcher picks the queue by priority). Exceptions escape only for infrastructure
+    /// faults (database unreachable) and for shutdown, after the claim has been handed back, so that Hangfire delivers
+    /// the job again. A cancel request, a passed cancel_after or a lost claim stop the run between denoising steps
+    /// (<see cref="RunningJobWatcher"/>); the worker then serves its next job.
     /// </summary>
-    [Queue(Queue)]
     [AutomaticRetry(Attempts = 3)]
     [DisplayName("generation {0}")]
     public async Task RunAsync(Guid jobId, CancellationToken cancellationToken)
@@ -56,13 +63,16 @@ public sealed class GenerationJobRunner(
             return;
 
         var started = time.GetTimestamp();
+        var attempt = job.Attempts;
         var model = "";
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var watcher = RunningJobWatcher.Start(scopes, time, options.Value, jobId, attempt, run, logger);
         try
         {
             var parameters = job.ReadRequest<GenerationParameters>();
             model = parameters.Model;
-            var stored = Generate(job, parameters, cancellationToken);
-            if (!await CompleteAsync(job, parameters, stored, cancellationToken))
+            var stored = Generate(job, parameters, watcher, run.Token);
+            if (!await CompleteAsync(job.Id, attempt, parameters, stored, cancellationToken))
                 return;
             metrics.JobFinished(job.Kind, JobStatus.Succeeded, model, time.GetElapsedTime(started));
             logger.LogInformation("Job {JobId} succeeded: {Count} image(s) in {Seconds:F1} s", jobId, stored.Count,
@@ -71,15 +81,41 @@ public sealed class GenerationJobRunner(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             logger.LogInformation("Worker is stopping; job {JobId} goes back to the queue", jobId);
-            await ReleaseClaimAsync(jobId);
+            await ReleaseClaimAsync(jobId, attempt);
             throw;
+        }
+        catch (OperationCanceledException) when (watcher.Stop is { } stop)
+        {
+            if (stop.CancelReason is { } reason && await TransitionAsync(jobId, attempt, JobEventType.Canceled, j =>
+                {
+                    j.Status = JobStatus.Canceled;
+                    j.Error = reason;
+                    j.FinishedAt = time.GetUtcNowMilliseconds();
+                }, CancellationToken.None))
+            {
+                logger.LogInformation("Job {JobId} stopped: {Reason}", jobId, reason);
+                metrics.JobFinished(job.Kind, JobStatus.Canceled, model, time.GetElapsedTime(started));
+            }
+            else
+            {
+                logger.LogInformation("Job {JobId} stopped: it is no longer running on this worker ({Detail})", jobId, stop.Detail);
+            }
         }
         catch (Exception e)
         {
             var reason = Describe(e);
             logger.LogError(e, "Job {JobId} failed: {Reason}", jobId, reason);
-            await MarkFailedAsync(jobId, reason, CancellationToken.None);
+            await TransitionAsync(jobId, attempt, JobEventType.Failed, j =>
+            {
+                j.Status = JobStatus.Failed;
+                j.Error = reason;
+                j.FinishedAt = time.GetUtcNowMilliseconds();
+            }, CancellationToken.None);
             metrics.JobFinished(job.Kind, JobStatus.Failed, model, time.GetElapsedTime(started));
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
         }
     }
 
@@ -91,13 +127,27 @@ public sealed class GenerationJobRunner(
             return false;
         }
         var now = time.GetUtcNowMilliseconds();
-        job.Status = JobStatus.Running;
-        job.StartedAt = now;
-        job.Attempts++;
-        job.ProgressStep = 0;
-        job.ProgressTotal = 0;
-        job.Error = null;
+        var expired = job.CancelAfter <= now;
+        if (expired)
+        {
+            // Past the client's deadline before it started: the sweep would cancel it; do it here instead of running it.
+            job.Status = JobStatus.Canceled;
+            job.Error = CancelAfterPassed;
+            job.FinishedAt = now;
+        }
+        else
+        {
+            job.Status = JobStatus.Running;
+            job.StartedAt = now;
+            job.Attempts++;
+            job.ProgressStep = 0;
+            job.ProgressTotal = 0;
+            job.Error = null;
+            job.WorkerName = WorkerName;
+            job.HeartbeatAt = now;
+        }
         job.Version = Guid.NewGuid();
+        JobEventLog.Append(db, job, expired ? JobEventType.Canceled : JobEventType.Started, now);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -108,15 +158,29 @@ public sealed class GenerationJobRunner(
             db.ChangeTracker.Clear();
             return false;
         }
+        // From here on the row changes only through conditional updates; the object stays as a snapshot for event bodies.
+        db.ChangeTracker.Clear();
+        if (expired)
+        {
+            logger.LogInformation("Job {JobId} canceled before it started: {Reason}", job.Id, CancelAfterPassed);
+            return false;
+        }
         metrics.JobStarted(job.Kind, now - job.CreatedAt);
         return true;
     }
 
-    private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, CancellationToken cancellationToken)
+    /// <summary>The error of a job stopped by its cancel_after deadline.</summary>
+    public const string CancelAfterPassed = "cancel_after deadline passed";
+
+    /// <summary>The error of a job stopped by POST /v1/jobs/{id}/cancel.</summary>
+    public const string CanceledByClient = "canceled by the client";
+
+    private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, RunningJobWatcher watcher,
+        CancellationToken cancellationToken)
     {
         using var lease = models.Acquire(p.Model);
         var request = ToPipelineRequest(p);
-        var progress = new ProgressWriter(db, time, metrics, options.Value.ProgressInterval, job.Id, p.Model);
+        var progress = new ProgressWriter(db, time, metrics, options.Value, job, p.Model, watcher);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
         var images = lease.Model.Generate(request, progress, cancellationToken);
         if (images.Count != p.NumImages)
@@ -176,7 +240,7 @@ public sealed class GenerationJobRunner(
     }
 
     /// <summary>Stores the images and marks the job succeeded; false when the job changed meanwhile (results discarded).</summary>
-    private async Task<bool> CompleteAsync(Job job, GenerationParameters p, List<(Image Row, ReadOnlyMemory<byte> Png)> results,
+    private async Task<bool> CompleteAsync(Guid jobId, int attempt, GenerationParameters p, List<(Image Row, ReadOnlyMemory<byte> Png)> results,
         CancellationToken cancellationToken)
     {
         foreach (var (row, png) in results)
@@ -186,56 +250,65 @@ public sealed class GenerationJobRunner(
             row.Sha256 = blob.Sha256;
             row.ByteSize = blob.ByteSize;
         }
-        // Progress was written with ExecuteUpdate; reload so the tracked row matches before the final transition.
-        await db.Entry(job).ReloadAsync(cancellationToken);
-        if (job.Status != JobStatus.Running)
+        var completed = await TransitionAsync(jobId, attempt, JobEventType.Succeeded, job =>
         {
-            logger.LogInformation("Job {JobId} became {Status} while running; results discarded", job.Id, job.Status);
-            return false;
-        }
-        db.Images.AddRange(results.Select(r => r.Row));
-        job.Status = JobStatus.Succeeded;
-        job.FinishedAt = time.GetUtcNowMilliseconds();
-        job.ProgressStep = p.Steps;
-        job.ProgressTotal = Math.Max(job.ProgressTotal, p.Steps);
-        job.Version = Guid.NewGuid();
-        try
+            // Added explicitly (their ids are set, so fix-up alone would take them for existing rows), before the event:
+            // the succeeded body lists the images.
+            db.Images.AddRange(results.Select(r => r.Row));
+            job.Status = JobStatus.Succeeded;
+            job.FinishedAt = time.GetUtcNowMilliseconds();
+            job.ProgressStep = p.Steps;
+            job.ProgressTotal = Math.Max(job.ProgressTotal, p.Steps);
+        }, cancellationToken);
+        if (!completed)
         {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            logger.LogInformation("Job {JobId} changed while its results were being saved; results discarded", job.Id);
-            db.ChangeTracker.Clear();
+            logger.LogInformation("Job {JobId} stopped running on this worker before its results were saved; results discarded", jobId);
             return false;
         }
         metrics.ImagesStored(p.Model, results.Count);
         return true;
     }
 
-    private async Task MarkFailedAsync(Guid jobId, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies a transition to the job while this claim (status running, attempt number) still holds, with its event in
+    /// the same SaveChanges. A concurrent change of the row (a cancel request bumps the version) is re-read and retried;
+    /// false when the claim is gone (canceled, taken back by the recovery sweep).
+    /// </summary>
+    private async Task<bool> TransitionAsync(Guid jobId, int attempt, JobEventType type, Action<Job> apply, CancellationToken cancellationToken)
     {
+        for (var tries = 0; tries < 5; tries++)
+        {
+            db.ChangeTracker.Clear();
+            var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == jobId, cancellationToken);
+            if (job is null || job.Status != JobStatus.Running || job.Attempts != attempt)
+                return false;
+            apply(job);
+            job.Version = Guid.NewGuid();
+            JobEventLog.Append(db, job, type, time.GetUtcNowMilliseconds());
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return true;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+            }
+        }
         db.ChangeTracker.Clear();
-        var now = time.GetUtcNowMilliseconds();
-        await db.Jobs
-            .Where(j => j.Id == jobId && j.Status == JobStatus.Running)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, JobStatus.Failed)
-                .SetProperty(j => j.Error, reason)
-                .SetProperty(j => j.FinishedAt, now)
-                .SetProperty(j => j.Version, Guid.NewGuid()), cancellationToken);
+        return false;
     }
 
-    private async Task ReleaseClaimAsync(Guid jobId)
+    /// <summary>Worker shutdown: the claim goes back (queued, with its event) and Hangfire delivers the job again.</summary>
+    private async Task ReleaseClaimAsync(Guid jobId, int attempt)
     {
-        db.ChangeTracker.Clear();
-        await db.Jobs
-            .Where(j => j.Id == jobId && j.Status == JobStatus.Running)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, JobStatus.Queued)
-                .SetProperty(j => j.StartedAt, (DateTimeOffset?)null)
-                .SetProperty(j => j.ProgressStep, 0)
-                .SetProperty(j => j.Version, Guid.NewGuid()), CancellationToken.None);
+        await TransitionAsync(jobId, attempt, JobEventType.Queued, job =>
+        {
+            job.Status = JobStatus.Queued;
+            job.StartedAt = null;
+            job.ProgressStep = 0;
+            job.WorkerName = null;
+            job.HeartbeatAt = null;
+        }, CancellationToken.None);
     }
 
     /// <summary>What the client reads in <c>error</c>: the message of the exception, never a stack trace.</summary>
@@ -251,9 +324,13 @@ public sealed class GenerationJobRunner(
         return message.Length <= 4000 ? message : message[..3997] + "...";
     }
 
-    /// <summary>Writes step/total to the job row at most once per <c>ProgressInterval</c> (and always the last step).</summary>
-    private sealed class ProgressWriter(EaselDbContext db, TimeProvider time, EaselMetrics metrics, TimeSpan interval, Guid jobId,
-        string model) : IProgress<DenoisingProgress>
+    /// <summary>
+    /// Writes step/total to the job row at most once per <c>ProgressInterval</c> (and always the last step), with a
+    /// progress event, and a preview event every <c>PreviewEvery</c> steps (not the last), in one transaction. The row is updated only
+    /// while this claim holds and no cancel was requested; otherwise the watcher is asked to look at once.
+    /// </summary>
+    private sealed class ProgressWriter(EaselDbContext db, TimeProvider time, EaselMetrics metrics, WorkerOptions options, Job job,
+        string model, RunningJobWatcher watcher) : IProgress<DenoisingProgress>
     {
         private long _lastWrite;
         private long _lastStep = time.GetTimestamp();
@@ -264,14 +341,51 @@ public sealed class GenerationJobRunner(
             if (value.Step > 0)
                 metrics.DenoisingStep(model, time.GetElapsedTime(_lastStep, now));
             _lastStep = now;
-            if (value.Step < value.TotalSteps && _lastWrite != 0 && time.GetElapsedTime(_lastWrite, now) < interval)
+            // No preview of the last step: the finished images follow at once.
+            var preview = options.PreviewEvery > 0 && value.Step > 0 && value.Step < value.TotalSteps && value.Step % options.PreviewEvery == 0
+                && value.Latents is not null && value.LatentFormat is not null ? Preview(value) : null;
+            if (preview is null && value.Step < value.TotalSteps && _lastWrite != 0
+                && time.GetElapsedTime(_lastWrite, now) < options.ProgressInterval)
                 return;
             _lastWrite = now;
-            db.Jobs
-                .Where(j => j.Id == jobId && j.Status == JobStatus.Running)
+
+            var at = time.GetUtcNowMilliseconds();
+            var (id, attempt) = (job.Id, job.Attempts);
+            using var transaction = db.Database.BeginTransaction();
+            var updated = db.Jobs
+                .Where(j => j.Id == id && j.Status == JobStatus.Running && j.Attempts == attempt && j.CancelRequestedAt == null)
                 .ExecuteUpdate(s => s
                     .SetProperty(j => j.ProgressStep, value.Step)
-                    .SetProperty(j => j.ProgressTotal, value.TotalSteps));
+                    .SetProperty(j => j.ProgressTotal, value.TotalSteps)
+                    .SetProperty(j => j.HeartbeatAt, at)); // progress is a sign of life too
+            if (updated == 0)
+            {
+                transaction.Rollback();
+                watcher.PollNow();
+                return;
+            }
+            job.ProgressStep = value.Step;
+            job.ProgressTotal = value.TotalSteps;
+            JobEventLog.Append(db, job, JobEventType.Progress, at);
+            if (preview is not null)
+                JobEventLog.Append(db, job, JobEventType.Preview, at, preview);
+            db.SaveChanges();
+            transaction.Commit();
+            db.ChangeTracker.Clear();
+        }
+
+        private static object Preview(DenoisingProgress value)
+        {
+            var image = LatentPreview.ToImage(value.Latents!, value.LatentFormat!);
+            var png = PngEncoder.Encode(image);
+            return new
+            {
+                value.Step,
+                Total = value.TotalSteps,
+                image.Width,
+                image.Height,
+                Image = "data:image/png;base64," + Convert.ToBase64String(png),
+            };
         }
     }
 }

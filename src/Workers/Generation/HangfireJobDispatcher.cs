@@ -1,15 +1,34 @@
+using Easel.Core;
+using Easel.Core.Data;
 using Easel.Core.Jobs;
 using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Easel.Workers.Generation;
 
-/// <summary>Enqueues jobs in Hangfire, carrying only the job id, on the queue of the job's kind.</summary>
-public sealed class HangfireJobDispatcher(IBackgroundJobClient client) : IJobDispatcher
+/// <summary>
+/// Enqueues jobs in Hangfire, carrying only the job id, on the queue of the job's kind and priority band, and records the
+/// Hangfire job id and time on the row (the recovery sweep compares them with Hangfire's storage).
+/// </summary>
+public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceScopeFactory scopes, TimeProvider time) : IJobDispatcher
 {
-    public string Dispatch(Job job) => job.Kind switch
+    public string Dispatch(Job job)
     {
-        JobKind.Generation => client.Enqueue<GenerationJobRunner>(
-            GenerationJobRunner.Queue, runner => runner.RunAsync(job.Id, CancellationToken.None)),
-        _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
-    };
+        var id = job.Kind switch
+        {
+            JobKind.Generation => client.Enqueue<GenerationJobRunner>(
+                WorkerQueues.ForPriority(job.Priority), runner => runner.RunAsync(job.Id, CancellationToken.None)),
+            _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
+        };
+        var now = time.GetUtcNowMilliseconds();
+        job.DispatchId = id;
+        job.DispatchedAt = now;
+        // Not a state transition (the version stays): the row only learns which Hangfire job carries it.
+        using var scope = scopes.CreateScope();
+        scope.ServiceProvider.GetRequiredService<EaselDbContext>().Jobs
+            .Where(j => j.Id == job.Id)
+            .ExecuteUpdate(s => s.SetProperty(j => j.DispatchId, id).SetProperty(j => j.DispatchedAt, now));
+        return id;
+    }
 }

@@ -67,6 +67,7 @@ public static class HangfireServiceCollectionExtensions
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((host, workers) =>
             host.ShutdownTimeout = workers.Value.DrainTimeout + TimeSpan.FromSeconds(30));
         services.AddHostedService<RecurringJobRegistration>();
+        services.AddJobRecovery();
         return services;
     }
 

@@ -1,0 +1,140 @@
+using Easel.Core;
+using Easel.Core.Data;
+using Easel.Core.Jobs;
+using Easel.Core.Options;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Easel.Workers.Generation;
+
+/// <summary>
+/// Runs beside a claimed job: writes the worker's heartbeat every <c>HeartbeatInterval</c> and reads the row every
+/// <c>CancelPollInterval</c>. A cancel request, a passed cancel_after or a claim that is gone (the status changed, or
+/// the recovery sweep gave the job to another attempt) cancels the run's token, and the pipeline stops before its next
+/// step. The database is the only channel, so a cancel from any process works. Uses its own database context: the
+/// runner's is busy on the denoising thread.
+/// </summary>
+public sealed class RunningJobWatcher : IAsyncDisposable
+{
+    private readonly IServiceScopeFactory _scopes;
+    private readonly TimeProvider _time;
+    private readonly WorkerOptions _options;
+    private readonly Guid _jobId;
+    private readonly int _attempt;
+    private readonly CancellationTokenSource _run;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _done = new();
+    private readonly SemaphoreSlim _pollNow = new(0, 1);
+    private Task _loop = Task.CompletedTask;
+    private volatile WatcherStop? _stop;
+
+    private RunningJobWatcher(IServiceScopeFactory scopes, TimeProvider time, WorkerOptions options, Guid jobId, int attempt,
+        CancellationTokenSource run, ILogger logger)
+    {
+        _scopes = scopes;
+        _time = time;
+        _options = options;
+        _jobId = jobId;
+        _attempt = attempt;
+        _run = run;
+        _logger = logger;
+    }
+
+    /// <summary>Why the run was stopped; null while it may go on.</summary>
+    public WatcherStop? Stop => _stop;
+
+    /// <param name="attempt">The claim being watched: the row's attempt count when this worker claimed it.</param>
+    public static RunningJobWatcher Start(IServiceScopeFactory scopes, TimeProvider time, WorkerOptions options, Guid jobId, int attempt,
+        CancellationTokenSource run, ILogger logger)
+    {
+        var watcher = new RunningJobWatcher(scopes, time, options, jobId, attempt, run, logger);
+        watcher._loop = Task.Run(watcher.LoopAsync);
+        return watcher;
+    }
+
+    /// <summary>Asks for a look at the row now (the progress writer found it changed) instead of at the next poll.</summary>
+    public void PollNow()
+    {
+        if (_pollNow.CurrentCount == 0)
+        {
+            try
+            {
+                _pollNow.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        var lastHeartbeat = _time.GetTimestamp();
+        while (!_done.IsCancellationRequested && _stop is null)
+        {
+            try
+            {
+                await _pollNow.WaitAsync(_options.CancelPollInterval, _done.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                await using var scope = _scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
+                if (_time.GetElapsedTime(lastHeartbeat) >= _options.HeartbeatInterval)
+                {
+                    var now = _time.GetUtcNowMilliseconds();
+                    await db.Jobs
+                        .Where(j => j.Id == _jobId && j.Status == JobStatus.Running && j.Attempts == _attempt)
+                        .ExecuteUpdateAsync(s => s
+                            .SetProperty(j => j.HeartbeatAt, now)
+                            .SetProperty(j => j.WorkerName, GenerationJobRunner.WorkerName), _done.Token);
+                    lastHeartbeat = _time.GetTimestamp();
+                }
+                var row = await db.Jobs.AsNoTracking()
+                    .Where(j => j.Id == _jobId)
+                    .Select(j => new { j.Status, j.Attempts, j.CancelRequestedAt, j.CancelAfter })
+                    .SingleOrDefaultAsync(_done.Token);
+                var stop = row switch
+                {
+                    null => new WatcherStop(null, "the job was deleted"),
+                    _ when row.Status != JobStatus.Running || row.Attempts != _attempt =>
+                        new WatcherStop(null, $"the job is {row.Status.ToString().ToLowerInvariant()}, attempt {row.Attempts}"),
+                    _ when row.CancelRequestedAt is not null => new WatcherStop(GenerationJobRunner.CanceledByClient, "cancel requested"),
+                    _ when row.CancelAfter <= _time.GetUtcNow() => new WatcherStop(GenerationJobRunner.CancelAfterPassed, "deadline"),
+                    _ => null,
+                };
+                if (stop is not null)
+                {
+                    _stop = stop;
+                    await _run.CancelAsync();
+                }
+            }
+            catch (OperationCanceledException) when (_done.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // A database hiccup must not stop the job; the next poll tries again (a long outage ends in a stale heartbeat).
+                _logger.LogWarning(e, "Watching job {JobId} failed; retrying", _jobId);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _done.CancelAsync();
+        await _loop;
+        _done.Dispose();
+        _pollNow.Dispose();
+    }
+}
+
+/// <summary>Why a run stopped: <paramref name="CancelReason"/> is the job's error when the job is to be marked canceled;
+/// null when the claim is gone and the row is someone else's to write.</summary>
+public sealed record WatcherStop(string? CancelReason, string Detail);

@@ -1,0 +1,231 @@
+using Easel.Core;
+using Easel.Core.Data;
+using Easel.Core.Jobs;
+using Easel.Core.Options;
+using Easel.Workers.Generation;
+using Hangfire;
+using Hangfire.States;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Easel.Workers.Recovery;
+
+/// <summary>
+/// Makes the database, not Hangfire, the source of truth for what must run. Every <c>RecoveryInterval</c>, in every
+/// process that hosts a Hangfire server:
+/// <list type="bullet">
+/// <item>a running job whose heartbeat is older than <c>HeartbeatTimeout</c> lost its worker: it is queued again and
+/// dispatched (or failed once it has had <c>MaxAttempts</c> claims);</item>
+/// <item>a queued job past its cancel_after is canceled;</item>
+/// <item>a queued job that Hangfire does not carry (its Hangfire job is unknown — an in-memory store that restarted —
+/// or finished while the row is still queued, or it was never dispatched) is dispatched again.</item>
+/// </list>
+/// Each change is a conditional update on the row's version, so two sweepers in two processes never both act on one
+/// job; a duplicate dispatch would be harmless anyway (the runner's claim lets one run through).
+/// </summary>
+public sealed class JobRecoverySweep(
+    EaselDbContext db,
+    IJobDispatcher dispatcher,
+    JobStorage storage,
+    TimeProvider time,
+    IOptions<WorkerOptions> options,
+    ILogger<JobRecoverySweep> logger)
+{
+    /// <summary>What one sweep did (for logs and tests).</summary>
+    public sealed record Outcome(int Requeued, int Failed, int Canceled, int Redispatched);
+
+    public async Task<Outcome> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var (requeued, failed) = await RecoverLostRunsAsync(cancellationToken);
+        var canceled = await CancelExpiredAsync(cancellationToken);
+        var redispatched = await RedispatchOrphansAsync(cancellationToken);
+        var outcome = new Outcome(requeued, failed, canceled, redispatched);
+        if (outcome != new Outcome(0, 0, 0, 0))
+            logger.LogInformation("Recovery sweep: {Requeued} lost run(s) queued again, {Failed} failed after too many attempts, "
+                + "{Canceled} canceled by cancel_after, {Redispatched} dispatched again", requeued, failed, canceled, redispatched);
+        return outcome;
+    }
+
+    private async Task<(int Requeued, int Failed)> RecoverLostRunsAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var staleBefore = time.GetUtcNowMilliseconds() - settings.HeartbeatTimeout;
+        var lost = await db.Jobs.AsNoTracking()
+            .Where(j => j.Status == JobStatus.Running && (j.HeartbeatAt ?? j.StartedAt) < staleBefore)
+            .Select(j => j.Id)
+            .ToListAsync(cancellationToken);
+        var (requeued, failed) = (0, 0);
+        foreach (var id in lost)
+        {
+            var gaveUp = false;
+            var changed = await TransitionAsync(id, job => job.Status == JobStatus.Running && (job.HeartbeatAt ?? job.StartedAt) < staleBefore,
+                job =>
+                {
+                    var worker = job.WorkerName ?? "an unknown worker";
+                    if (job.Attempts >= settings.MaxAttempts)
+                    {
+                        gaveUp = true;
+                        job.Status = JobStatus.Failed;
+                        job.Error = $"The worker running this job stopped responding {job.Attempts} time(s) (last: {worker}); "
+                            + $"giving up after {settings.MaxAttempts} attempts.";
+                        job.FinishedAt = time.GetUtcNowMilliseconds();
+                        return JobEventType.Failed;
+                    }
+                    logger.LogWarning("Job {JobId}: worker {Worker} stopped responding during attempt {Attempt}; queued again",
+                        job.Id, worker, job.Attempts);
+                    job.Status = JobStatus.Queued;
+                    job.StartedAt = null;
+                    job.ProgressStep = 0;
+                    job.WorkerName = null;
+                    job.HeartbeatAt = null;
+                    return JobEventType.Queued;
+                }, cancellationToken);
+            if (changed is null)
+                continue;
+            if (gaveUp)
+            {
+                failed++;
+                continue;
+            }
+            dispatcher.Dispatch(changed);
+            requeued++;
+        }
+        return (requeued, failed);
+    }
+
+    private async Task<int> CancelExpiredAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNowMilliseconds();
+        var expired = await db.Jobs.AsNoTracking()
+            .Where(j => j.Status == JobStatus.Queued && j.CancelAfter <= now)
+            .Select(j => j.Id)
+            .ToListAsync(cancellationToken);
+        var canceled = 0;
+        foreach (var id in expired)
+        {
+            var changed = await TransitionAsync(id, job => job.Status == JobStatus.Queued && job.CancelAfter <= now, job =>
+            {
+                job.Status = JobStatus.Canceled;
+                job.Error = GenerationJobRunner.CancelAfterPassed;
+                job.FinishedAt = now;
+                return JobEventType.Canceled;
+            }, cancellationToken);
+            if (changed is not null)
+                canceled++;
+        }
+        return canceled;
+    }
+
+    private async Task<int> RedispatchOrphansAsync(CancellationToken cancellationToken)
+    {
+        // A row younger than this may be between its commit and its dispatch in the API.
+        var settledBefore = time.GetUtcNowMilliseconds() - options.Value.HeartbeatTimeout;
+        var queued = await db.Jobs.AsNoTracking()
+            .Where(j => j.Status == JobStatus.Queued && (j.DispatchedAt ?? j.CreatedAt) < settledBefore)
+            .Select(j => new { j.Id, j.DispatchId, j.Version })
+            .ToListAsync(cancellationToken);
+        if (queued.Count == 0)
+            return 0;
+        var redispatched = 0;
+        using var connection = storage.GetConnection();
+        foreach (var row in queued)
+        {
+            if (IsCarriedByHangfire(connection, row.DispatchId))
+                continue;
+            var now = time.GetUtcNowMilliseconds();
+            var version = row.Version;
+            // The version guard makes this sweeper the only one that re-dispatches this row now.
+            var claimed = await db.Jobs
+                .Where(j => j.Id == row.Id && j.Status == JobStatus.Queued && j.Version == version)
+                .ExecuteUpdateAsync(s => s.SetProperty(j => j.DispatchedAt, now).SetProperty(j => j.Version, Guid.NewGuid()),
+                    cancellationToken);
+            if (claimed == 0)
+                continue;
+            var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == row.Id, cancellationToken);
+            var hangfireId = dispatcher.Dispatch(job);
+            logger.LogWarning("Job {JobId} was queued but Hangfire job {Previous} {State}; dispatched again as {HangfireJobId}",
+                job.Id, row.DispatchId ?? "(none)", row.DispatchId is null ? "was never created" : "is gone or finished", hangfireId);
+            redispatched++;
+        }
+        return redispatched;
+    }
+
+    private static readonly HashSet<string> FinalStates =
+        new([SucceededState.StateName, DeletedState.StateName, FailedState.StateName], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether Hangfire will still deliver this job: known to the storage and not in a final state.</summary>
+    private static bool IsCarriedByHangfire(Hangfire.Storage.IStorageConnection connection, string? dispatchId)
+    {
+        if (dispatchId is null)
+            return false;
+        var data = connection.GetJobData(dispatchId);
+        return data is not null && !(data.State is { } state && FinalStates.Contains(state));
+    }
+
+    /// <summary>Re-reads the row, checks <paramref name="still"/>, applies the change with its event, saves on the version.</summary>
+    private async Task<Job?> TransitionAsync(Guid id, Func<Job, bool> still, Func<Job, JobEventType> apply, CancellationToken cancellationToken)
+    {
+        db.ChangeTracker.Clear();
+        var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == id, cancellationToken);
+        if (job is null || !still(job))
+            return null;
+        var type = apply(job);
+        job.Version = Guid.NewGuid();
+        JobEventLog.Append(db, job, type, time.GetUtcNowMilliseconds());
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return job;
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return null; // another sweeper or the job's worker changed it first
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+    }
+}
+
+/// <summary>Runs <see cref="JobRecoverySweep"/> every <c>Easel:Workers:RecoveryInterval</c> (first sweep at start-up).</summary>
+public sealed class JobRecoveryService(IServiceScopeFactory scopes, IOptions<WorkerOptions> options, ILogger<JobRecoveryService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.RecoveryInterval);
+        do
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<JobRecoverySweep>().RunOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Recovery sweep failed; trying again in {Interval}", options.Value.RecoveryInterval);
+            }
+        }
+        while (await WaitAsync(timer, stoppingToken));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}
