@@ -4,6 +4,7 @@ using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
+using Easel.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,12 +39,12 @@ public static class CoreServiceCollectionExtensions
         services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseSqlite(connectionString);
+            builder.UseSqlite(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
         });
         services.AddDbContext<PostgresEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseNpgsql(connectionString);
+            builder.UseNpgsql(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
         });
         services.AddScoped<EaselDbContext>(sp =>
             sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres
@@ -51,6 +52,8 @@ public static class CoreServiceCollectionExtensions
                 : sp.GetRequiredService<SqliteEaselDbContext>());
 
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<WebhookOutboxSignal>();
+        services.AddSingleton<WebhookOutboxInterceptor>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();

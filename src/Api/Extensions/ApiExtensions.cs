@@ -6,6 +6,7 @@ using Easel.Core.Options;
 using Easel.Core.Telemetry;
 using Easel.Workers;
 using Easel.Workers.Generation;
+using Easel.Workers.Webhooks;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.InMemory;
@@ -83,6 +84,7 @@ public static class ApiExtensions
         app.MapJobEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
+        app.MapWebhookEndpoints();
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false }).WithTags("Health");
         app.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
         app.MapPrometheusScrapingEndpoint("/metrics");
@@ -98,7 +100,8 @@ public static class ApiExtensions
     /// <summary>
     /// Hangfire storage is a per-host <see cref="JobStorage"/> service (not the process-wide JobStorage.Current), so
     /// that several hosts in one process (tests) keep their own queues. In-memory in the embedded mode (SQLite);
-    /// Hangfire.PostgreSql, schema "hangfire", 1 s polling and a sliding invisibility timeout with PostgreSQL.
+    /// Hangfire.PostgreSql, schema "hangfire", LISTEN/NOTIFY long polling (1 s poll as the fallback) and a sliding
+    /// invisibility timeout with PostgreSQL.
     /// </summary>
     private static void AddHangfire(WebApplicationBuilder builder)
     {
@@ -113,6 +116,8 @@ public static class ApiExtensions
             {
                 SchemaName = "hangfire",
                 QueuePollInterval = TimeSpan.FromSeconds(1),
+                // LISTEN/NOTIFY: an enqueue wakes idle workers of other processes at once; the poll is the fallback.
+                EnableLongPolling = true,
                 UseSlidingInvisibilityTimeout = true,
                 PrepareSchemaIfNecessary = true,
             };
@@ -132,6 +137,7 @@ public static class ApiExtensions
                 o.Queues = [GenerationJobRunner.Queue];
                 o.ServerName = $"easel-api-{Environment.MachineName}-{Environment.ProcessId}";
             });
+            services.AddEaselWebhookDelivery();
         }
     }
 }

@@ -97,6 +97,7 @@ public sealed class GenerationJobRunner(
         job.ProgressTotal = 0;
         job.Error = null;
         job.Version = Guid.NewGuid();
+        JobEventLog.Append(db, job, JobEventType.Started, now);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -198,6 +199,7 @@ public sealed class GenerationJobRunner(
         job.ProgressStep = p.Steps;
         job.ProgressTotal = Math.Max(job.ProgressTotal, p.Steps);
         job.Version = Guid.NewGuid();
+        JobEventLog.Append(db, job, JobEventType.Succeeded, job.FinishedAt.Value);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
