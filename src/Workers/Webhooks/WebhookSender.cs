@@ -104,7 +104,9 @@ public sealed class WebhookSender(
         }
         catch (HttpRequestException e)
         {
-            var detail = e.InnerException is { } inner && inner.Message != e.Message ? $"{e.Message} ({inner.Message})" : e.Message;
+            var detail = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal)
+                ? $"{e.Message} ({inner.Message})"
+                : e.Message;
             return new AttemptResult(null, time.GetElapsedTime(started), Truncate(detail), Final: false);
         }
     }
