@@ -77,6 +77,12 @@ public static class CoreServiceCollectionExtensions
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Easel.Core.Data.Migrations");
         logger.LogInformation("Migrating the {Provider} database", database.Provider);
         await db.Database.MigrateAsync(cancellationToken);
+        if (database.Provider == DatabaseProvider.Sqlite)
+        {
+            // Write-ahead logging (persistent in the file): readers (API polls, the outbox poll) no longer block the
+            // worker's writes, which otherwise wait in Microsoft.Data.Sqlite's busy retries of 150 ms each.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
     }
 
     private static (string ConnectionString, DatabaseProvider Provider) ConnectionString(IServiceProvider sp)

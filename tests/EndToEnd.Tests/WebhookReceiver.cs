@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Easel.Api.Tests;
+namespace Easel.EndToEnd.Tests;
 
 /// <summary>What a webhook receiver saw: the Standard Webhooks headers, the raw body, and what it answered.</summary>
 public sealed record ReceivedWebhook(
