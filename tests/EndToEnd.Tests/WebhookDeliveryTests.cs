@@ -85,6 +85,44 @@ public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : Webhook
     }
 
     [Fact]
+    public async Task Gone_410_stops_retries_and_fails_the_delivery()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(_ => 410);
+
+        var job = await RunJobAsync(receiver.Url);
+        var delivery = Assert.Single((await WaitForDeliveriesAsync(job, d => d.All(x => x.GetProperty("status").GetString() == "failed"))).EnumerateArray());
+        await Task.Delay(1000); // a retry would come 0.3 s after the first attempt
+
+        Assert.Single(receiver.Received);
+        Assert.Equal(1, delivery.GetProperty("attempt_count").GetInt32());
+        Assert.Equal(410, Assert.Single(delivery.GetProperty("attempts").EnumerateArray()).GetProperty("status_code").GetInt32());
+        Assert.Contains("410", delivery.GetProperty("last_error").GetString());
+    }
+
+    [Fact]
+    public async Task Webhook_outcomes_and_latency_are_exported_as_metrics()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(n => n == 1 ? 503 : 200);
+        var job = await RunJobAsync(receiver.Url);
+        await WaitForDeliveriesAsync(job, d => d.All(x => x.GetProperty("status").GetString() == "delivered"));
+
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(10);
+        string[] lines;
+        while (true)
+        {
+            lines = (await Client.GetStringAsync("/metrics")).Split('\n');
+            if (lines.Any(l => l.StartsWith("easel_webhook_attempts_total{", StringComparison.Ordinal) && l.Contains("outcome=\"delivered\"")
+                    && l.Contains("status_class=\"2xx\""))
+                && lines.Any(l => l.StartsWith("easel_webhook_attempts_total{", StringComparison.Ordinal) && l.Contains("outcome=\"retry\"")
+                    && l.Contains("status_class=\"5xx\"")))
+                break;
+            Assert.True(DateTimeOffset.UtcNow < deadline, "webhook attempts are missing from /metrics:\n" + string.Join('\n', lines.Where(l => l.Contains("webhook"))));
+            await Task.Delay(200);
+        }
+        Assert.Contains(lines, l => l.StartsWith("easel_webhook_duration_seconds_bucket{", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Started_and_completed_events_are_both_posted_in_order()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
