@@ -37,11 +37,14 @@ public sealed class WebhookReceiver : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedWebhook> _received = new();
     private readonly Func<int, int> _statusOf;
+    private readonly Task _answerAfter;
     private int _count;
+    private int _answered;
 
-    private WebhookReceiver(Func<int, int> statusOf)
+    private WebhookReceiver(Func<int, int> statusOf, Task answerAfter)
     {
         _statusOf = statusOf;
+        _answerAfter = answerAfter;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "webhook-receiver" });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         builder.Logging.ClearProviders();
@@ -55,14 +58,19 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 request.Headers["webhook-id"].ToString(), request.Headers["webhook-timestamp"].ToString(),
                 request.Headers["webhook-signature"].ToString(), request.ContentType, request.Headers.UserAgent.ToString(), body, status,
                 DateTimeOffset.UtcNow));
+            await _answerAfter;
+            Interlocked.Increment(ref _answered);
             return Results.StatusCode(status);
         });
     }
 
-    /// <summary>Starts a receiver; <paramref name="statusOf"/> maps the 1-based number of a request to the status it gets (200 by default).</summary>
-    public static async Task<WebhookReceiver> StartAsync(Func<int, int>? statusOf = null)
+    /// <summary>
+    /// Starts a receiver; <paramref name="statusOf"/> maps the 1-based number of a request to the status it gets (200 by
+    /// default); with <paramref name="answerAfter"/>, requests are recorded at once but answered only when it completes.
+    /// </summary>
+    public static async Task<WebhookReceiver> StartAsync(Func<int, int>? statusOf = null, Task? answerAfter = null)
     {
-        var receiver = new WebhookReceiver(statusOf ?? (_ => 200));
+        var receiver = new WebhookReceiver(statusOf ?? (_ => 200), answerAfter ?? Task.CompletedTask);
         await receiver._app.StartAsync();
         var address = receiver._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         receiver.Port = new Uri(address).Port;
@@ -74,6 +82,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public string Url => $"http://127.0.0.1:{Port}/hook";
 
     public IReadOnlyList<ReceivedWebhook> Received => [.. _received];
+
+    /// <summary>How many requests have been answered (all but those held by answerAfter).</summary>
+    public int Answered => Volatile.Read(ref _answered);
 
     public async Task<IReadOnlyList<ReceivedWebhook>> WaitForAsync(int count, TimeSpan timeout)
     {

@@ -68,20 +68,19 @@ public sealed class WebhookSender(
     {
         var messageId = WebhookSignature.MessageId(delivery.Id);
         var timestamp = now.ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url)
-        {
-            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(delivery.Payload)),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Add("webhook-id", messageId);
-        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", WebhookSignature.Sign(secrets, messageId, timestamp, delivery.Payload));
-
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var started = time.GetTimestamp();
         try
         {
+            using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url)
+            {
+                Content = new ByteArrayContent(Encoding.UTF8.GetBytes(delivery.Payload)),
+            };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.Add("webhook-id", messageId);
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", WebhookSignature.Sign(secrets, messageId, timestamp, delivery.Payload));
             using var response = await clients.CreateClient(HttpClientName)
                 .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             var status = (int)response.StatusCode;
@@ -108,6 +107,11 @@ public sealed class WebhookSender(
                 ? $"{e.Message} ({inner.Message})"
                 : e.Message;
             return new AttemptResult(null, time.GetElapsedTime(started), Truncate(detail), Final: false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Recorded like any failed attempt, so that the schedule moves on instead of the message looping on its lease.
+            return new AttemptResult(null, time.GetElapsedTime(started), Truncate($"{e.GetType().Name}: {e.Message}"), Final: false);
         }
     }
 
