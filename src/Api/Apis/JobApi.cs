@@ -1,3 +1,4 @@
+using Easel.Api.Auth;
 using Easel.Core.Jobs;
 using Easel.Core.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,9 +25,11 @@ public static class JobApi
     }
 
     public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(
-        Guid id, EaselDbContext db, CancellationToken cancellationToken)
+        Guid id, EaselDbContext db, HttpContext http, CancellationToken cancellationToken)
     {
-        var job = await db.Jobs.AsNoTracking().Include(j => j.Images).SingleOrDefaultAsync(j => j.Id == id, cancellationToken);
+        // Another key's job is not found, exactly like an unknown id: ids of other tenants are not confirmed.
+        var owner = http.GetOwner();
+        var job = await db.Jobs.AsNoTracking().Include(j => j.Images).SingleOrDefaultAsync(j => j.Id == id && j.Owner == owner, cancellationToken);
         return job is null
             ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Job not found", detail: $"No job has id {id}.")
             : TypedResults.Ok(JobResponse.From(job));
