@@ -2,9 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Easel.Core.Jobs;
 using Easel.Testing;
+using Easel.Workers.Webhooks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Easel.EndToEnd.Tests;
 
@@ -229,6 +232,42 @@ public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : Webhook
         var after = Assert.Single((await WaitForDeliveriesAsync(job, d => d.All(x => x.GetProperty("attempt_count").GetInt32() == 2
             && x.GetProperty("status").GetString() == "delivered"))).EnumerateArray());
         Assert.Equal(2, after.GetProperty("attempts").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Dispatchers_racing_over_one_outbox_send_each_message_exactly_once()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var jobId = (await RunJobAsync(null)).GetProperty("id").GetGuid();
+        // Two more dispatchers, as other processes would run, claim in a tight loop alongside the service's own.
+        var rivals = Enumerable.Range(0, 2).Select(_ => ActivatorUtilities.CreateInstance<WebhookOutboxDispatcher>(Factory.Services)).ToList();
+        using var stop = new CancellationTokenSource();
+        var racing = rivals.Select(rival => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+                await rival.DispatchDueAsync(CancellationToken.None);
+        })).ToList();
+
+        const int Messages = 30;
+        await Factory.WithDbAsync(async db =>
+        {
+            var job = await db.Jobs.SingleAsync(j => j.Id == jobId);
+            job.Webhook = receiver.Url;
+            job.WebhookEvents = WebhookEventTypes.Progress;
+            for (var i = 0; i < Messages; i++)
+                JobEventLog.Append(db, job, JobEventType.Progress, DateTimeOffset.UtcNow);
+            return await db.SaveChangesAsync();
+        });
+        var webhooks = await receiver.WaitForAsync(Messages, DeliveryDeadline);
+        await Task.Delay(1500); // time for a duplicate to arrive
+        await stop.CancelAsync();
+        await Task.WhenAll(racing);
+
+        Assert.Equal(Messages, receiver.Received.Count);
+        Assert.Equal(Messages, webhooks.Select(w => w.Id).Distinct().Count());
+        var attempts = await Factory.WithDbAsync(db => db.WebhookAttempts.AsNoTracking()
+            .Where(a => db.WebhookDeliveries.Any(d => d.Id == a.DeliveryId && d.JobId == jobId)).CountAsync());
+        Assert.Equal(Messages, attempts);
     }
 
     [Fact]

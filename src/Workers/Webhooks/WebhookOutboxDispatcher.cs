@@ -65,7 +65,7 @@ public sealed class WebhookOutboxDispatcher(
     }
 
     /// <summary>Claims and enqueues up to one batch of due messages; returns how many were claimed.</summary>
-    internal async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
+    public async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
