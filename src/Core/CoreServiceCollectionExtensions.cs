@@ -4,6 +4,7 @@ using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
+using Easel.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,12 +43,12 @@ public static class CoreServiceCollectionExtensions
         services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseSqlite(connectionString);
+            builder.UseSqlite(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
         });
         services.AddDbContext<PostgresEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseNpgsql(connectionString);
+            builder.UseNpgsql(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
         });
         services.AddScoped<EaselDbContext>(sp =>
             sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres
@@ -55,6 +56,8 @@ public static class CoreServiceCollectionExtensions
                 : sp.GetRequiredService<SqliteEaselDbContext>());
 
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<WebhookOutboxSignal>();
+        services.AddSingleton<WebhookOutboxInterceptor>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
@@ -78,6 +81,12 @@ public static class CoreServiceCollectionExtensions
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Easel.Core.Data.Migrations");
         logger.LogInformation("Migrating the {Provider} database", database.Provider);
         await db.Database.MigrateAsync(cancellationToken);
+        if (database.Provider == DatabaseProvider.Sqlite)
+        {
+            // Write-ahead logging (persistent in the file): readers (API polls, the outbox poll) no longer block the
+            // worker's writes, which otherwise wait in Microsoft.Data.Sqlite's busy retries of 150 ms each.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
     }
 
     private static (string ConnectionString, DatabaseProvider Provider) ConnectionString(IServiceProvider sp)

@@ -29,7 +29,7 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, (await RunToExitAsync("Easel.Workers.dll", "migrate")).ExitCode); // idempotent, from either executable
     }
 
-    [Fact(Skip = "Waits for the recovery sweep (heartbeat + JobRecoverySweep of the worker-side change), which re-queues the job a killed worker leaves running; not in main yet.")]
+    [Fact]
     public async Task A_worker_killed_mid_job_loses_nothing_and_the_next_worker_runs_the_job_to_success_exactly_once()
     {
         await using var api = await StartAsync("Easel.Api.dll");

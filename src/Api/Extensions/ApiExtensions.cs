@@ -6,6 +6,7 @@ using Easel.Core;
 using Easel.Core.Options;
 using Easel.Workers;
 using Easel.Workers.Hosting;
+using Easel.Workers.Webhooks;
 using Hangfire;
 using Microsoft.OpenApi;
 
@@ -71,6 +72,7 @@ public static class ApiExtensions
         app.MapJobEventEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
+        app.MapWebhookEndpoints();
         app.MapAdminEndpoints();
         app.MapEaselProbes();
         return app;
@@ -84,12 +86,15 @@ public static class ApiExtensions
 
     /// <summary>
     /// The Hangfire client and storage (see AddEaselHangfire); in the embedded mode (<c>Easel:Workers:InProcess</c>, the
-    /// default) also the job servers, so that this one process runs the jobs it accepts.
+    /// default) also the job servers and webhook delivery, so that this one process runs the jobs it accepts.
     /// </summary>
     private static void AddHangfire(WebApplicationBuilder builder)
     {
         builder.Services.AddEaselHangfire();
         if (builder.Configuration.GetValue($"{WorkerOptions.Section}:{nameof(WorkerOptions.InProcess)}", true))
+        {
             builder.Services.AddEaselJobServers("api");
+            builder.Services.AddEaselWebhookDelivery();
+        }
     }
 }

@@ -235,10 +235,47 @@ public sealed class WorkerOptions
 }
 
 /// <summary><c>Easel:Webhooks</c>: delivery of job webhooks.</summary>
-public sealed class WebhookOptions
+public sealed class WebhookOptions : IValidatableObject
 {
     public const string Section = "Easel:Webhooks";
 
+    /// <summary>The default wait before the 2nd … 8th attempt (the 1st is immediate), each after the previous failure.</summary>
+    public static readonly IReadOnlyList<TimeSpan> DefaultRetryDelays =
+    [
+        TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2),
+        TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(24),
+    ];
+
     /// <summary>Allow webhook targets on loopback, private and link-local addresses (tests and local development only).</summary>
     public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>
+    /// <c>Easel:Webhooks:RetryDelays:0</c>, <c>:1</c>, …: the waits before each retry (±10 % jitter); unset means
+    /// <see cref="DefaultRetryDelays"/>. Null by default because the configuration binder appends to a pre-filled list.
+    /// </summary>
+    public List<TimeSpan>? RetryDelays { get; set; }
+
+    public IReadOnlyList<TimeSpan> EffectiveRetryDelays => RetryDelays is { Count: > 0 } ? RetryDelays : DefaultRetryDelays;
+
+    /// <summary>How long one attempt may take until the response headers arrive.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the previous secret keeps signing alongside the new one after a rotation.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan RotationOverlap { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Hangfire workers of the "webhooks" queue per process: how many receivers are waited on at once.</summary>
+    [Range(1, 64)]
+    public int DeliveryWorkers { get; set; } = 4;
+
+    /// <summary>How often the outbox is polled for due messages written by other processes or due retries.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:00:01")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (RetryDelays is { } delays && delays.Any(d => d < TimeSpan.Zero || d > TimeSpan.FromDays(7)))
+            yield return new ValidationResult("Easel:Webhooks:RetryDelays must each be between 0 and 7 days.", [nameof(RetryDelays)]);
+    }
 }

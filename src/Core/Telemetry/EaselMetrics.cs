@@ -14,6 +14,7 @@ public sealed class EaselMetrics
 
     private static readonly double[] JobBuckets = [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600, 1200, 2400, 3600];
     private static readonly double[] StepBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+    private static readonly double[] WebhookBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
     private readonly Counter<long> _submitted;
     private readonly Counter<long> _rejected;
@@ -22,6 +23,8 @@ public sealed class EaselMetrics
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _runTime;
     private readonly Histogram<double> _stepTime;
+    private readonly Counter<long> _webhookAttempts;
+    private readonly Histogram<double> _webhookLatency;
 
     public EaselMetrics(IMeterFactory meterFactory)
     {
@@ -36,6 +39,10 @@ public sealed class EaselMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = JobBuckets });
         _stepTime = meter.CreateHistogram("easel.denoise.step.duration", "s", "Time of one denoising step.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StepBuckets });
+        _webhookAttempts = meter.CreateCounter<long>("easel.webhook.attempts", "{attempt}",
+            "Webhook delivery attempts by outcome (delivered, retry, failed) and status class (2xx … 5xx, none).");
+        _webhookLatency = meter.CreateHistogram("easel.webhook.duration", "s", "Time from sending a webhook to the receiver's answer or the failure.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WebhookBuckets });
     }
 
     public void JobSubmitted(JobKind kind) => _submitted.Add(1, Tag("kind", kind));
@@ -55,6 +62,14 @@ public sealed class EaselMetrics
 
     public void DenoisingStep(string model, TimeSpan duration) =>
         _stepTime.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>One webhook attempt: <paramref name="outcome"/> is delivered, retry or failed; the status class "none" when no response came.</summary>
+    public void WebhookAttempted(string outcome, int? statusCode, TimeSpan latency)
+    {
+        var tags = new TagList { { "outcome", outcome }, { "status_class", statusCode is { } code ? $"{code / 100}xx" : "none" } };
+        _webhookAttempts.Add(1, tags);
+        _webhookLatency.Record(latency.TotalSeconds, tags);
+    }
 
     private static KeyValuePair<string, object?> Tag<TEnum>(string name, TEnum value) where TEnum : struct, Enum =>
         new(name, Snake(value));

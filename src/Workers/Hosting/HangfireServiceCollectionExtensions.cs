@@ -18,7 +18,8 @@ public static class HangfireServiceCollectionExtensions
     /// <summary>
     /// The Hangfire client and its storage, as a per-host <see cref="JobStorage"/> service (not the process-wide
     /// JobStorage.Current), so that several hosts in one process (tests) keep their own queues. In-memory in the embedded
-    /// mode (SQLite); Hangfire.PostgreSql, schema "hangfire", 1 s polling and a sliding invisibility timeout with PostgreSQL.
+    /// mode (SQLite); Hangfire.PostgreSql, schema "hangfire", LISTEN/NOTIFY long polling (a 1 s poll as the fallback) and a
+    /// sliding invisibility timeout with PostgreSQL.
     /// </summary>
     public static IServiceCollection AddEaselHangfire(this IServiceCollection services)
     {
@@ -75,6 +76,8 @@ public static class HangfireServiceCollectionExtensions
     {
         SchemaName = PostgresSchema,
         QueuePollInterval = TimeSpan.FromSeconds(1),
+        // LISTEN/NOTIFY: an enqueue wakes idle workers of other processes at once; the poll is the fallback.
+        EnableLongPolling = true,
         UseSlidingInvisibilityTimeout = true,
         PrepareSchemaIfNecessary = true,
     };

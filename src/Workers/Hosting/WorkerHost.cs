@@ -1,5 +1,6 @@
 using Easel.Core;
 using Easel.Core.Options;
+using Easel.Workers.Webhooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -53,6 +54,7 @@ public static class WorkerHost
         services.AddEaselWorkers();
         services.AddEaselHangfire();
         services.AddEaselJobServers("worker");
+        services.AddEaselWebhookDelivery();
         services.AddEaselTelemetry("easel-worker");
         services.AddEaselHealthChecks();
         return builder;
