@@ -75,8 +75,7 @@ public abstract class JobRunTests<TFactory>(TFactory factory) : ApiTestBase<TFac
     {
         // A long job keeps the only worker busy while the second one waits in the queue.
         var blocker = ValidRequest();
-        blocker["steps"] = 150;
-        blocker["num_images"] = 4;
+        blocker["steps"] = 25;
         var blockerLocation = (await PostAsync(blocker)).Headers.Location!.OriginalString;
         var queued = await ReadJsonAsync(await PostAsync(ValidRequest()));
         var id = queued.GetProperty("id").GetGuid();
