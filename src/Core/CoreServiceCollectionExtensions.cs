@@ -1,5 +1,6 @@
 using Easel.Core.Data;
 using Easel.Core.Generation;
+using Easel.Core.Jobs;
 using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
@@ -39,17 +40,21 @@ public static class CoreServiceCollectionExtensions
         {
             var (connectionString, _) = ConnectionString(sp);
             builder.UseSqlite(connectionString);
+            builder.AddInterceptors(sp.GetRequiredService<JobCompletionSignal.Interceptor>());
         });
         services.AddDbContext<PostgresEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
             builder.UseNpgsql(connectionString);
+            builder.AddInterceptors(sp.GetRequiredService<JobCompletionSignal.Interceptor>());
         });
         services.AddScoped<EaselDbContext>(sp =>
             sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres
                 ? sp.GetRequiredService<PostgresEaselDbContext>()
                 : sp.GetRequiredService<SqliteEaselDbContext>());
 
+        services.AddSingleton<JobCompletionSignal>();
+        services.AddSingleton<JobCompletionSignal.Interceptor>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();

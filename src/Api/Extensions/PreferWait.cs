@@ -12,14 +12,15 @@ namespace Easel.Api.Extensions;
 
 /// <summary>
 /// <c>Prefer: wait=N</c> (RFC 7240 §4.3) on endpoints that answer with a job: the response is held until the job has
-/// finished or N seconds have passed. The job row is polled (a status-only query every <see cref="PollInterval"/>), so
-/// it works whichever process runs the job.
+/// finished or N seconds have passed. A finish saved in this process wakes the wait at once (<see cref="JobCompletionSignal"/>);
+/// otherwise the job row is polled (a status-only query every <see cref="PollInterval"/>), so it works whichever process
+/// runs the job.
 /// </summary>
 public static class PreferWait
 {
     public const int MaxSeconds = 60;
 
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(150);
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 
     public const string Description = "`Prefer: wait=N` (RFC 7240) holds the response until the job has finished or N seconds "
         + "have passed; N above 60 is treated as 60, a malformed value is ignored; an applied wait is echoed as "
@@ -69,15 +70,26 @@ public static class PreferWait
         var services = http.RequestServices;
         var db = services.GetRequiredService<EaselDbContext>();
         var time = services.GetRequiredService<TimeProvider>();
+        var signal = services.GetRequiredService<JobCompletionSignal>();
         var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(seconds.Value);
         while (time.GetUtcNow() < deadline)
         {
             var remaining = deadline - time.GetUtcNow();
-            await Task.Delay(remaining < PollInterval ? remaining : PollInterval, time, http.RequestAborted);
-            var current = await db.Jobs.AsNoTracking().Where(j => j.Id == job.Id).Select(j => (JobStatus?)j.Status)
-                .FirstOrDefaultAsync(http.RequestAborted);
-            if (current is null or JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled)
-                break;
+            var finishedHere = signal.Next(job.Id);
+            try
+            {
+                // Registered before the read, so that a finish between the read and the delay still wakes us.
+                var current = await db.Jobs.AsNoTracking().Where(j => j.Id == job.Id).Select(j => (JobStatus?)j.Status)
+                    .FirstOrDefaultAsync(http.RequestAborted);
+                if (current is null or JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled)
+                    break;
+                await Task.WhenAny(finishedHere, Task.Delay(remaining < PollInterval ? remaining : PollInterval, time, http.RequestAborted));
+                http.RequestAborted.ThrowIfCancellationRequested();
+            }
+            finally
+            {
+                signal.Forget(job.Id, finishedHere);
+            }
         }
 
         var latest = await JobApi.LoadAsync(db, job.Id, http.GetOwner(), time, http.RequestAborted) ?? job;
