@@ -13,6 +13,9 @@ public sealed class StartupValidationTests
     [InlineData("Easel:Generation:DefaultScheduler", "plms-nope", "DefaultScheduler 'plms-nope'")]
     [InlineData("Easel:Generation:MaxSteps", "0", "MaxSteps")]
     [InlineData("Easel:Workers:DType", "int8", "DType")]
+    [InlineData("Easel:Auth:AdminKey", "too-short-to-be-safe", "Easel:Auth:AdminKey must be at least 32 characters")]
+    [InlineData("Easel:Auth:DefaultRateLimitPerMinute", "0", "DefaultRateLimitPerMinute")]
+    [InlineData("Easel:Auth:DefaultMaxQueuedJobs", "0", "DefaultMaxQueuedJobs")]
     public async Task Invalid_setting_stops_the_service_with_a_message_naming_it(string key, string value, string named)
     {
         var factory = new MisconfiguredFactory(key, value);

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Globalization;
 using System.Text.Json;
+using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
 using Easel.Core.Data;
@@ -51,7 +52,8 @@ public static class GenerationApi
             .ProducesValidationProblem()
             .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
         return app;
     }
@@ -111,6 +113,9 @@ public static class GenerationApi
             return Invalid(validation.Status, validation.Errors);
         }
 
+        if (await services.QueueCap.RefuseWhenFullAsync(http.HttpContext, cancellationToken) is { } queueFull)
+            return queueFull;
+
         var parameters = validation.Parameters!;
         // Inputs go to the content-addressed blob store first (idempotent); the job row refers to them by key.
         if (validation.Image is { } image)
@@ -119,7 +124,7 @@ public static class GenerationApi
             parameters = parameters with { Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height) };
 
         var now = services.Time.GetUtcNowMilliseconds();
-        var job = Job.Create(JobKind.Generation, parameters, now);
+        var job = Job.Create(JobKind.Generation, parameters, now, http.HttpContext.GetOwner());
         (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
         services.Db.Jobs.Add(job);
         JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
@@ -240,6 +245,7 @@ public sealed record GenerationServices(
     EaselDbContext Db,
     GenerationRequestValidator Validator,
     IJobDispatcher Dispatcher,
+    QueuedJobsCap QueueCap,
     IBlobStore Blobs,
     IOptions<GenerationOptions> Limits,
     IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> Json,

@@ -1,3 +1,4 @@
+using Easel.Api.Auth;
 using Easel.Core.Jobs;
 using Easel.Core.Data;
 using Easel.Core.Storage;
@@ -30,7 +31,10 @@ public static class ImageApi
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetImage(
         Guid id, EaselDbContext db, IBlobStore blobs, HttpContext context, ILogger<ImageServices> logger, CancellationToken cancellationToken)
     {
-        var image = await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, cancellationToken);
+        // An image belongs to the owner of its job; another key's image is not found, like an unknown id.
+        var owner = context.GetOwner();
+        var image = await db.Images.AsNoTracking()
+            .SingleOrDefaultAsync(i => i.Id == id && db.Jobs.Any(j => j.Id == i.JobId && j.Owner == owner), cancellationToken);
         if (image is null)
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Image not found", detail: $"No image has id {id}.");
         var stream = blobs.OpenRead(image.BlobKey);

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Easel.Api.Apis;
+using Easel.Api.Auth;
 using Easel.Core;
 using Easel.Core.Options;
 using Easel.Core.Telemetry;
 using Easel.Workers;
 using Easel.Workers.Generation;
 using Hangfire;
-using Hangfire.Dashboard;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
@@ -60,6 +60,7 @@ public static class ApiExtensions
                 .AddPrometheusExporter());
 
         AddHangfire(builder);
+        builder.AddEaselAuth();
         return builder;
     }
 
@@ -67,12 +68,12 @@ public static class ApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseEaselAuth();
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "Easel API");
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
-            // Local requests only until API keys exist (issue 3 gives the dashboard to admins).
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            Authorization = [app.Services.DashboardFilter()],
             DisplayStorageConnectionString = false,
         });
         return app;
@@ -84,6 +85,7 @@ public static class ApiExtensions
         app.MapJobEndpoints();
         app.MapImageEndpoints();
         app.MapModelEndpoints();
+        app.MapAdminEndpoints();
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false }).WithTags("Health");
         app.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
         app.MapPrometheusScrapingEndpoint("/metrics");
