@@ -77,11 +77,11 @@ public static class IdempotencyKeys
         }
 
         var owner = http.GetOwner() ?? "";
+        // Buffered (memory, then a temporary file for large uploads) so that the handler reads the same bytes again.
         http.Request.EnableBuffering();
-        using var body = new MemoryStream();
-        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
+        var fingerprint = await IdempotencyStore.FingerprintAsync(
+            http.Request.Method, http.Request.Path + http.Request.QueryString, http.Request.Body, http.RequestAborted);
         http.Request.Body.Position = 0;
-        var fingerprint = IdempotencyStore.Fingerprint(http.Request.Method, http.Request.Path + http.Request.QueryString, body.GetBuffer().AsSpan(0, (int)body.Length));
 
         var services = http.RequestServices;
         var db = services.GetRequiredService<EaselDbContext>();

@@ -64,6 +64,7 @@ public static class PreferWait
         if (seconds is null)
             return result;
         http.Response.Headers["Preference-Applied"] = $"wait={seconds}";
+        http.Response.Headers.Append("Vary", "Prefer"); // RFC 7240 §2: the answer depends on the preference
         if (JobResults.Read(result) is not ({ } job, var status) || job.IsFinished || seconds == 0)
             return result;
 

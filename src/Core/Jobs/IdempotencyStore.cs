@@ -16,12 +16,15 @@ public static class IdempotencyStore
 
     public const int MaxKeyLength = 255;
 
-    /// <summary>Lower-case hex SHA-256 over the method, the path (with query) and the body bytes.</summary>
-    public static string Fingerprint(string method, string pathAndQuery, ReadOnlySpan<byte> body)
+    /// <summary>Lower-case hex SHA-256 over the method, the path (with query) and the body bytes, read from the stream's position to its end.</summary>
+    public static async Task<string> FingerprintAsync(string method, string pathAndQuery, Stream body, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{method.ToUpperInvariant()}\n{pathAndQuery}\n"));
-        hash.AppendData(body);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            hash.AppendData(buffer, 0, read);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
