@@ -61,11 +61,11 @@ public static class PreferWait
         var http = context.HttpContext;
         var seconds = Parse(http.Request.Headers["Prefer"]);
         var result = await next(context);
-        if (seconds is null)
-            return result;
+        if (seconds is null || JobResults.Read(result) is not ({ } job, var status))
+            return result; // nothing to wait for: absent preference, or a refusal
         http.Response.Headers["Preference-Applied"] = $"wait={seconds}";
         http.Response.Headers.Append("Vary", "Prefer"); // RFC 7240 §2: the answer depends on the preference
-        if (JobResults.Read(result) is not ({ } job, var status) || job.IsFinished || seconds == 0)
+        if (job.IsFinished || seconds == 0)
             return result;
 
         var services = http.RequestServices;
