@@ -1,33 +1,36 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Easel.Core.Jobs;
 using Easel.Testing;
 using Microsoft.EntityFrameworkCore;
 
-namespace Easel.Api.Tests;
-
-/// <summary>The service with its in-process worker running the fixture models, on SQLite.</summary>
-public sealed class SqliteWorkerApiFactory : EaselApiFactory
-{
-    protected override bool InProcessWorkers => true;
-
-    protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(TestDatabase.Sqlite(DataDir));
-}
-
-/// <summary>The service with its in-process worker running the fixture models, on PostgreSQL.</summary>
-public sealed class PostgresWorkerApiFactory : EaselApiFactory
-{
-    protected override bool InProcessWorkers => true;
-
-    protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabase.CreatePostgresAsync();
-}
+namespace Easel.EndToEnd.Tests;
 
 /// <summary>Job API behaviour that needs jobs to run: the real worker and pipeline on the tiny fixture model.</summary>
-public abstract class JobRunTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
+public abstract class JobRunTests<TFactory>(TFactory factory) : IClassFixture<TFactory>
     where TFactory : EaselApiFactory
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
+
+    private TFactory Factory { get; } = factory;
+
+    private HttpClient Client { get; } = factory.CreateClient();
+
+    private static JsonObject ValidRequest() => new()
+    {
+        ["prompt"] = "a red circle on a blue background",
+        ["model"] = "sd15",
+        ["width"] = 64,
+        ["height"] = 64,
+        ["steps"] = 5,
+        ["seed"] = 42,
+        ["scheduler"] = "ddim",
+    };
+
+    private static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
 
     private Task<HttpResponseMessage> PostAsync(JsonNode body, string? prefer = null)
     {
@@ -93,6 +96,6 @@ public abstract class JobRunTests<TFactory>(TFactory factory) : ApiTestBase<TFac
     }
 }
 
-public sealed class JobRunTestsOnSqlite(SqliteWorkerApiFactory factory) : JobRunTests<SqliteWorkerApiFactory>(factory);
+public sealed class JobRunTestsOnSqlite(SqliteServiceFactory factory) : JobRunTests<SqliteServiceFactory>(factory);
 
-public sealed class JobRunTestsOnPostgres(PostgresWorkerApiFactory factory) : JobRunTests<PostgresWorkerApiFactory>(factory);
+public sealed class JobRunTestsOnPostgres(PostgresServiceFactory factory) : JobRunTests<PostgresServiceFactory>(factory);
