@@ -1,5 +1,6 @@
 using Easel.Core.Data;
 using Easel.Core.Generation;
+using Easel.Core.Jobs;
 using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
@@ -43,18 +44,22 @@ public static class CoreServiceCollectionExtensions
         services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseSqlite(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
+            builder.UseSqlite(connectionString)
+                .AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>(), sp.GetRequiredService<JobCompletionSignal.Interceptor>());
         });
         services.AddDbContext<PostgresEaselDbContext>((sp, builder) =>
         {
             var (connectionString, _) = ConnectionString(sp);
-            builder.UseNpgsql(connectionString).AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>());
+            builder.UseNpgsql(connectionString)
+                .AddInterceptors(sp.GetRequiredService<WebhookOutboxInterceptor>(), sp.GetRequiredService<JobCompletionSignal.Interceptor>());
         });
         services.AddScoped<EaselDbContext>(sp =>
             sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres
                 ? sp.GetRequiredService<PostgresEaselDbContext>()
                 : sp.GetRequiredService<SqliteEaselDbContext>());
 
+        services.AddSingleton<JobCompletionSignal>();
+        services.AddSingleton<JobCompletionSignal.Interceptor>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<WebhookOutboxSignal>();
         services.AddSingleton<WebhookOutboxInterceptor>();

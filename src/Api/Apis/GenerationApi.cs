@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Globalization;
 using System.Text.Json;
 using Easel.Api.Auth;
+using Easel.Api.Extensions;
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Generation;
@@ -39,9 +40,15 @@ public static class GenerationApi
         api.MapPost("", CreateGeneration)
             .WithName("CreateGeneration")
             .WithSummary("Submit a generation: text-to-image, image-to-image or inpainting")
-            .WithDescription(MultipartDescription)
+            .WithDescription(MultipartDescription + "\n\n" + PreferWait.Description + " With a wait, a job that finished in time "
+                + "answers 200 with the final job (and Location); one still unfinished answers 202 as without it (Replicate answers "
+                + "201 for both; 200 vs 202 tells the client whether to poll).\n\n" + IdempotencyKeys.Description)
+            .AddEndpointFilter(AllowLargeBodyAsync)
+            .WithPreferWait()
+            .WithIdempotencyKey()
             .Accepts<GenerationRequest>("application/json", "multipart/form-data")
             .Produces<JobResponse>(StatusCodes.Status202Accepted)
+            .Produces<JobResponse>(StatusCodes.Status200OK)
             .ProducesValidationProblem()
             .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -57,10 +64,7 @@ public static class GenerationApi
         CancellationToken cancellationToken)
     {
         var limits = services.Limits.Value;
-        // Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.
-        var bodyLimit = limits.MaxInputImageBytes * 2 * 4 / 3 + (1 << 20);
-        if (http.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-            size.MaxRequestBodySize = Math.Max(size.MaxRequestBodySize ?? 0, bodyLimit);
+        var bodyLimit = BodyLimit(limits);
 
         GenerationValidationResult validation;
         if (http.HasJsonContentType())
@@ -125,6 +129,7 @@ public static class GenerationApi
         (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
         services.Db.Jobs.Add(job);
         JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
+        IdempotencyKeys.AddRecord(http.HttpContext, services.Db, job);
         await services.Db.SaveChangesAsync(cancellationToken);
         // The row is committed before the queue hears of it: a worker never picks up an id it cannot find.
         string queued;
@@ -143,6 +148,19 @@ public static class GenerationApi
         services.Logger.LogInformation("Job {JobId} ({Kind} {Mode}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, job.Kind, parameters.Mode, parameters.Model, queued);
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job));
+    }
+
+    /// <summary>Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.</summary>
+    private static long BodyLimit(GenerationOptions limits) => limits.MaxInputImageBytes * 2 * 4 / 3 + (1 << 20);
+
+    /// <summary>Raises the request body limit before anything reads the body (the idempotency fingerprint reads it first).</summary>
+    private static ValueTask<object?> AllowLargeBodyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var limit = BodyLimit(http.RequestServices.GetRequiredService<IOptions<GenerationOptions>>().Value);
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = Math.Max(size.MaxRequestBodySize ?? 0, limit);
+        return next(context);
     }
 
     private static ProblemHttpResult Invalid(int status, IDictionary<string, string[]> errors) =>

@@ -40,6 +40,7 @@ public static class ApiExtensions
                 Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
             });
             o.OperationFilter<GenerationUploadOperationFilter>();
+            o.OperationFilter<JobHeadersOperationFilter>();
         });
 
         services.AddEaselHealthChecks();

@@ -1,11 +1,13 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Easel.Core.Images;
 
 namespace Easel.Core.Jobs;
 
 /// <summary>
 /// A job as the API shows it, and the body of its webhooks (so it lives beside the entity: workers build it too).
-/// URLs are relative to the service root.
+/// URLs are relative to the service root. <see cref="QueuePosition"/> and <see cref="Eta"/> are set only while the job
+/// is queued and the caller computed them (<see cref="JobQueue"/>); webhook bodies and events carry null.
 /// </summary>
 public sealed record JobResponse(
     Guid Id,
@@ -18,11 +20,23 @@ public sealed record JobResponse(
     int Attempts,
     JobProgress Progress,
     string? Error,
+    int Priority,
+    DateTimeOffset? CancelAfter,
+    DateTimeOffset? CancelRequestedAt,
+    string? Webhook,
+    IReadOnlyList<string> WebhookEvents,
+    int? QueuePosition,
+    DateTimeOffset? Eta,
     JsonElement Request,
     IReadOnlyList<ImageResponse> Images)
 {
-    public static JobResponse From(Job job)
+    [JsonIgnore]
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    /// <summary>The job document; <paramref name="queue"/> adds the queue position and ETA of a queued job.</summary>
+    public static JobResponse From(Job job, JobQueueInfo? queue = null)
     {
+        var queued = job.Status == JobStatus.Queued && queue is not null;
         using var request = JsonDocument.Parse(job.Request);
         return new JobResponse(
             job.Id,
@@ -35,9 +49,22 @@ public sealed record JobResponse(
             job.Attempts,
             new JobProgress(job.ProgressStep, job.ProgressTotal),
             job.Error,
+            job.Priority,
+            job.CancelAfter,
+            job.CancelRequestedAt,
+            job.Webhook,
+            WebhookEventNames(job.WebhookEvents),
+            queued ? queue!.Position : null,
+            queued ? queue!.Eta : null,
             request.RootElement.Clone(),
             job.Images.OrderBy(i => i.Index).Select(ImageResponse.From).ToList());
     }
+
+    /// <summary>The subscribed events by their request names (started, progress, completed).</summary>
+    public static IReadOnlyList<string> WebhookEventNames(WebhookEventTypes events) =>
+        [.. new[] { WebhookEventTypes.Started, WebhookEventTypes.Progress, WebhookEventTypes.Completed }
+            .Where(e => events.HasFlag(e))
+            .Select(e => e.ToString().ToLowerInvariant())];
 }
 
 public sealed record JobProgress(int Step, int Total);
