@@ -5,6 +5,8 @@ using System.Text.Json;
 using Easel.Core.Jobs;
 using Microsoft.EntityFrameworkCore;
 
+using Easel.Testing;
+
 namespace Easel.Api.Tests;
 
 /// <summary>With authentication on, secrets and deliveries belong to the API key: another key neither sees nor changes them.</summary>

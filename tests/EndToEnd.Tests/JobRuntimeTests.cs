@@ -15,7 +15,7 @@ using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Easel.Api.Tests;
+namespace Easel.EndToEnd.Tests;
 
 /// <summary>
 /// The worker side of jobs through the real service: its in-process Hangfire server runs the sd15 fixture model, and the
@@ -194,7 +194,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         Assert.Equal(JobStatus.Succeeded, (await UntilAsync(next, j => j.IsFinished)).Status);
     }
 
-    private static string JobEventsNameOfLast(List<JobEvent> events) => Apis.JobEventsApi.EventName(events[^1].Type);
+    private static string JobEventsNameOfLast(List<JobEvent> events) => Easel.Api.Apis.JobEventsApi.EventName(events[^1].Type);
 
     [Fact]
     public async Task Queued_job_past_cancel_after_is_canceled_by_the_sweep()

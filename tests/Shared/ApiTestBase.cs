@@ -1,9 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Easel.Testing;
 
-namespace Easel.Api.Tests;
+namespace Easel.Testing;
 
 /// <summary>Shared helpers; every test class derives once per database provider.</summary>
 public abstract class ApiTestBase<TFactory>(TFactory factory) : IClassFixture<TFactory>
