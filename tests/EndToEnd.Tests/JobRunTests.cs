@@ -10,27 +10,10 @@ using Microsoft.EntityFrameworkCore;
 namespace Easel.EndToEnd.Tests;
 
 /// <summary>Job API behaviour that needs jobs to run: the real worker and pipeline on the tiny fixture model.</summary>
-public abstract class JobRunTests<TFactory>(TFactory factory) : IClassFixture<TFactory>
+public abstract class JobRunTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
-
-    private TFactory Factory { get; } = factory;
-
-    private HttpClient Client { get; } = factory.CreateClient();
-
-    private static JsonObject ValidRequest() => new()
-    {
-        ["prompt"] = "a red circle on a blue background",
-        ["model"] = "sd15",
-        ["width"] = 64,
-        ["height"] = 64,
-        ["steps"] = 5,
-        ["seed"] = 42,
-        ["scheduler"] = "ddim",
-    };
-
-    private static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
 
     private Task<HttpResponseMessage> PostAsync(JsonNode body, string? prefer = null)
     {

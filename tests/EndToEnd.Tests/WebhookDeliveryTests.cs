@@ -15,7 +15,7 @@ namespace Easel.EndToEnd.Tests;
 /// Webhooks end to end: a real in-process worker runs the fixture model, the outbox delivers to a real receiver on
 /// 127.0.0.1 (so private targets are allowed here), with a short retry schedule (0.3 s, 0.3 s: three attempts).
 /// </summary>
-public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : WebhookTestBase<TFactory>(factory)
+public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
     private static readonly TimeSpan JobDeadline = TimeSpan.FromMinutes(2);
@@ -397,29 +397,3 @@ public sealed class PostgresWebhookFactory : EaselApiFactory
 public sealed class WebhookDeliveryTestsOnSqlite(SqliteWebhookFactory factory) : WebhookDeliveryTests<SqliteWebhookFactory>(factory);
 
 public sealed class WebhookDeliveryTestsOnPostgres(PostgresWebhookFactory factory) : WebhookDeliveryTests<PostgresWebhookFactory>(factory);
-
-/// <summary>The HTTP client of the service and the request every webhook test submits (the fixture model, 64×64, 5 steps).</summary>
-public abstract class WebhookTestBase<TFactory>(TFactory factory) : IClassFixture<TFactory>
-    where TFactory : EaselApiFactory
-{
-    protected TFactory Factory { get; } = factory;
-
-    protected HttpClient Client { get; } = factory.CreateClient();
-
-    protected static JsonObject ValidRequest() => new()
-    {
-        ["prompt"] = "a red circle on a blue background",
-        ["model"] = "sd15",
-        ["width"] = 64,
-        ["height"] = 64,
-        ["steps"] = 5,
-        ["seed"] = 42,
-        ["scheduler"] = "ddim",
-    };
-
-    protected Task<HttpResponseMessage> PostGenerationAsync(JsonNode body) =>
-        Client.PostAsync("/v1/generations", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
-
-    protected static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) =>
-        await response.Content.ReadFromJsonAsync<JsonElement>();
-}

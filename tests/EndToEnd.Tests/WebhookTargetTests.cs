@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 namespace Easel.EndToEnd.Tests;
 
 /// <summary>SSRF: with private targets not allowed (the production default), webhooks never reach the inside of the network.</summary>
-public abstract class WebhookTargetTests<TFactory>(TFactory factory) : WebhookTestBase<TFactory>(factory)
+public abstract class WebhookTargetTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
     [Theory]
