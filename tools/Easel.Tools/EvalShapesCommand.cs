@@ -29,6 +29,7 @@ internal static class EvalShapesCommand
         var singleTally = new JudgeTally();
         var pairTally = new JudgeTally();
         var times = new List<double>();
+        var placements = new PositionConfusion();
         for (var i = 0; i < images; i++)
         {
             var isPair = i % 2 == 1;
@@ -37,7 +38,10 @@ internal static class EvalShapesCommand
             var watch = Stopwatch.StartNew();
             var image = pipeline.TextToImage(request)[0];
             times.Add(watch.Elapsed.TotalMilliseconds);
-            (isPair ? pairTally : singleTally).Add(ShapeJudge.Default.Score(image.Rgb, scene.Spec));
+            var verdict = ShapeJudge.Default.Score(image.Rgb, scene.Spec);
+            (isPair ? pairTally : singleTally).Add(verdict);
+            if (!isPair)
+                placements.Add(verdict);
         }
         times.Sort();
         Console.WriteLine($"model {model}, {images} images (64×64, {steps} steps, {scheduler}, guidance {guidance}), held-out captions and seeds");
@@ -51,6 +55,37 @@ internal static class EvalShapesCommand
         Console.WriteLine($"| two objects: both present with the right colours | {pairTally.AllPresentWithColor} | report |");
         Console.WriteLine($"| two objects: both present with the right colours and shapes | {pairTally.AllPresentWithColorAndShape} | report |");
         Console.WriteLine($"| time per image, median (p90) | {times[times.Count / 2]:F0} ms ({times[(int)(times.Count * 0.9)]:F0} ms) | < 1000 ms |");
+        placements.Print();
         return 0;
+    }
+}
+
+/// <summary>Where single objects with a named position landed (the judge's one-word position of the found object).</summary>
+internal sealed class PositionConfusion
+{
+    private static readonly ShapePosition[] Named =
+        [ShapePosition.Left, ShapePosition.Right, ShapePosition.Top, ShapePosition.Bottom, ShapePosition.Centre];
+    private readonly Dictionary<(ShapePosition Asked, ShapePosition? Found), int> counts = [];
+
+    public void Add(JudgeResult verdict)
+    {
+        if (verdict.Objects is not [{ Asked.Position: var asked and not ShapePosition.Unspecified } only])
+            return;
+        ShapePosition? found = only.Match is { } match ? ShapeLayout.Classify(match.CenterX, match.CenterY) : null;
+        counts[(asked, found)] = counts.GetValueOrDefault((asked, found)) + 1;
+    }
+
+    public void Print()
+    {
+        Console.WriteLine();
+        Console.WriteLine("single object, named position → where the object was found");
+        Console.WriteLine("| asked \\ found | " + string.Join(" | ", Named) + " | absent |");
+        Console.WriteLine("|---" + string.Concat(Enumerable.Repeat("|---", Named.Length + 1)) + "|");
+        foreach (var asked in Named)
+        {
+            var row = Named.Select(found => counts.GetValueOrDefault((asked, found)).ToString())
+                .Append(counts.GetValueOrDefault((asked, null)).ToString());
+            Console.WriteLine($"| {asked} | " + string.Join(" | ", row) + " |");
+        }
     }
 }

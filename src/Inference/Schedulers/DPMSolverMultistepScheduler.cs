@@ -26,10 +26,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         if (config.UseLuLambdas)
             throw new NotSupportedException("DPMSolverMultistepScheduler: use_lu_lambdas is not implemented.");
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
-        if (config.RescaleBetasZeroSnr)
-            alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
-        AlphasCumprod = alphasCumprod;
+        AlphasCumprod = NoiseSchedule.FiniteAlphasCumprod(config, _owned);
         using (var scope = torch.NewDisposeScope())
         {
             // λ_t = log α_t - log σ_t (half log-SNR), used to clip the end of the schedule.

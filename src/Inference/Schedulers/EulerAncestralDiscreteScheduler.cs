@@ -15,10 +15,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
     public EulerAncestralDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
-        if (config.RescaleBetasZeroSnr)
-            alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
-        AlphasCumprod = alphasCumprod;
+        AlphasCumprod = NoiseSchedule.FiniteAlphasCumprod(config, _owned);
         var train = config.NumTrainTimesteps;
         var sigmas = NoiseSchedule.TrainingSigmas(AlphasCumprod).Reverse().Append(0f).ToArray();
         Sigmas = torch.tensor(sigmas, dtype: float32).OwnedBy(_owned);

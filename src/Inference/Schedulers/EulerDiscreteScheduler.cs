@@ -16,10 +16,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
     public EulerDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, var alphasCumprod) = NoiseSchedule.Build(config, _owned);
-        if (config.RescaleBetasZeroSnr)
-            alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
-        AlphasCumprod = alphasCumprod;
+        AlphasCumprod = NoiseSchedule.FiniteAlphasCumprod(config, _owned);
 
         var train = config.NumTrainTimesteps;
         using var scope = torch.NewDisposeScope();

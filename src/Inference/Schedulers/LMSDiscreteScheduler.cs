@@ -18,7 +18,7 @@ public sealed class LMSDiscreteScheduler : IScheduler
     public LMSDiscreteScheduler(SchedulerConfig config)
     {
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
+        AlphasCumprod = NoiseSchedule.FiniteAlphasCumprod(config, _owned);
         _sigmaValues = NoiseSchedule.TrainingSigmas(AlphasCumprod).Reverse().Append(0f).ToArray();
         Sigmas = torch.tensor(_sigmaValues, dtype: float32).OwnedBy(_owned);
         Timesteps = torch.empty(0, dtype: float32).OwnedBy(_owned);

@@ -65,6 +65,19 @@ internal static class NoiseSchedule
         return (owner.Add(betas), owner.Add(alphasCumprod));
     }
 
+    /// <summary>
+    /// ᾱ as <see cref="Build"/> gives it, except that a zero-terminal-SNR schedule's last ᾱ (exactly 0) becomes 2⁻²⁴,
+    /// as diffusers' σ-space schedulers do: σ_T and ratios of ᾱ stay finite, and the first step starts from (nearly)
+    /// pure noise.
+    /// </summary>
+    public static Tensor FiniteAlphasCumprod(SchedulerConfig config, OwnedTensors owner)
+    {
+        var (_, alphasCumprod) = Build(config, owner);
+        if (config.RescaleBetasZeroSnr)
+            alphasCumprod[-1] = torch.tensor(MathF.Pow(2, -24));
+        return alphasCumprod;
+    }
+
     /// <summary>σ_t = √((1 - ᾱ_t) / ᾱ_t) for every training timestep, in float32 as diffusers computes it.</summary>
     public static float[] TrainingSigmas(Tensor alphasCumprod)
     {

@@ -22,7 +22,7 @@ public sealed class PNDMScheduler : IScheduler
         if (!config.SkipPrkSteps)
             throw new NotSupportedException("PNDMScheduler is implemented with skip_prk_steps=true (PLMS) only.");
         Config = config;
-        (_, AlphasCumprod) = NoiseSchedule.Build(config, _owned);
+        AlphasCumprod = NoiseSchedule.FiniteAlphasCumprod(config, _owned);
         _finalAlphaCumprod = (config.SetAlphaToOne ?? false)
             ? torch.tensor(1.0f).OwnedBy(_owned)
             : AlphasCumprod[0].clone().OwnedBy(_owned);
