@@ -21,6 +21,9 @@ internal static class EvalShapesCommand
         var steps = options.Int("steps", 20);
         var scheduler = options.String("scheduler", "ddim");
         var guidance = options.Double("guidance", 7.5);
+        var saveTo = options.String("save", "");
+        if (saveTo.Length > 0)
+            Directory.CreateDirectory(saveTo);
         torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
 
         using var pipeline = StableDiffusionPipeline.Load(model, new PipelineOptions("cpu", options.String("dtype", "float32")));
@@ -29,7 +32,12 @@ internal static class EvalShapesCommand
         var singleTally = new JudgeTally();
         var pairTally = new JudgeTally();
         var times = new List<double>();
-        var placements = new PositionConfusion();
+        var placements = new Confusion<ShapePosition>("single object, named position → where the object was found",
+            [ShapePosition.Left, ShapePosition.Right, ShapePosition.Top, ShapePosition.Bottom, ShapePosition.Centre],
+            spec => spec.Position == ShapePosition.Unspecified ? null : spec.Position,
+            match => ShapeLayout.Classify(match.CenterX, match.CenterY));
+        var kinds = new Confusion<ShapeKind>("single object, named kind → the kind the judge found", Enum.GetValues<ShapeKind>(),
+            spec => spec.Kind, match => match.Kind);
         for (var i = 0; i < images; i++)
         {
             var isPair = i % 2 == 1;
@@ -39,9 +47,14 @@ internal static class EvalShapesCommand
             var image = pipeline.TextToImage(request)[0];
             times.Add(watch.Elapsed.TotalMilliseconds);
             var verdict = ShapeJudge.Default.Score(image.Rgb, scene.Spec);
+            if (saveTo.Length > 0)
+                ShapeRenderer.SavePng(image.Rgb, 64, 64, Path.Combine(saveTo, $"{i:D3} {scene.Caption}{(verdict.AllCorrect ? "" : " (wrong)")}.png"));
             (isPair ? pairTally : singleTally).Add(verdict);
             if (!isPair)
+            {
                 placements.Add(verdict);
+                kinds.Add(verdict);
+            }
         }
         times.Sort();
         Console.WriteLine($"model {model}, {images} images (64×64, {steps} steps, {scheduler}, guidance {guidance}), held-out captions and seeds");
@@ -56,36 +69,39 @@ internal static class EvalShapesCommand
         Console.WriteLine($"| two objects: both present with the right colours and shapes | {pairTally.AllPresentWithColorAndShape} | report |");
         Console.WriteLine($"| time per image, median (p90) | {times[times.Count / 2]:F0} ms ({times[(int)(times.Count * 0.9)]:F0} ms) | < 1000 ms |");
         placements.Print();
+        kinds.Print();
         return 0;
     }
 }
 
-/// <summary>Where single objects with a named position landed (the judge's one-word position of the found object).</summary>
-internal sealed class PositionConfusion
+/// <summary>
+/// For single-object captions: what was asked (a position, a kind) against what the judge found, as a table whose
+/// rows are asked values and columns found ones, plus "absent" when no object matched.
+/// </summary>
+internal sealed class Confusion<T>(string title, IReadOnlyList<T> values, Func<ObjectSpec, T?> asked, Func<DetectedObject, T> found)
+    where T : struct, Enum
 {
-    private static readonly ShapePosition[] Named =
-        [ShapePosition.Left, ShapePosition.Right, ShapePosition.Top, ShapePosition.Bottom, ShapePosition.Centre];
-    private readonly Dictionary<(ShapePosition Asked, ShapePosition? Found), int> counts = [];
+    private readonly Dictionary<(T Asked, T? Found), int> counts = [];
 
     public void Add(JudgeResult verdict)
     {
-        if (verdict.Objects is not [{ Asked.Position: var asked and not ShapePosition.Unspecified } only])
+        if (verdict.Objects is not [var only] || asked(only.Asked) is not { } wanted)
             return;
-        ShapePosition? found = only.Match is { } match ? ShapeLayout.Classify(match.CenterX, match.CenterY) : null;
-        counts[(asked, found)] = counts.GetValueOrDefault((asked, found)) + 1;
+        T? seen = only.Match is { } match ? found(match) : null;
+        counts[(wanted, seen)] = counts.GetValueOrDefault((wanted, seen)) + 1;
     }
 
     public void Print()
     {
         Console.WriteLine();
-        Console.WriteLine("single object, named position → where the object was found");
-        Console.WriteLine("| asked \\ found | " + string.Join(" | ", Named) + " | absent |");
-        Console.WriteLine("|---" + string.Concat(Enumerable.Repeat("|---", Named.Length + 1)) + "|");
-        foreach (var asked in Named)
+        Console.WriteLine(title);
+        Console.WriteLine("| asked \\ found | " + string.Join(" | ", values) + " | absent |");
+        Console.WriteLine("|---" + string.Concat(Enumerable.Repeat("|---", values.Count + 1)) + "|");
+        foreach (var wanted in values)
         {
-            var row = Named.Select(found => counts.GetValueOrDefault((asked, found)).ToString())
-                .Append(counts.GetValueOrDefault((asked, null)).ToString());
-            Console.WriteLine($"| {asked} | " + string.Join(" | ", row) + " |");
+            var row = values.Select(seen => counts.GetValueOrDefault((wanted, seen)).ToString())
+                .Append(counts.GetValueOrDefault((wanted, null)).ToString());
+            Console.WriteLine($"| {wanted} | " + string.Join(" | ", row) + " |");
         }
     }
 }

@@ -20,6 +20,7 @@ internal static class TrainShapesCommand
             DiffusionSteps = options.Int("diffusion-steps", defaults.DiffusionSteps),
             LatentPool = options.Int("pool", defaults.LatentPool),
             DiffusionBatch = options.Int("batch", defaults.DiffusionBatch),
+            RefineSteps = options.Int("refine-steps", defaults.RefineSteps),
         };
         var template = options.String("template", "models/easel-shapes");
         var output = options.String("out", template);

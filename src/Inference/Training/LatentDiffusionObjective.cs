@@ -12,8 +12,9 @@ namespace Easel.Inference.Training;
 /// prompt at a given rate so that one model serves classifier-free guidance (Ho &amp; Salimans 2022).
 /// Fine-tunes (LoRA, DreamBooth, textual inversion) reuse it with their own choice of trainable parameters.
 /// </summary>
+/// <param name="lowNoise">When set, that share of each batch draws its timestep below a bound instead of from all timesteps.</param>
 public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipTextModel textEncoder, ClipTokenizer tokenizer,
-    IScheduler noiseSchedule, double unconditionalRate)
+    IScheduler noiseSchedule, double unconditionalRate, LowNoiseEmphasis? lowNoise = null)
 {
     /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
     public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
@@ -21,6 +22,8 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
         var batch = latents.shape[0];
         var device = latents.device;
         var timesteps = torch.randint(0, noiseSchedule.Config.NumTrainTimesteps, [batch], dtype: int64, generator: generator);
+        if (lowNoise is { } emphasis)
+            timesteps = emphasis.Apply(timesteps, generator);
         var noise = torch.randn(latents.shape, dtype: float32, generator: generator).to(device);
         var dropped = torch.rand([batch], dtype: float32, generator: generator).data<float>().ToArray();
         var conditioningText = captions.Select((c, i) => dropped[i] < unconditionalRate ? "" : c).ToList();
@@ -43,5 +46,21 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
     {
         var alphaBar = noiseSchedule.AlphasCumprod.index_select(0, timesteps).to(latents.device).view(-1, 1, 1, 1);
         return alphaBar.sqrt() * noise - (1 - alphaBar).sqrt() * latents;
+    }
+}
+
+/// <summary>
+/// Draws a share of the training timesteps from [0, <see cref="Below"/>) instead of from all of them. With v-prediction
+/// on a zero-terminal-SNR schedule the loss is dominated by the noisiest timesteps (where layout is decided); this
+/// gives the low-noise timesteps, where outlines are refined, a larger part of the gradient again.
+/// </summary>
+public sealed record LowNoiseEmphasis(double Share, int Below)
+{
+    public Tensor Apply(Tensor timesteps, Generator generator)
+    {
+        var count = timesteps.shape[0];
+        var low = torch.randint(0, Below, [count], dtype: int64, generator: generator);
+        var chosen = torch.rand([count], dtype: float32, generator: generator) < Share;
+        return torch.where(chosen, low, timesteps);
     }
 }

@@ -18,24 +18,35 @@ public sealed record ShapesTrainingSettings
     public double KlWeight { get; init; } = 1e-4;
     /// <summary>How many distinct scenes the diffusion phase draws from (their latents are cached).</summary>
     public int LatentPool { get; init; } = 40_000;
-    public int DiffusionSteps { get; init; } = 5000;
+    public int DiffusionSteps { get; init; } = 6000;
     public int DiffusionBatch { get; init; } = 64;
     public double DiffusionLearningRate { get; init; } = 6e-4;
     public double UnconditionalRate { get; init; } = 0.1;
     public double EmaDecay { get; init; } = 0.999;
     public int CheckpointEvery { get; init; } = 250;
+
+    /// <summary>
+    /// A second diffusion phase, from the first one's EMA weights, with <see cref="RefineLowNoise"/> of every batch drawing
+    /// its timestep below <see cref="RefineLowNoiseBelow"/> (outlines are sharpened there; the first phase, dominated by
+    /// the noisiest timesteps, learns layout). 0 steps = no refinement.
+    /// </summary>
+    public int RefineSteps { get; init; } = 1600;
+    public double RefineLearningRate { get; init; } = 2e-4;
+    public double RefineLowNoise { get; init; } = 0.6;
+    public int RefineLowNoiseBelow { get; init; } = 400;
 }
 
 /// <summary>
 /// Trains the bundled model from scratch, reproducibly: the autoencoder first (on freshly rendered scenes),
-/// then the text encoder and UNet together with the latent diffusion objective on cached latents; the result
-/// is written as a diffusers folder (weights stored as float16, EMA weights for the UNet and text encoder).
+/// then the text encoder and UNet together with the latent diffusion objective on cached latents (with the prediction
+/// type and noise schedule of the template's scheduler config); the result is written as a diffusers folder (weights stored as float16, EMA weights for the UNet and text encoder).
 /// Every phase checkpoints into <c>workFolder</c> and resumes from there.
 /// </summary>
 /// <param name="templateFolder">A diffusers folder holding the configs and tokenizer of the model to train.</param>
 public sealed class ShapesModelRecipe(string templateFolder, string outputFolder, string workFolder, ShapesTrainingSettings settings)
 {
     private const string LatentCacheFile = "latent-pool.safetensors";
+    private const string RefinePhase = "refine";
 
     public void Run(IProgress<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
@@ -59,6 +70,19 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         var noiseSchedule = SchedulerRegistry.FromConfig(SchedulerConfig.Read(Path.Combine(templateFolder, "scheduler", "scheduler_config.json")));
         var objective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate);
 
+        // A batch of the pool: posterior samples z ~ N(μ, σ²) of random scenes, scaled, with their captions; the step's
+        // generator then draws the objective's timesteps and noise.
+        (Tensor Latents, List<string> Captions, Generator Generator) Batch(string phase, int step)
+        {
+            var generator = StepGenerator(phase, step);
+            var picks = torch.randint(0, poolMoments.shape[0], [settings.DiffusionBatch], dtype: int64, generator: generator);
+            var chosen = poolMoments.index_select(0, picks); // (B, 2C, h, w): mean and log-variance
+            var halves = chosen.chunk(2, 1);
+            var logVar = halves[1].clamp(-30, 20);
+            var latents = (halves[0] + (0.5 * logVar).exp() * torch.randn(halves[0].shape, generator: generator)) * scalingFactor;
+            return (latents, picks.data<long>().ToArray().Select(i => captions[(int)i]).ToList(), generator);
+        }
+
         using var loop = new TrainingLoop("diffusion", [new("text_encoder", textEncoder), new("unet", unet)],
             new OptimizerSettings { LearningRate = settings.DiffusionLearningRate, WarmupSteps = 300 }, settings.DiffusionSteps, workFolder, settings.EmaDecay)
         {
@@ -68,25 +92,39 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
             log($"diffusion: resumed at step {loop.Step}");
         loop.Run(step =>
         {
-            var generator = StepGenerator("diffusion", step);
-            var picks = torch.randint(0, poolMoments.shape[0], [settings.DiffusionBatch], dtype: int64, generator: generator);
-            var chosen = poolMoments.index_select(0, picks); // (B, 2C, h, w): mean and log-variance
-            var halves = chosen.chunk(2, 1);
-            var logVar = halves[1].clamp(-30, 20);
-            var latents = (halves[0] + (0.5 * logVar).exp() * torch.randn(halves[0].shape, generator: generator)) * scalingFactor;
-            var batchCaptions = picks.data<long>().ToArray().Select(i => captions[(int)i]).ToList();
+            var (latents, batchCaptions, generator) = Batch("diffusion", step);
             return objective.Loss(latents, batchCaptions, generator);
         }, progress, cancellationToken);
 
         loop.EmaOf("text_encoder")!.CopyTo(textEncoder);
         loop.EmaOf("unet")!.CopyTo(unet);
+
+        if (settings.RefineSteps > 0)
+        {
+            var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate,
+                new LowNoiseEmphasis(settings.RefineLowNoise, settings.RefineLowNoiseBelow));
+            using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder), new("unet", unet)],
+                new OptimizerSettings { LearningRate = settings.RefineLearningRate, WarmupSteps = 100 }, settings.RefineSteps, workFolder, settings.EmaDecay)
+            {
+                CheckpointEvery = settings.CheckpointEvery,
+            };
+            if (refine.TryResume())
+                log($"{RefinePhase}: resumed at step {refine.Step}");
+            refine.Run(step =>
+            {
+                var (latents, batchCaptions, generator) = Batch(RefinePhase, step);
+                return refineObjective.Loss(latents, batchCaptions, generator);
+            }, progress, cancellationToken);
+            refine.EmaOf("text_encoder")!.CopyTo(textEncoder);
+            refine.EmaOf("unet")!.CopyTo(unet);
+        }
         Export(textEncoder, unet, vae, scalingFactor);
         log($"wrote {outputFolder}");
     }
 
     /// <summary>
     /// Writes the model folder from the latest checkpoints of a run that has not finished (EMA weights of the
-    /// diffusion phase), so that a long run can be inspected or shipped part-way; returns the step exported.
+    /// refine phase when it has begun, else of the diffusion phase), so that a long run can be inspected or shipped part-way; returns the step exported.
     /// </summary>
     public int ExportLatestCheckpoint(Action<string>? log = null)
     {
@@ -100,12 +138,13 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         var scalingFactor = ScalingFactor(poolMoments);
         using var textEncoder = new ClipTextModel(ConfigJson.Read<ClipTextConfig>(Path.Combine(templateFolder, "text_encoder", "config.json")));
         using var unet = new UNet2DConditionModel(UNet2DConditionConfig.Load(Path.Combine(templateFolder, "unet")));
-        LoadCheckpoint(textEncoder, Path.Combine(workFolder, "diffusion", "text_encoder.ema.safetensors"));
-        LoadCheckpoint(unet, Path.Combine(workFolder, "diffusion", "unet.ema.safetensors"));
-        using var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(workFolder, "diffusion", "state.json")));
+        var phase = File.Exists(Path.Combine(workFolder, RefinePhase, "state.json")) ? RefinePhase : "diffusion";
+        LoadCheckpoint(textEncoder, Path.Combine(workFolder, phase, "text_encoder.ema.safetensors"));
+        LoadCheckpoint(unet, Path.Combine(workFolder, phase, "unet.ema.safetensors"));
+        using var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(workFolder, phase, "state.json")));
         var step = state.RootElement.GetProperty("step").GetInt32();
         Export(textEncoder, unet, vae, scalingFactor);
-        log($"wrote {outputFolder} from diffusion step {step}");
+        log($"wrote {outputFolder} from {phase} step {step}");
         return step;
     }
 

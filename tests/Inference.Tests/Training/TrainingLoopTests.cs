@@ -1,0 +1,140 @@
+using Easel.Inference.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Tests.Training;
+
+public sealed class TrainingLoopTests : IDisposable
+{
+    private readonly string _checkpoints = Path.Combine(Path.GetTempPath(), $"easel-training-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_checkpoints))
+            Directory.Delete(_checkpoints, recursive: true);
+    }
+
+    /// <summary>y = x·w* + b* with noise, drawn from the step number alone (as every trainer must).</summary>
+    private static Tensor RegressionLoss(nn.Module<Tensor, Tensor> model, int step)
+    {
+        var generator = new Generator((ulong)(1000 + step), CPU);
+        var x = torch.randn([32, 3], generator: generator);
+        var y = x.matmul(torch.tensor(new[] { 1.5f, -2f, 0.5f }).view(3, 1)) + 0.25f + 0.01f * torch.randn([32, 1], generator: generator);
+        return nn.functional.mse_loss(model.call(x), y);
+    }
+
+    private static nn.Module<Tensor, Tensor> NewModel()
+    {
+        torch.manual_seed(5);
+        return nn.Linear(3, 1);
+    }
+
+    private TrainingLoop NewLoop(nn.Module model, int totalSteps) =>
+        new("fit", [new TrainableModule("linear", model)], new OptimizerSettings { LearningRate = 0.05, WarmupSteps = 5 }, totalSteps,
+            _checkpoints, emaDecay: 0.9) { CheckpointEvery = 10 };
+
+    [Fact]
+    public void Loop_fits_a_linear_regression()
+    {
+        using var model = NewModel();
+        using var loop = NewLoop(model, 200);
+        var before = RegressionLoss(model, 9999).item<float>();
+        loop.Run(step => RegressionLoss(model, step));
+        var after = RegressionLoss(model, 9999).item<float>();
+        Assert.True(after < before / 100, $"loss {before} → {after}");
+        Assert.True(loop.IsComplete);
+    }
+
+    [Fact]
+    public void Run_interrupted_and_resumed_from_its_checkpoint_ends_bit_identical_to_an_uninterrupted_run()
+    {
+        using var straight = NewModel();
+        using (var loop = new TrainingLoop("fit", [new TrainableModule("linear", straight)], new OptimizerSettings { LearningRate = 0.05, WarmupSteps = 5 },
+                   40, checkpointRoot: null, emaDecay: 0.9))
+            loop.Run(step => RegressionLoss(straight, step));
+
+        using var cancel = new CancellationTokenSource();
+        using (var first = NewModel())
+        using (var loop = NewLoop(first, 40))
+        {
+            Assert.Throws<OperationCanceledException>(() => loop.Run(step =>
+            {
+                if (step == 25)
+                    cancel.Cancel(); // the process dies after step 25; the last checkpoint is step 20
+                return RegressionLoss(first, step);
+            }, cancellationToken: cancel.Token));
+        }
+
+        using var resumed = NewModel();
+        using (var loop = NewLoop(resumed, 40))
+        {
+            Assert.True(loop.TryResume());
+            Assert.Equal(20, loop.Step);
+            loop.Run(step => RegressionLoss(resumed, step));
+        }
+        Assert.True(straight.parameters().First().eq(resumed.parameters().First()).all().item<bool>());
+        Assert.True(straight.parameters().Last().eq(resumed.parameters().Last()).all().item<bool>());
+    }
+
+    [Fact]
+    public void Ema_lags_behind_the_trained_weights()
+    {
+        using var model = NewModel();
+        using var loop = NewLoop(model, 30);
+        loop.Run(step => RegressionLoss(model, step));
+        using var averaged = NewModel();
+        loop.EmaOf("linear")!.CopyTo(averaged);
+        var trained = RegressionLoss(model, 9999).item<float>();
+        var ema = RegressionLoss(averaged, 9999).item<float>();
+        Assert.False(model.parameters().First().eq(averaged.parameters().First()).all().item<bool>());
+        Assert.True(ema > trained, $"EMA loss {ema} vs trained {trained} after 30 steps of a fast descent");
+    }
+
+    [Fact]
+    public void Learning_rate_warms_up_linearly_then_decays_by_cosine_to_its_floor()
+    {
+        var settings = new OptimizerSettings { LearningRate = 1e-3, WarmupSteps = 10, FinalLearningRateFraction = 0.1 };
+        Assert.Equal(1e-4, settings.LearningRateAt(0, 110), 12);
+        Assert.Equal(1e-3, settings.LearningRateAt(9, 110), 12);
+        Assert.Equal(0.55e-3, settings.LearningRateAt(60, 110), 12);
+        Assert.Equal(1e-4, settings.LearningRateAt(110, 110), 12);
+    }
+
+    [Fact]
+    public void Loop_refuses_modules_without_trainable_parameters()
+    {
+        using var model = NewModel();
+        foreach (var p in model.parameters())
+            p.requires_grad = false;
+        Assert.Throws<ArgumentException>(() => NewLoop(model, 10));
+    }
+}
+
+public sealed class LowNoiseEmphasisTests
+{
+    private static Tensor Uniform() => torch.randint(0, 1000, [4000], dtype: int64, generator: new Generator(3, CPU));
+
+    [Fact]
+    public void Full_share_draws_every_timestep_below_the_bound()
+    {
+        var timesteps = new LowNoiseEmphasis(1.0, 400).Apply(Uniform(), new Generator(4, CPU));
+        Assert.True(timesteps.max().item<long>() < 400);
+    }
+
+    [Fact]
+    public void Share_sets_the_fraction_of_low_noise_timesteps()
+    {
+        // 0.6 of the batch below 400 plus 0.4 × 0.4 of the untouched uniform draws: 0.76.
+        var timesteps = new LowNoiseEmphasis(0.6, 400).Apply(Uniform(), new Generator(4, CPU));
+        var below = (timesteps < 400).to_type(float32).mean().item<float>();
+        Assert.InRange(below, 0.73, 0.79);
+        Assert.True(timesteps.max().item<long>() >= 900, "the rest still covers the noisiest timesteps");
+    }
+
+    [Fact]
+    public void Same_generator_seed_gives_the_same_timesteps()
+    {
+        var emphasis = new LowNoiseEmphasis(0.5, 300);
+        Assert.True(emphasis.Apply(Uniform(), new Generator(9, CPU)).eq(emphasis.Apply(Uniform(), new Generator(9, CPU))).all().item<bool>());
+    }
+}
