@@ -18,7 +18,7 @@ public sealed record ShapesTrainingSettings
     public double KlWeight { get; init; } = 1e-4;
     /// <summary>How many distinct scenes the diffusion phase draws from (their latents are cached).</summary>
     public int LatentPool { get; init; } = 40_000;
-    public int DiffusionSteps { get; init; } = 6000;
+    public int DiffusionSteps { get; init; } = 5000;
     public int DiffusionBatch { get; init; } = 64;
     public double DiffusionLearningRate { get; init; } = 6e-4;
     public double UnconditionalRate { get; init; } = 0.1;
@@ -26,11 +26,11 @@ public sealed record ShapesTrainingSettings
     public int CheckpointEvery { get; init; } = 250;
 
     /// <summary>
-    /// A second diffusion phase, from the first one's EMA weights, with <see cref="RefineLowNoise"/> of every batch drawing
-    /// its timestep below <see cref="RefineLowNoiseBelow"/> (outlines are sharpened there; the first phase, dominated by
-    /// the noisiest timesteps, learns layout). 0 steps = no refinement.
+    /// An optional second diffusion phase, from the first one's EMA weights, with <see cref="RefineLowNoise"/> of every
+    /// batch drawing its timestep below <see cref="RefineLowNoiseBelow"/>. Off by default: on the zero-terminal-SNR
+    /// v-prediction experiment (models/easel-shapes/README.md) 1,600 such steps did not make outlines more correct.
     /// </summary>
-    public int RefineSteps { get; init; } = 1600;
+    public int RefineSteps { get; init; } = 0;
     public double RefineLearningRate { get; init; } = 2e-4;
     public double RefineLowNoise { get; init; } = 0.6;
     public int RefineLowNoiseBelow { get; init; } = 400;
