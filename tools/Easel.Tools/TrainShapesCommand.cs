@@ -21,6 +21,7 @@ internal static class TrainShapesCommand
             LatentPool = options.Int("pool", defaults.LatentPool),
             DiffusionBatch = options.Int("batch", defaults.DiffusionBatch),
             RefineSteps = options.Int("refine-steps", defaults.RefineSteps),
+            RefineLowNoise = options.Double("refine-low-noise", defaults.RefineLowNoise),
         };
         var template = options.String("template", "models/easel-shapes");
         var output = options.String("out", template);

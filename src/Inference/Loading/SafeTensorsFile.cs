@@ -26,10 +26,16 @@ public sealed class SafeTensorsFile : IDisposable
     private SafeTensorsFile(string path)
     {
         Path = path;
-        var length = new FileInfo(path).Length;
+        // The stream's length is the target's when the path is a symbolic link (as in a Hugging Face cache snapshot);
+        // FileInfo.Length would be the link's own.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = stream.Length;
         if (length < 8)
+        {
+            stream.Dispose();
             throw new InvalidDataException($"'{path}' is not a safetensors file: it is {length} bytes long.");
-        _file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        }
+        _file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         _view = _file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         var headerLength = _view.ReadInt64(0);
         if (headerLength <= 0 || headerLength > length - 8 || headerLength > 100_000_000)

@@ -102,7 +102,7 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         if (settings.RefineSteps > 0)
         {
             var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate,
-                new LowNoiseEmphasis(settings.RefineLowNoise, settings.RefineLowNoiseBelow));
+                settings.RefineLowNoise > 0 ? new LowNoiseEmphasis(settings.RefineLowNoise, settings.RefineLowNoiseBelow) : null);
             using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder), new("unet", unet)],
                 new OptimizerSettings { LearningRate = settings.RefineLearningRate, WarmupSteps = 100 }, settings.RefineSteps, workFolder, settings.EmaDecay)
             {
