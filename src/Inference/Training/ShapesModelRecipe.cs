@@ -39,7 +39,8 @@ public sealed record ShapesTrainingSettings
 /// <summary>
 /// Trains the bundled model from scratch, reproducibly: the autoencoder first (on freshly rendered scenes),
 /// then the text encoder and UNet together with the latent diffusion objective on cached latents (with the prediction
-/// type and noise schedule of the template's scheduler config); the result is written as a diffusers folder (weights stored as float16, EMA weights for the UNet and text encoder).
+/// type and noise schedule of the template's scheduler config); the result is written as a diffusers folder (weights
+/// stored as float16, EMA weights for the UNet and text encoder).
 /// Every phase checkpoints into <c>workFolder</c> and resumes from there.
 /// </summary>
 /// <param name="templateFolder">A diffusers folder holding the configs and tokenizer of the model to train.</param>
@@ -124,7 +125,8 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
 
     /// <summary>
     /// Writes the model folder from the latest checkpoints of a run that has not finished (EMA weights of the
-    /// refine phase when it has begun, else of the diffusion phase), so that a long run can be inspected or shipped part-way; returns the step exported.
+    /// refine phase when it has begun, else of the diffusion phase), so that a long run can be inspected or shipped
+    /// part-way; returns the step exported.
     /// </summary>
     public int ExportLatestCheckpoint(Action<string>? log = null)
     {
