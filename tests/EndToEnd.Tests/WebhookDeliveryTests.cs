@@ -15,12 +15,9 @@ namespace Easel.EndToEnd.Tests;
 /// Webhooks end to end: a real in-process worker runs the fixture model, the outbox delivers to a real receiver on
 /// 127.0.0.1 (so private targets are allowed here), with a short retry schedule (0.3 s, 0.3 s: three attempts).
 /// </summary>
-public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
+public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : WebhookTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
-    private static readonly TimeSpan JobDeadline = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan DeliveryDeadline = TimeSpan.FromSeconds(20);
-
     [Fact]
     public async Task Completed_webhook_is_signed_with_the_secret_from_the_api_and_carries_the_finished_job()
     {
@@ -100,29 +97,6 @@ public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : ApiTest
         Assert.Equal(1, delivery.GetProperty("attempt_count").GetInt32());
         Assert.Equal(410, Assert.Single(delivery.GetProperty("attempts").EnumerateArray()).GetProperty("status_code").GetInt32());
         Assert.Contains("410", delivery.GetProperty("last_error").GetString());
-    }
-
-    [Fact]
-    public async Task Webhook_outcomes_and_latency_are_exported_as_metrics()
-    {
-        await using var receiver = await WebhookReceiver.StartAsync(n => n == 1 ? 503 : 200);
-        var job = await RunJobAsync(receiver.Url);
-        await WaitForDeliveriesAsync(job, d => d.All(x => x.GetProperty("status").GetString() == "delivered"));
-
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(10);
-        string[] lines;
-        while (true)
-        {
-            lines = (await Client.GetStringAsync("/metrics")).Split('\n');
-            if (lines.Any(l => l.StartsWith("easel_webhook_attempts_total{", StringComparison.Ordinal) && l.Contains("outcome=\"delivered\"")
-                    && l.Contains("status_class=\"2xx\""))
-                && lines.Any(l => l.StartsWith("easel_webhook_attempts_total{", StringComparison.Ordinal) && l.Contains("outcome=\"retry\"")
-                    && l.Contains("status_class=\"5xx\"")))
-                break;
-            Assert.True(DateTimeOffset.UtcNow < deadline, "webhook attempts are missing from /metrics:\n" + string.Join('\n', lines.Where(l => l.Contains("webhook"))));
-            await Task.Delay(200);
-        }
-        Assert.Contains(lines, l => l.StartsWith("easel_webhook_duration_seconds_bucket{", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -310,39 +284,6 @@ public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : ApiTest
         Assert.Equal(2, waits.Count);
         Assert.All(waits, wait => Assert.True(wait < TimeSpan.FromMilliseconds(250),
             $"first attempts started {string.Join(", ", waits.Select(w => $"{w.TotalMilliseconds} ms"))} after the commit"));
-    }
-
-    private async Task<JsonElement> RunJobAsync(string? webhook, string[]? events = null)
-    {
-        var body = ValidRequest();
-        if (webhook is not null)
-            body["webhook"] = webhook;
-        if (events is not null)
-            body["webhook_events"] = new JsonArray([.. events.Select(e => (JsonNode)e)]);
-        var response = await PostGenerationAsync(body);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var job = await JobPolling.UntilFinishedAsync(Client, response.Headers.Location!.OriginalString, JobDeadline);
-        Assert.Equal("succeeded", job.GetProperty("status").GetString());
-        return job;
-    }
-
-    private async Task<string> GetSecretAsync() =>
-        (await Client.GetFromJsonAsync<JsonElement>("/v1/webhooks/secret")).GetProperty("secret").GetString()!;
-
-    private async Task<JsonElement> WaitForDeliveriesAsync(JsonElement job, Func<List<JsonElement>, bool> done)
-    {
-        var path = $"/v1/jobs/{job.GetProperty("id").GetGuid()}/webhook-deliveries";
-        var deadline = DateTimeOffset.UtcNow + DeliveryDeadline;
-        while (true)
-        {
-            var deliveries = await Client.GetFromJsonAsync<JsonElement>(path);
-            var list = deliveries.EnumerateArray().ToList();
-            if (list.Count > 0 && done(list))
-                return deliveries;
-            if (DateTimeOffset.UtcNow > deadline)
-                throw new TimeoutException($"The deliveries did not reach the expected state: {deliveries}");
-            await Task.Delay(50);
-        }
     }
 
     /// <summary>A URL on 127.0.0.1 where nothing listens: the port of a receiver that was started and stopped.</summary>

@@ -21,7 +21,10 @@ internal static class TrainShapesCommand
             LatentPool = options.Int("pool", defaults.LatentPool),
             DiffusionBatch = options.Int("batch", defaults.DiffusionBatch),
             RefineSteps = options.Int("refine-steps", defaults.RefineSteps),
-            RefineLowNoise = options.Double("refine-low-noise", defaults.RefineLowNoise),
+            RefineLearningRate = options.Double("refine-lr", defaults.RefineLearningRate),
+            RefineEmphasis = options.Double("refine-emphasis", defaults.RefineEmphasis),
+            RefineEmphasisFrom = options.Int("refine-emphasis-from", defaults.RefineEmphasisFrom),
+            RefineEmphasisTo = options.Int("refine-emphasis-to", defaults.RefineEmphasisTo),
         };
         var template = options.String("template", "models/easel-shapes");
         var output = options.String("out", template);

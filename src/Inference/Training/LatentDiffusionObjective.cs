@@ -12,9 +12,9 @@ namespace Easel.Inference.Training;
 /// prompt at a given rate so that one model serves classifier-free guidance (Ho &amp; Salimans 2022).
 /// Fine-tunes (LoRA, DreamBooth, textual inversion) reuse it with their own choice of trainable parameters.
 /// </summary>
-/// <param name="lowNoise">When set, that share of each batch draws its timestep below a bound instead of from all timesteps.</param>
+/// <param name="emphasis">When set, that share of each batch draws its timestep from a range instead of from all timesteps.</param>
 public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipTextModel textEncoder, ClipTokenizer tokenizer,
-    IScheduler noiseSchedule, double unconditionalRate, LowNoiseEmphasis? lowNoise = null)
+    IScheduler noiseSchedule, double unconditionalRate, TimestepEmphasis? emphasis = null)
 {
     /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
     public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
@@ -22,7 +22,7 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
         var batch = latents.shape[0];
         var device = latents.device;
         var timesteps = torch.randint(0, noiseSchedule.Config.NumTrainTimesteps, [batch], dtype: int64, generator: generator);
-        if (lowNoise is { } emphasis)
+        if (emphasis is not null)
             timesteps = emphasis.Apply(timesteps, generator);
         var noise = torch.randn(latents.shape, dtype: float32, generator: generator).to(device);
         var dropped = torch.rand([batch], dtype: float32, generator: generator).data<float>().ToArray();
@@ -50,17 +50,17 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
 }
 
 /// <summary>
-/// Draws a share of the training timesteps from [0, <see cref="Below"/>) instead of from all of them. With v-prediction
-/// on a zero-terminal-SNR schedule the loss is dominated by the noisiest timesteps (where layout is decided); this
-/// gives the low-noise timesteps, where outlines are refined, a larger part of the gradient again.
+/// Draws a share of the training timesteps from [<see cref="From"/>, <see cref="To"/>) instead of from all of them, to
+/// give one part of the noise range a larger part of the gradient: the noisiest timesteps decide the layout (and, on a
+/// zero-terminal-SNR schedule, are the only ones where it must come from the caption); the least noisy refine outlines.
 /// </summary>
-public sealed record LowNoiseEmphasis(double Share, int Below)
+public sealed record TimestepEmphasis(double Share, int From, int To)
 {
     public Tensor Apply(Tensor timesteps, Generator generator)
     {
         var count = timesteps.shape[0];
-        var low = torch.randint(0, Below, [count], dtype: int64, generator: generator);
+        var emphasised = torch.randint(From, To, [count], dtype: int64, generator: generator);
         var chosen = torch.rand([count], dtype: float32, generator: generator) < Share;
-        return torch.where(chosen, low, timesteps);
+        return torch.where(chosen, emphasised, timesteps);
     }
 }

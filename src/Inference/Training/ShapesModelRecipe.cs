@@ -26,14 +26,14 @@ public sealed record ShapesTrainingSettings
     public int CheckpointEvery { get; init; } = 250;
 
     /// <summary>
-    /// An optional second diffusion phase, from the first one's EMA weights, with <see cref="RefineLowNoise"/> of every
-    /// batch drawing its timestep below <see cref="RefineLowNoiseBelow"/>. Off by default: on the zero-terminal-SNR
-    /// v-prediction experiment (models/easel-shapes/README.md) 1,600 such steps did not make outlines more correct.
+    /// An optional second diffusion phase, from the first one's EMA weights, with <see cref="RefineEmphasis"/> of every
+    /// batch drawing its timestep from [<see cref="RefineEmphasisFrom"/>, <see cref="RefineEmphasisTo"/>).
     /// </summary>
     public int RefineSteps { get; init; } = 0;
     public double RefineLearningRate { get; init; } = 2e-4;
-    public double RefineLowNoise { get; init; } = 0.6;
-    public int RefineLowNoiseBelow { get; init; } = 400;
+    public double RefineEmphasis { get; init; } = 0;
+    public int RefineEmphasisFrom { get; init; } = 0;
+    public int RefineEmphasisTo { get; init; } = 1000;
 }
 
 /// <summary>
@@ -103,7 +103,7 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         if (settings.RefineSteps > 0)
         {
             var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate,
-                settings.RefineLowNoise > 0 ? new LowNoiseEmphasis(settings.RefineLowNoise, settings.RefineLowNoiseBelow) : null);
+                settings.RefineEmphasis > 0 ? new TimestepEmphasis(settings.RefineEmphasis, settings.RefineEmphasisFrom, settings.RefineEmphasisTo) : null);
             using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder), new("unet", unet)],
                 new OptimizerSettings { LearningRate = settings.RefineLearningRate, WarmupSteps = 100 }, settings.RefineSteps, workFolder, settings.EmaDecay)
             {

@@ -110,22 +110,23 @@ public sealed class TrainingLoopTests : IDisposable
     }
 }
 
-public sealed class LowNoiseEmphasisTests
+public sealed class TimestepEmphasisTests
 {
     private static Tensor Uniform() => torch.randint(0, 1000, [4000], dtype: int64, generator: new Generator(3, CPU));
 
     [Fact]
-    public void Full_share_draws_every_timestep_below_the_bound()
+    public void Full_share_draws_every_timestep_from_the_range()
     {
-        var timesteps = new LowNoiseEmphasis(1.0, 400).Apply(Uniform(), new Generator(4, CPU));
-        Assert.True(timesteps.max().item<long>() < 400);
+        var timesteps = new TimestepEmphasis(1.0, 700, 1000).Apply(Uniform(), new Generator(4, CPU));
+        Assert.True(timesteps.min().item<long>() >= 700);
+        Assert.True(timesteps.max().item<long>() < 1000);
     }
 
     [Fact]
-    public void Share_sets_the_fraction_of_low_noise_timesteps()
+    public void Share_sets_the_fraction_of_timesteps_in_the_range()
     {
         // 0.6 of the batch below 400 plus 0.4 × 0.4 of the untouched uniform draws: 0.76.
-        var timesteps = new LowNoiseEmphasis(0.6, 400).Apply(Uniform(), new Generator(4, CPU));
+        var timesteps = new TimestepEmphasis(0.6, 0, 400).Apply(Uniform(), new Generator(4, CPU));
         var below = (timesteps < 400).to_type(float32).mean().item<float>();
         Assert.InRange(below, 0.73, 0.79);
         Assert.True(timesteps.max().item<long>() >= 900, "the rest still covers the noisiest timesteps");
@@ -134,7 +135,7 @@ public sealed class LowNoiseEmphasisTests
     [Fact]
     public void Same_generator_seed_gives_the_same_timesteps()
     {
-        var emphasis = new LowNoiseEmphasis(0.5, 300);
+        var emphasis = new TimestepEmphasis(0.5, 0, 300);
         Assert.True(emphasis.Apply(Uniform(), new Generator(9, CPU)).eq(emphasis.Apply(Uniform(), new Generator(9, CPU))).all().item<bool>());
     }
 }
