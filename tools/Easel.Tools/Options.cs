@@ -17,6 +17,10 @@ internal sealed class Options
 
     public string String(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
 
+    public string? OptionalString(string name, string? fallback) => _values.TryGetValue(name, out var v) ? v : fallback;
+
+    public bool? OptionalBool(string name, bool? fallback) => _values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
+
     public int Int(string name, int fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v) : fallback;
 
     public double Double(string name, double fallback) =>

@@ -23,7 +23,22 @@ public sealed record ShapesTrainingSettings
     public double DiffusionLearningRate { get; init; } = 6e-4;
     public double UnconditionalRate { get; init; } = 0.1;
     public double EmaDecay { get; init; } = 0.999;
+
+    /// <summary>
+    /// The text encoder's learning rate relative to the UNet's. Trained jointly at the same rate, the tiny encoder gives
+    /// its output to the attributes the UNet learns first and lets the others collapse (models/easel-shapes/README.md).
+    /// </summary>
+    public double TextEncoderLearningRateScale { get; init; } = 1.0;
     public int CheckpointEvery { get; init; } = 250;
+
+    /// <summary>
+    /// The first diffusion phase's prediction type and zero-terminal-SNR rescaling when they differ from the template's
+    /// scheduler config (which is the config shipped with the model, so the one the last phase trains for): pre-training
+    /// with ε-prediction on SD's schedule, then adapting to v-prediction on the rescaled one, as Lin et al. (2024, §3) did
+    /// for Stable Diffusion 2.1.
+    /// </summary>
+    public string? DiffusionPredictionType { get; init; }
+    public bool? DiffusionZeroTerminalSnr { get; init; }
 
     /// <summary>
     /// An optional second diffusion phase, from the first one's EMA weights, with <see cref="RefineEmphasis"/> of every
@@ -39,7 +54,7 @@ public sealed record ShapesTrainingSettings
 /// <summary>
 /// Trains the bundled model from scratch, reproducibly: the autoencoder first (on freshly rendered scenes),
 /// then the text encoder and UNet together with the latent diffusion objective on cached latents (with the prediction
-/// type and noise schedule of the template's scheduler config); the result is written as a diffusers folder (weights
+/// type and noise schedule of the template's scheduler config, or another for the first of two diffusion phases); the result is written as a diffusers folder (weights
 /// stored as float16, EMA weights for the UNet and text encoder).
 /// Every phase checkpoints into <c>workFolder</c> and resumes from there.
 /// </summary>
@@ -68,8 +83,13 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         using var unet = new UNet2DConditionModel(UNet2DConditionConfig.Load(Path.Combine(templateFolder, "unet")));
         InitialiseTextEmbeddings(textEncoder);
         var tokenizer = ClipTokenizer.FromPretrained(Path.Combine(templateFolder, "tokenizer"));
-        var noiseSchedule = SchedulerRegistry.FromConfig(SchedulerConfig.Read(Path.Combine(templateFolder, "scheduler", "scheduler_config.json")));
-        var objective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate);
+        var shippedSchedule = SchedulerConfig.Read(Path.Combine(templateFolder, "scheduler", "scheduler_config.json"));
+        var diffusionSchedule = shippedSchedule with
+        {
+            PredictionType = settings.DiffusionPredictionType ?? shippedSchedule.PredictionType,
+            RescaleBetasZeroSnr = settings.DiffusionZeroTerminalSnr ?? shippedSchedule.RescaleBetasZeroSnr,
+        };
+        var objective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, SchedulerRegistry.FromConfig(diffusionSchedule), settings.UnconditionalRate);
 
         // A batch of the pool: posterior samples z ~ N(μ, σ²) of random scenes, scaled, with their captions; the step's
         // generator then draws the objective's timesteps and noise.
@@ -84,7 +104,7 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
             return (latents, picks.data<long>().ToArray().Select(i => captions[(int)i]).ToList(), generator);
         }
 
-        using var loop = new TrainingLoop("diffusion", [new("text_encoder", textEncoder), new("unet", unet)],
+        using var loop = new TrainingLoop("diffusion", [new("text_encoder", textEncoder, settings.TextEncoderLearningRateScale), new("unet", unet)],
             new OptimizerSettings { LearningRate = settings.DiffusionLearningRate, WarmupSteps = 300 }, settings.DiffusionSteps, workFolder, settings.EmaDecay)
         {
             CheckpointEvery = settings.CheckpointEvery,
@@ -102,9 +122,9 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
 
         if (settings.RefineSteps > 0)
         {
-            var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, noiseSchedule, settings.UnconditionalRate,
+            var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, SchedulerRegistry.FromConfig(shippedSchedule), settings.UnconditionalRate,
                 settings.RefineEmphasis > 0 ? new TimestepEmphasis(settings.RefineEmphasis, settings.RefineEmphasisFrom, settings.RefineEmphasisTo) : null);
-            using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder), new("unet", unet)],
+            using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder, settings.TextEncoderLearningRateScale), new("unet", unet)],
                 new OptimizerSettings { LearningRate = settings.RefineLearningRate, WarmupSteps = 100 }, settings.RefineSteps, workFolder, settings.EmaDecay)
             {
                 CheckpointEvery = settings.CheckpointEvery,

@@ -8,7 +8,8 @@ using Parameter = TorchSharp.Modules.Parameter;
 namespace Easel.Inference.Training;
 
 /// <summary>A module being trained, under the name its checkpoint files carry.</summary>
-public sealed record TrainableModule(string Name, nn.Module Module);
+/// <param name="LearningRateScale">Its learning rate relative to the loop's.</param>
+public sealed record TrainableModule(string Name, nn.Module Module, double LearningRateScale = 1.0);
 
 /// <summary>
 /// The optimisation loop every trainer stands on: AdamW over the given modules, warm-up + cosine learning
@@ -22,6 +23,7 @@ public sealed class TrainingLoop : IDisposable
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly OptimizerSettings _settings;
     private readonly TorchSharp.Modules.AdamW _optimizer;
+    private readonly IReadOnlyList<double> _groupScales;
     private readonly Dictionary<string, ExponentialMovingAverage> _ema = new(StringComparer.Ordinal);
     private readonly string? _checkpointFolder;
 
@@ -37,7 +39,17 @@ public sealed class TrainingLoop : IDisposable
         _parameters = (parameters ?? modules.SelectMany(m => m.Module.parameters())).Where(p => p.requires_grad).ToList();
         if (_parameters.Count == 0)
             throw new ArgumentException("Nothing to train: no parameter requires a gradient.", nameof(modules));
-        _optimizer = optim.AdamW(_parameters, settings.LearningRate, settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay);
+        // One parameter group per module when their learning rates differ (in module order, so that a checkpoint's
+        // optimizer state lines up); else a single group, as checkpoints written before scales existed have.
+        _groupScales = parameters is null && modules.Any(m => m.LearningRateScale != 1.0)
+            ? modules.Select(m => m.LearningRateScale).ToList()
+            : [1.0];
+        _optimizer = _groupScales.Count > 1
+            ? optim.AdamW(modules.Select(m => new TorchSharp.Modules.AdamW.ParamGroup(
+                    m.Module.parameters().Where(p => p.requires_grad), settings.LearningRate * m.LearningRateScale,
+                    settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay)),
+                settings.LearningRate, settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay)
+            : optim.AdamW(_parameters, settings.LearningRate, settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay);
         if (emaDecay is { } decay)
             foreach (var m in modules)
                 _ema[m.Name] = new ExponentialMovingAverage(m.Module, decay);
@@ -100,8 +112,8 @@ public sealed class TrainingLoop : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             var learningRate = _settings.LearningRateAt(Step, TotalSteps);
-            foreach (var group in _optimizer.ParamGroups)
-                group.LearningRate = learningRate;
+            foreach (var (group, scale) in _optimizer.ParamGroups.Zip(_groupScales))
+                group.LearningRate = learningRate * scale;
             using (var scope = torch.NewDisposeScope())
             {
                 _optimizer.zero_grad();

@@ -101,6 +101,36 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void Module_learning_rate_scale_sets_its_step_size_and_survives_a_resume()
+    {
+        // Two copies of one linear model share a loss; the second learns at a tenth of the rate, the third not at all.
+        using var fast = NewModel();
+        using var slow = NewModel();
+        using var frozen = NewModel();
+        var start = slow.parameters().First().detach().clone();
+        Tensor SharedLoss(int step) => RegressionLoss(fast, step) + RegressionLoss(slow, step) + RegressionLoss(frozen, step);
+        TrainingLoop Loop(int steps) => new("scaled", [new("fast", fast), new("slow", slow, 0.1), new("frozen", frozen, 0.0)],
+            new OptimizerSettings { LearningRate = 0.01, WarmupSteps = 1 }, steps, _checkpoints) { CheckpointEvery = 1 };
+
+        using (var loop = Loop(1))
+            loop.Run(SharedLoss);
+        var fastStep = (fast.parameters().First() - start).abs();
+        var slowStep = (slow.parameters().First() - start).abs();
+
+        // Adam's first step moves every weight by about the learning rate, whatever its gradient.
+        Assert.True(fastStep.allclose(torch.full_like(fastStep, 0.01), rtol: 0.01));
+        Assert.True(slowStep.allclose(torch.full_like(slowStep, 0.001), rtol: 0.01));
+        Assert.True(frozen.parameters().First().eq(start).all().item<bool>());
+        using (var resumed = Loop(2))
+        {
+            Assert.True(resumed.TryResume());
+            resumed.Run(SharedLoss);
+        }
+        Assert.True(frozen.parameters().First().eq(start).all().item<bool>());
+        Assert.False(slow.parameters().First().eq(fast.parameters().First()).all().item<bool>());
+    }
+
+    [Fact]
     public void Loop_refuses_modules_without_trainable_parameters()
     {
         using var model = NewModel();
