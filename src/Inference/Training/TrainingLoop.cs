@@ -92,7 +92,10 @@ public sealed class TrainingLoop : IDisposable
                     v.Dispose();
             }
         }
-        _optimizer.load_state_dict(Path.Combine(_checkpointFolder, "optimizer.bin"));
+        // A finished phase is resumed for its weights only; its optimizer state may have other parameter groups
+        // (a later phase with other learning-rate scales re-runs the finished ones' constructors).
+        if (!IsComplete)
+            _optimizer.load_state_dict(Path.Combine(_checkpointFolder, "optimizer.bin"));
         return true;
     }
 

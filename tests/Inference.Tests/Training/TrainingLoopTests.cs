@@ -131,6 +131,26 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void Finished_phase_resumes_its_weights_under_other_learning_rate_scales()
+    {
+        using var first = NewModel();
+        using var second = NewModel();
+        TrainingLoop Loop(double secondScale) => new("fit", [new("first", first), new("second", second, secondScale)],
+            new OptimizerSettings { LearningRate = 0.05, WarmupSteps = 5 }, 10, _checkpoints);
+        using (var loop = Loop(1.0)) // one parameter group
+            loop.Run(step => RegressionLoss(first, step) + RegressionLoss(second, step));
+        var trained = first.parameters().First().detach().clone();
+        using (var noGrad = torch.no_grad())
+            first.parameters().First().zero_();
+
+        using var resumed = Loop(0.1); // two parameter groups
+
+        Assert.True(resumed.TryResume());
+        Assert.True(resumed.IsComplete);
+        Assert.True(first.parameters().First().eq(trained).all().item<bool>());
+    }
+
+    [Fact]
     public void Loop_refuses_modules_without_trainable_parameters()
     {
         using var model = NewModel();
