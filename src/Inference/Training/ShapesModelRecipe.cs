@@ -54,8 +54,8 @@ public sealed record ShapesTrainingSettings
 /// <summary>
 /// Trains the bundled model from scratch, reproducibly: the autoencoder first (on freshly rendered scenes),
 /// then the text encoder and UNet together with the latent diffusion objective on cached latents (with the prediction
-/// type and noise schedule of the template's scheduler config, or another for the first of two diffusion phases); the result is written as a diffusers folder (weights
-/// stored as float16, EMA weights for the UNet and text encoder).
+/// type and noise schedule of the template's scheduler config, or another for the first of two diffusion phases); the
+/// result is written as a diffusers folder (weights stored as float16, EMA weights for the UNet and text encoder).
 /// Every phase checkpoints into <c>workFolder</c> and resumes from there.
 /// </summary>
 /// <param name="templateFolder">A diffusers folder holding the configs and tokenizer of the model to train.</param>
