@@ -7,7 +7,8 @@ namespace Easel.Tools;
 /// <summary>
 /// How far apart the text encoder puts captions that differ in one attribute: ‖h(a) − h(b)‖ / ‖h(a)‖ over the 77 hidden
 /// states the UNet's cross-attention reads, averaged over every colour × kind. An attribute near 0 is one the UNet
-/// cannot follow whatever it learned; a randomly initialised encoder puts every attribute at about 0.1–0.2.
+/// cannot follow whatever it learned; on single caption pairs a randomly initialised encoder separates each attribute by
+/// 0.10–0.23.
 /// </summary>
 internal static class TextSeparation
 {
