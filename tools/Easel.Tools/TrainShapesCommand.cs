@@ -28,6 +28,7 @@ internal static class TrainShapesCommand
             RefineEmphasis = options.Double("refine-emphasis", defaults.RefineEmphasis),
             RefineEmphasisFrom = options.Int("refine-emphasis-from", defaults.RefineEmphasisFrom),
             RefineEmphasisTo = options.Int("refine-emphasis-to", defaults.RefineEmphasisTo),
+            RefineHighNoiseWeightCap = options.Double("refine-weight-cap", defaults.RefineHighNoiseWeightCap),
         };
         var template = options.String("template", "models/easel-shapes");
         var output = options.String("out", template);

@@ -13,8 +13,9 @@ namespace Easel.Inference.Training;
 /// Fine-tunes (LoRA, DreamBooth, textual inversion) reuse it with their own choice of trainable parameters.
 /// </summary>
 /// <param name="emphasis">When set, that share of each batch draws its timestep from a range instead of from all timesteps.</param>
+/// <param name="weighting">When set, each sample's squared error is weighted by its noise level instead of equally.</param>
 public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipTextModel textEncoder, ClipTokenizer tokenizer,
-    IScheduler noiseSchedule, double unconditionalRate, TimestepEmphasis? emphasis = null)
+    IScheduler noiseSchedule, double unconditionalRate, TimestepEmphasis? emphasis = null, HighNoiseWeighting? weighting = null)
 {
     /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
     public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
@@ -38,7 +39,11 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
             "v_prediction" => VelocityTarget(latents, noise, timesteps),
             var other => throw new NotSupportedException($"Training for prediction_type '{other}' is not supported."),
         };
-        return nn.functional.mse_loss(prediction, target);
+        if (weighting is null)
+            return nn.functional.mse_loss(prediction, target);
+        var perSample = (prediction - target).square().mean([1, 2, 3]);
+        var alphaBar = noiseSchedule.AlphasCumprod.index_select(0, timesteps).to(device);
+        return (perSample * weighting.Weights(alphaBar, noiseSchedule.Config.PredictionType)).mean();
     }
 
     /// <summary>v = √ᾱ_t ε − √(1−ᾱ_t) z (Salimans &amp; Ho 2022, §4).</summary>
@@ -62,5 +67,26 @@ public sealed record TimestepEmphasis(double Share, int From, int To)
         var emphasised = torch.randint(From, To, [count], dtype: int64, generator: generator);
         var chosen = torch.rand([count], dtype: float32, generator: generator) < Share;
         return torch.where(chosen, emphasised, timesteps);
+    }
+}
+
+/// <summary>
+/// Weights each sample's loss by min(1 + 1/SNR_t, <see cref="Cap"/>) = min(1/ᾱ_t, Cap) in units of the ε loss: the
+/// weighting the v-prediction loss puts on ε errors (‖v − v̂‖² = ‖ε − ε̂‖² / ᾱ_t; Salimans &amp; Ho 2022, §4), truncated.
+/// The plain ε loss gives the noisiest timesteps almost no gradient through the caption (an error in the predicted
+/// image costs ᾱ_t/(1−ᾱ_t) there), yet that is where the layout is decided; the cap keeps them from drowning the rest.
+/// </summary>
+public sealed record HighNoiseWeighting(double Cap)
+{
+    /// <summary>Per-sample factors for the loss of a model with the given prediction type, from each sample's ᾱ_t.</summary>
+    public Tensor Weights(Tensor alphaBar, string predictionType)
+    {
+        var epsilonUnits = alphaBar.reciprocal().clamp_max(Cap);
+        return predictionType switch
+        {
+            "epsilon" => epsilonUnits,
+            "v_prediction" => epsilonUnits * alphaBar, // the v loss already carries 1/ᾱ_t
+            var other => throw new NotSupportedException($"Loss weighting for prediction_type '{other}' is not supported."),
+        };
     }
 }

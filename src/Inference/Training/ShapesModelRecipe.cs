@@ -49,6 +49,9 @@ public sealed record ShapesTrainingSettings
     public double RefineEmphasis { get; init; } = 0;
     public int RefineEmphasisFrom { get; init; } = 0;
     public int RefineEmphasisTo { get; init; } = 1000;
+
+    /// <summary>When positive, the refine phase weights its loss with <see cref="HighNoiseWeighting"/> at this cap.</summary>
+    public double RefineHighNoiseWeightCap { get; init; } = 0;
 }
 
 /// <summary>
@@ -123,7 +126,8 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         if (settings.RefineSteps > 0)
         {
             var refineObjective = new LatentDiffusionObjective(unet, textEncoder, tokenizer, SchedulerRegistry.FromConfig(shippedSchedule), settings.UnconditionalRate,
-                settings.RefineEmphasis > 0 ? new TimestepEmphasis(settings.RefineEmphasis, settings.RefineEmphasisFrom, settings.RefineEmphasisTo) : null);
+                settings.RefineEmphasis > 0 ? new TimestepEmphasis(settings.RefineEmphasis, settings.RefineEmphasisFrom, settings.RefineEmphasisTo) : null,
+                settings.RefineHighNoiseWeightCap > 0 ? new HighNoiseWeighting(settings.RefineHighNoiseWeightCap) : null);
             using var refine = new TrainingLoop(RefinePhase, [new("text_encoder", textEncoder, settings.TextEncoderLearningRateScale), new("unet", unet)],
                 new OptimizerSettings { LearningRate = settings.RefineLearningRate, WarmupSteps = 100 }, settings.RefineSteps, workFolder, settings.EmaDecay)
             {
