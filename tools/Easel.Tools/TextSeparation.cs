@@ -43,5 +43,25 @@ internal static class TextSeparation
             var distance = ((a - b).norm(1) / a.norm(1)).mean().item<float>();
             Console.WriteLine($"| {attribute} | {distance:F3} | {CaptionWriter.Write(bases[0])} / {CaptionWriter.Write(change(bases[0]))} |");
         }
+        PrintKindPairs(textEncoder, tokenizer, colours, kinds);
+    }
+
+    /// <summary>The same distance for every pair of kinds: a pair the encoder keeps close is one the UNet will confuse.</summary>
+    private static void PrintKindPairs(ClipTextModel textEncoder, ClipTokenizer tokenizer, ShapeColor[] colours, ShapeKind[] kinds)
+    {
+        Console.WriteLine();
+        Console.WriteLine("text encoder: distance between captions naming two kinds (mean over colours)");
+        Console.WriteLine($"| | {string.Join(" | ", kinds)} |");
+        Console.WriteLine($"|---|{string.Concat(kinds.Select(_ => "---|"))}");
+        var states = kinds.Select(kind =>
+        {
+            var captions = colours.Select(c => CaptionWriter.Write(new ObjectSpec(c, kind, ShapeSize.Large, ShapePosition.Left))).ToList();
+            return textEncoder.forward(tokenizer.EncodeBatch(captions)).LastHiddenState.flatten(1);
+        }).ToList();
+        foreach (var (kind, a) in kinds.Zip(states))
+        {
+            var row = states.Select(b => ((a - b).norm(1) / a.norm(1)).mean().item<float>().ToString("F3"));
+            Console.WriteLine($"| {kind} | {string.Join(" | ", row)} |");
+        }
     }
 }
