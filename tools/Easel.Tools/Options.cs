@@ -21,6 +21,8 @@ internal sealed class Options
 
     public bool? OptionalBool(string name, bool? fallback) => _values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
 
+    public int? OptionalInt(string name, int? fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v) : fallback;
+
     public int Int(string name, int fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v) : fallback;
 
     public double Double(string name, double fallback) =>

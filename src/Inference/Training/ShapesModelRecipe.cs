@@ -40,6 +40,18 @@ public sealed record ShapesTrainingSettings
     public string? DiffusionPredictionType { get; init; }
     public bool? DiffusionZeroTerminalSnr { get; init; }
 
+    /// <summary>When set, the diffusion phase ends at this step (its learning-rate schedule still spans <see cref="DiffusionSteps"/>).</summary>
+    public int? DiffusionStopAfter { get; init; }
+
+    /// <summary>
+    /// A finished phase's checkpoint folder (of another run on the same autoencoder) whose EMA text encoder and UNet
+    /// replace the diffusion phase: a run that only refines another's result.
+    /// </summary>
+    public string? StartFrom { get; init; }
+
+    /// <summary>A phase checkpoint folder whose EMA text encoder replaces this run's before the refine phase.</summary>
+    public string? TextEncoderFrom { get; init; }
+
     /// <summary>
     /// An optional second diffusion phase, from the first one's EMA weights, with <see cref="RefineEmphasis"/> of every
     /// batch drawing its timestep from [<see cref="RefineEmphasisFrom"/>, <see cref="RefineEmphasisTo"/>).
@@ -107,21 +119,15 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
             return (latents, picks.data<long>().ToArray().Select(i => captions[(int)i]).ToList(), generator);
         }
 
-        using var loop = new TrainingLoop("diffusion", [new("text_encoder", textEncoder, settings.TextEncoderLearningRateScale), new("unet", unet)],
-            new OptimizerSettings { LearningRate = settings.DiffusionLearningRate, WarmupSteps = 300 }, settings.DiffusionSteps, workFolder, settings.EmaDecay)
+        if (settings.StartFrom is null)
+            TrainDiffusion(textEncoder, unet, objective, Batch, progress, log, cancellationToken);
+        else
+            LoadEmaWeights(textEncoder, unet, settings.StartFrom, log);
+        if (settings.TextEncoderFrom is not null)
         {
-            CheckpointEvery = settings.CheckpointEvery,
-        };
-        if (loop.TryResume())
-            log($"diffusion: resumed at step {loop.Step}");
-        loop.Run(step =>
-        {
-            var (latents, batchCaptions, generator) = Batch("diffusion", step);
-            return objective.Loss(latents, batchCaptions, generator);
-        }, progress, cancellationToken);
-
-        loop.EmaOf("text_encoder")!.CopyTo(textEncoder);
-        loop.EmaOf("unet")!.CopyTo(unet);
+            LoadCheckpoint(textEncoder, Path.Combine(settings.TextEncoderFrom, "text_encoder.ema.safetensors"));
+            log($"text encoder from {settings.TextEncoderFrom}");
+        }
 
         if (settings.RefineSteps > 0)
         {
@@ -172,6 +178,35 @@ public sealed class ShapesModelRecipe(string templateFolder, string outputFolder
         Export(textEncoder, unet, vae, scalingFactor);
         log($"wrote {outputFolder} from {phase} step {step}");
         return step;
+    }
+
+    private void TrainDiffusion(ClipTextModel textEncoder, UNet2DConditionModel unet, LatentDiffusionObjective objective,
+        Func<string, int, (Tensor Latents, List<string> Captions, Generator Generator)> batch, IProgress<TrainingProgress>? progress,
+        Action<string> log, CancellationToken cancellationToken)
+    {
+        using var loop = new TrainingLoop("diffusion", [new("text_encoder", textEncoder, settings.TextEncoderLearningRateScale), new("unet", unet)],
+            new OptimizerSettings { LearningRate = settings.DiffusionLearningRate, WarmupSteps = 300 }, settings.DiffusionSteps, workFolder, settings.EmaDecay)
+        {
+            CheckpointEvery = settings.CheckpointEvery,
+            StopAfter = settings.DiffusionStopAfter,
+        };
+        if (loop.TryResume())
+            log($"diffusion: resumed at step {loop.Step}");
+        loop.Run(step =>
+        {
+            var (latents, batchCaptions, generator) = batch("diffusion", step);
+            return objective.Loss(latents, batchCaptions, generator);
+        }, progress, cancellationToken);
+
+        loop.EmaOf("text_encoder")!.CopyTo(textEncoder);
+        loop.EmaOf("unet")!.CopyTo(unet);
+    }
+
+    private static void LoadEmaWeights(ClipTextModel textEncoder, UNet2DConditionModel unet, string phaseFolder, Action<string> log)
+    {
+        LoadCheckpoint(textEncoder, Path.Combine(phaseFolder, "text_encoder.ema.safetensors"));
+        LoadCheckpoint(unet, Path.Combine(phaseFolder, "unet.ema.safetensors"));
+        log($"text encoder and UNet from {phaseFolder}");
     }
 
     private static void LoadCheckpoint(nn.Module module, string path)

@@ -64,6 +64,12 @@ public sealed class TrainingLoop : IDisposable
     /// <summary>How many steps pass between checkpoints.</summary>
     public int CheckpointEvery { get; init; } = 500;
 
+    /// <summary>
+    /// When set, <see cref="Run"/> ends (with a checkpoint) at this step although the learning-rate schedule spans
+    /// <see cref="TotalSteps"/>: a run cut short on purpose, reproducibly.
+    /// </summary>
+    public int? StopAfter { get; init; }
+
     /// <summary>How many steps pass between progress reports.</summary>
     public int ReportEvery { get; init; } = 10;
 
@@ -111,7 +117,8 @@ public sealed class TrainingLoop : IDisposable
         var windowStart = Step;
         var lossSum = 0.0;
         var lossCount = 0;
-        while (Step < TotalSteps)
+        var end = Math.Min(StopAfter ?? TotalSteps, TotalSteps);
+        while (Step < end)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var learningRate = _settings.LearningRateAt(Step, TotalSteps);
@@ -131,7 +138,7 @@ public sealed class TrainingLoop : IDisposable
             foreach (var ema in _ema.Values)
                 ema.Update();
             Step++;
-            if (Step % ReportEvery == 0 || Step == TotalSteps)
+            if (Step % ReportEvery == 0 || Step == end)
             {
                 var seconds = watch.Elapsed.TotalSeconds;
                 progress?.Report(new TrainingProgress(_phase, Step, TotalSteps, lossSum / Math.Max(1, lossCount), learningRate, (Step - windowStart) / Math.Max(1e-9, seconds)));
@@ -140,7 +147,7 @@ public sealed class TrainingLoop : IDisposable
                 watch.Restart();
                 windowStart = Step;
             }
-            if (Step % CheckpointEvery == 0 || Step == TotalSteps)
+            if (Step % CheckpointEvery == 0 || Step == end)
                 SaveCheckpoint();
         }
         foreach (var m in _modules)

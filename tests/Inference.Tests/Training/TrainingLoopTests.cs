@@ -77,6 +77,39 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void Run_stopped_after_a_step_follows_the_full_schedule_up_to_it_and_checkpoints_there()
+    {
+        using var cancel = new CancellationTokenSource();
+        using var full = NewModel();
+        using (var loop = new TrainingLoop("fit", [new TrainableModule("linear", full)], new OptimizerSettings { LearningRate = 0.05, WarmupSteps = 5 },
+                   40, checkpointRoot: null, emaDecay: 0.9))
+        {
+            Assert.Throws<OperationCanceledException>(() => loop.Run(step =>
+            {
+                if (step == 14)
+                    cancel.Cancel(); // the next step is not run: 15 steps of the 40-step schedule
+                return RegressionLoss(full, step);
+            }, cancellationToken: cancel.Token));
+        }
+
+        using var stopped = NewModel();
+        using (var loop = new TrainingLoop("fit", [new TrainableModule("linear", stopped)], new OptimizerSettings { LearningRate = 0.05, WarmupSteps = 5 },
+                   40, _checkpoints, emaDecay: 0.9) { CheckpointEvery = 10, StopAfter = 15 })
+        {
+            loop.Run(step => RegressionLoss(stopped, step));
+            Assert.Equal(15, loop.Step);
+            Assert.False(loop.IsComplete);
+        }
+        Assert.True(full.parameters().First().eq(stopped.parameters().First()).all().item<bool>());
+
+        using var resumed = NewModel();
+        using var again = NewLoop(resumed, 40);
+        Assert.True(again.TryResume());
+        Assert.Equal(15, again.Step);
+        Assert.True(resumed.parameters().First().eq(stopped.parameters().First()).all().item<bool>());
+    }
+
+    [Fact]
     public void Ema_lags_behind_the_trained_weights()
     {
         using var model = NewModel();
