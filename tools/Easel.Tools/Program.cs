@@ -2,6 +2,7 @@ using Easel.Tools;
 
 // dotnet run -c Release --project tools/Easel.Tools -- <command> [options]
 //   train-shapes [--template models/easel-shapes] [--out models/easel-shapes] [--work .work/easel-shapes] [--vae-steps N] [--diffusion-steps N] [--pool N]
+//                (one stage; every option is read in TrainShapesCommand; scripts/train-shapes-model.sh chains the bundled model's stages)
 //   export-shapes (same options as train-shapes: writes the model from the latest checkpoints of an unfinished run)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 return args.Length == 0 ? Usage() : args[0] switch
