@@ -40,19 +40,20 @@ internal static class TextSeparation
             var second = tokenizer.EncodeBatch(bases.Select(o => CaptionWriter.Write(change(o))).ToList());
             var a = textEncoder.forward(first).LastHiddenState.flatten(1);
             var b = textEncoder.forward(second).LastHiddenState.flatten(1);
-            var distance = ((a - b).norm(1) / a.norm(1)).mean().item<float>();
+            var distance = RelativeDistance(a, b);
             Console.WriteLine($"| {attribute} | {distance:F3} | {CaptionWriter.Write(bases[0])} / {CaptionWriter.Write(change(bases[0]))} |");
         }
         PrintKindPairs(textEncoder, tokenizer, colours, kinds);
     }
 
-    /// <summary>The same distance for every pair of kinds: a pair the encoder keeps close is one the UNet will confuse.</summary>
+    /// <summary>The same distance for every pair of kinds: a pair the encoder keeps close is one the UNet can confuse.</summary>
     private static void PrintKindPairs(ClipTextModel textEncoder, ClipTokenizer tokenizer, ShapeColor[] colours, ShapeKind[] kinds)
     {
         Console.WriteLine();
         Console.WriteLine("text encoder: distance between captions naming two kinds (mean over colours)");
         Console.WriteLine($"| | {string.Join(" | ", kinds)} |");
         Console.WriteLine($"|---|{string.Concat(kinds.Select(_ => "---|"))}");
+        using var scope = NewDisposeScope();
         var states = kinds.Select(kind =>
         {
             var captions = colours.Select(c => CaptionWriter.Write(new ObjectSpec(c, kind, ShapeSize.Large, ShapePosition.Left))).ToList();
@@ -60,8 +61,11 @@ internal static class TextSeparation
         }).ToList();
         foreach (var (kind, a) in kinds.Zip(states))
         {
-            var row = states.Select(b => ((a - b).norm(1) / a.norm(1)).mean().item<float>().ToString("F3"));
+            var row = states.Select(b => RelativeDistance(a, b).ToString("F3"));
             Console.WriteLine($"| {kind} | {string.Join(" | ", row)} |");
         }
     }
+
+    /// <summary>‖a − b‖ / ‖a‖ per caption (rows of flattened hidden states), averaged.</summary>
+    private static float RelativeDistance(Tensor a, Tensor b) => ((a - b).norm(1) / a.norm(1)).mean().item<float>();
 }
