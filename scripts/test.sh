@@ -27,6 +27,31 @@ for trx in "$RESULTS"/*.trx; do
   failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
   skipped=$((skipped + $(attr total) - $(attr executed)))
 done
+# The failures again, last, so that a log cut to its tail still names them and says why.
+if [ "$failed" -gt 0 ]; then
+  echo
+  for trx in "$RESULTS"/*.trx; do
+    [ -e "$trx" ] || continue
+    awk '
+      function decoded(text) {
+        gsub(/&quot;/, "\"", text); gsub(/&apos;/, "\047", text); gsub(/&lt;/, "<", text)
+        gsub(/&gt;/, ">", text); gsub(/&#xD;/, "", text); gsub(/&#xA;/, " ", text); gsub(/&amp;/, "\\&", text)
+        return substr(text, 1, 400)
+      }
+      /<UnitTestResult / && /outcome="(Failed|Error|Timeout|Aborted)"/ {
+        match($0, /testName="[^"]*"/); print "FAILED " decoded(substr($0, RSTART + 10, RLENGTH - 11)); failing = 1; next
+      }
+      failing && /<Message>/ { part = "message"; lines = 0 }
+      failing && /<StackTrace>/ { part = "stack"; lines = 0 }
+      failing && part != "" {
+        text = $0; gsub(/<\/?(Message|StackTrace)>/, "", text); sub(/^[ \t]+/, "", text)
+        if (lines++ < (part == "message" ? 30 : 8)) print "    " decoded(text)
+        if ($0 ~ /<\/(Message|StackTrace)>/) part = ""
+      }
+      failing && /<\/UnitTestResult>/ { failing = 0; part = "" }
+    ' "$trx"
+  done
+fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$status" -eq 0 ] && [ "$failed" -gt 0 ]; then status=1; fi
