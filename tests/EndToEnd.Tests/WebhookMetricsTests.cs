@@ -6,7 +6,8 @@ namespace Easel.EndToEnd.Tests;
 /// Tests that read the Prometheus endpoint of an in-process host. OpenTelemetry's meter provider listens to every meter
 /// named "Easel" in the process, and disposing one (another test class's host shutting down) stops the streams of all
 /// same-named instruments in every provider (open-telemetry/opentelemetry-dotnet#6412). A deployed process has one host;
-/// the test process has many, so these tests run alone, after the parallel ones have disposed theirs.
+/// the test process has many. This assembly runs its classes one at a time (AssemblyInfo.cs), each disposing its host
+/// before the next starts; this collection keeps these tests alone should classes ever run in parallel.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class PrometheusScrapeCollection

@@ -269,8 +269,11 @@ public sealed class WebhookOptions : IValidatableObject
     [Range(1, 64)]
     public int DeliveryWorkers { get; set; } = 4;
 
-    /// <summary>How often the outbox is polled for due messages written by other processes or due retries.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "00:00:01")]
+    /// <summary>
+    /// How often the outbox is polled for due messages written by other processes or due retries (a local commit wakes
+    /// the dispatcher at once). Longer means less database load and retries that start up to this much after they are due.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
