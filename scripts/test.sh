@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the solution: installs what is missing (scripts/bootstrap.sh), starts a
 # throwaway PostgreSQL on loopback for the tests that need a real server, builds in Release, runs
-# all test projects and prints one summary line "N passed, N failed, N skipped".
+# all test projects (arguments, e.g. --filter, go to dotnet test) and prints one summary line
+# "N passed, N failed, N skipped", after the failed tests' names and messages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,18 @@ rm -rf "$RESULTS"
 dotnet build Easel.slnx -c Release -nologo -clp:ErrorsOnly
 
 status=0
-dotnet test Easel.slnx -c Release --no-build --nologo \
-  --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "$@" || status=$?
+run_tests() {
+  dotnet test "$1" -c Release --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "${@:2}" || status=$?
+}
+if [ "$#" -gt 0 ]; then
+  run_tests Easel.slnx "$@"
+else
+  # The end-to-end tests run alone, after the others: they start whole services and watch jobs, workers and webhooks
+  # in time, which the model tests of the other assemblies, busy on the same two cores, would slow unevenly.
+  run_tests Easel.slnx --filter "FullyQualifiedName!~Easel.EndToEnd.Tests"
+  run_tests tests/EndToEnd.Tests/Easel.EndToEnd.Tests.csproj
+fi
 
 passed=0; failed=0; skipped=0
 for trx in "$RESULTS"/*.trx; do
