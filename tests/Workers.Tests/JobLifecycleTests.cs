@@ -85,7 +85,7 @@ public sealed class JobLifecycleTests
         Assert.Equal(GenerationJobRunner.CanceledByClient, job.Error);
         Assert.NotNull(job.FinishedAt);
         Assert.Empty(job.Images);
-        Assert.InRange(stepsRun, 3, 5); // stopped before the step after the one that saw the request
+        Assert.Equal(3, stepsRun); // step 3's progress write was refused: step 4 never started, however slow the poll
         Assert.Equal(JobEventType.Canceled, (await EventsAsync(harness, id))[^1].Type);
 
         await harness.RunAsync(next);

@@ -327,7 +327,8 @@ public sealed class GenerationJobRunner(
     /// <summary>
     /// Writes step/total to the job row at most once per <c>ProgressInterval</c> (and always the last step), with a
     /// progress event, and a preview event every <c>PreviewEvery</c> steps (not the last), in one transaction. The row is updated only
-    /// while this claim holds and no cancel was requested; otherwise the watcher is asked to look at once.
+    /// while this claim holds and no cancel was requested; otherwise the watcher reads the row at once and, if the run has
+    /// ended, cancels it before the next step.
     /// </summary>
     private sealed class ProgressWriter(EaselDbContext db, TimeProvider time, EaselMetrics metrics, WorkerOptions options, Job job,
         string model, RunningJobWatcher watcher) : IProgress<DenoisingProgress>
@@ -361,7 +362,7 @@ public sealed class GenerationJobRunner(
             if (updated == 0)
             {
                 transaction.Rollback();
-                watcher.PollNow();
+                watcher.CheckNow(db);
                 return;
             }
             job.ProgressStep = value.Step;

@@ -12,8 +12,9 @@ namespace Easel.Workers.Generation;
 /// Runs beside a claimed job: writes the worker's heartbeat every <c>HeartbeatInterval</c> and reads the row every
 /// <c>CancelPollInterval</c>. A cancel request, a passed cancel_after or a claim that is gone (the status changed, or
 /// the recovery sweep gave the job to another attempt) cancels the run's token, and the pipeline stops before its next
-/// step. The database is the only channel, so a cancel from any process works. Uses its own database context: the
-/// runner's is busy on the denoising thread.
+/// step. The database is the only channel, so a cancel from any process works. The poll uses its own database context
+/// (the runner's is busy on the denoising thread); the progress writer, whose guarded update is refused once the run
+/// has ended, checks at once on its own (<see cref="CheckNow"/>), so such a run never takes another step.
 /// </summary>
 public sealed class RunningJobWatcher : IAsyncDisposable
 {
@@ -25,7 +26,6 @@ public sealed class RunningJobWatcher : IAsyncDisposable
     private readonly CancellationTokenSource _run;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _done = new();
-    private readonly SemaphoreSlim _pollNow = new(0, 1);
     private Task _loop = Task.CompletedTask;
     private volatile WatcherStop? _stop;
 
@@ -53,20 +53,33 @@ public sealed class RunningJobWatcher : IAsyncDisposable
         return watcher;
     }
 
-    /// <summary>Asks for a look at the row now (the progress writer found it changed) instead of at the next poll.</summary>
-    public void PollNow()
+    /// <summary>
+    /// Looks at the row now, on the caller's thread and database context: the progress writer found that the row no
+    /// longer takes this run's progress, and the run must stop before its next step rather than at the next poll.
+    /// </summary>
+    public void CheckNow(EaselDbContext db)
     {
-        if (_pollNow.CurrentCount == 0)
+        if (Decide(db.Jobs.AsNoTracking().Where(j => j.Id == _jobId).Select(RowState).SingleOrDefault()) is { } stop)
         {
-            try
-            {
-                _pollNow.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
+            _stop = stop;
+            _run.Cancel();
         }
     }
+
+    private static readonly System.Linq.Expressions.Expression<Func<Job, WatchedRow>> RowState =
+        j => new WatchedRow(j.Status, j.Attempts, j.CancelRequestedAt, j.CancelAfter);
+
+    private sealed record WatchedRow(JobStatus Status, int Attempts, DateTimeOffset? CancelRequestedAt, DateTimeOffset? CancelAfter);
+
+    private WatcherStop? Decide(WatchedRow? row) => row switch
+    {
+        null => new WatcherStop(null, "the job was deleted"),
+        _ when row.Status != JobStatus.Running || row.Attempts != _attempt =>
+            new WatcherStop(null, $"the job is {row.Status.ToString().ToLowerInvariant()}, attempt {row.Attempts}"),
+        _ when row.CancelRequestedAt is not null => new WatcherStop(GenerationJobRunner.CanceledByClient, "cancel requested"),
+        _ when row.CancelAfter <= _time.GetUtcNow() => new WatcherStop(GenerationJobRunner.CancelAfterPassed, "deadline"),
+        _ => null,
+    };
 
     private async Task LoopAsync()
     {
@@ -75,7 +88,7 @@ public sealed class RunningJobWatcher : IAsyncDisposable
         {
             try
             {
-                await _pollNow.WaitAsync(_options.CancelPollInterval, _done.Token);
+                await Task.Delay(_options.CancelPollInterval, _done.Token);
             }
             catch (OperationCanceledException)
             {
@@ -95,19 +108,7 @@ public sealed class RunningJobWatcher : IAsyncDisposable
                             .SetProperty(j => j.WorkerName, GenerationJobRunner.WorkerName), _done.Token);
                     lastHeartbeat = _time.GetTimestamp();
                 }
-                var row = await db.Jobs.AsNoTracking()
-                    .Where(j => j.Id == _jobId)
-                    .Select(j => new { j.Status, j.Attempts, j.CancelRequestedAt, j.CancelAfter })
-                    .SingleOrDefaultAsync(_done.Token);
-                var stop = row switch
-                {
-                    null => new WatcherStop(null, "the job was deleted"),
-                    _ when row.Status != JobStatus.Running || row.Attempts != _attempt =>
-                        new WatcherStop(null, $"the job is {row.Status.ToString().ToLowerInvariant()}, attempt {row.Attempts}"),
-                    _ when row.CancelRequestedAt is not null => new WatcherStop(GenerationJobRunner.CanceledByClient, "cancel requested"),
-                    _ when row.CancelAfter <= _time.GetUtcNow() => new WatcherStop(GenerationJobRunner.CancelAfterPassed, "deadline"),
-                    _ => null,
-                };
+                var stop = Decide(await db.Jobs.AsNoTracking().Where(j => j.Id == _jobId).Select(RowState).SingleOrDefaultAsync(_done.Token));
                 if (stop is not null)
                 {
                     _stop = stop;
@@ -131,7 +132,6 @@ public sealed class RunningJobWatcher : IAsyncDisposable
         await _done.CancelAsync();
         await _loop;
         _done.Dispose();
-        _pollNow.Dispose();
     }
 }
 
