@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Jobs;
@@ -18,6 +19,10 @@ namespace Easel.Workers.Generation;
 /// </summary>
 public sealed class RunningJobWatcher : IAsyncDisposable
 {
+    /// <summary>The columns that decide whether the run may go on.</summary>
+    private static readonly Expression<Func<Job, WatchedRow>> RowState =
+        j => new WatchedRow(j.Status, j.Attempts, j.CancelRequestedAt, j.CancelAfter);
+
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _time;
     private readonly WorkerOptions _options;
@@ -65,11 +70,6 @@ public sealed class RunningJobWatcher : IAsyncDisposable
             _run.Cancel();
         }
     }
-
-    private static readonly System.Linq.Expressions.Expression<Func<Job, WatchedRow>> RowState =
-        j => new WatchedRow(j.Status, j.Attempts, j.CancelRequestedAt, j.CancelAfter);
-
-    private sealed record WatchedRow(JobStatus Status, int Attempts, DateTimeOffset? CancelRequestedAt, DateTimeOffset? CancelAfter);
 
     private WatcherStop? Decide(WatchedRow? row) => row switch
     {
@@ -138,3 +138,5 @@ public sealed class RunningJobWatcher : IAsyncDisposable
 /// <summary>Why a run stopped: <paramref name="CancelReason"/> is the job's error when the job is to be marked canceled;
 /// null when the claim is gone and the row is someone else's to write.</summary>
 public sealed record WatcherStop(string? CancelReason, string Detail);
+
+internal sealed record WatchedRow(JobStatus Status, int Attempts, DateTimeOffset? CancelRequestedAt, DateTimeOffset? CancelAfter);
