@@ -18,7 +18,8 @@ public static class CoreServiceCollectionExtensions
 {
     /// <summary>
     /// Options (validated at start-up), the database (provider chosen from <c>Easel:Database:Provider</c> when the
-    /// first context is created), the blob store, the model catalog, request validation and metrics.
+    /// first context is created), the blob store, the model catalogue (local configuration + the workers' registrations),
+    /// request validation and metrics.
     /// </summary>
     public static IServiceCollection AddEaselCore(this IServiceCollection services)
     {
@@ -28,11 +29,9 @@ public static class CoreServiceCollectionExtensions
             .Configure<IConfiguration>((o, configuration) => o.ConnectionString ??= configuration.GetConnectionString("Easel"))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        services.AddOptions<ModelsOptions>()
-            .BindConfiguration(ModelsOptions.Section)
-            .PostConfigure(o => o.AddBundledModelWhenNoneConfigured(Path.Combine(AppContext.BaseDirectory, ModelsOptions.BundledModelFolder)))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        // The bundled model is added by the processes that run jobs (AddEaselJobServers), not by an API in front of workers.
+        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations()
@@ -64,6 +63,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<WebhookOutboxSignal>();
         services.AddSingleton<WebhookOutboxInterceptor>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        services.AddSingleton<ILocalModels, ConfiguredModels>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.

@@ -1,11 +1,15 @@
+using Easel.Core.Jobs;
+
 namespace Easel.Workers;
 
 /// <summary>
-/// The Hangfire queues and which server of a process serves them. GPU work goes to the band of its priority; the device
-/// server runs one job at a time (a GPU holds one model and one batch) and serves all bands; housekeeping runs beside
-/// it so that it never waits behind a long generation. Hangfire.InMemory fetches from the queues in the order listed,
-/// Hangfire.PostgreSql (1.21) in the alphabetical order of their names, so the names sort like the bands: higher bands
-/// run first with either storage. Hangfire queue names are lowercase letters, digits and underscores.
+/// The Hangfire queues and which server of a process serves them. Work is routed by model and priority band: a generation
+/// for model m goes to <c>gpu_{band}_{m}</c>, a fine-tune to <c>train_{m}</c> (model names folded to <c>[a-z0-9_]</c>), and a
+/// worker listens only to the queues of the models it serves, so in a mixed fleet each job reaches a worker that has its
+/// model. The device server runs one job at a time (a GPU holds one model and one batch); housekeeping runs beside it so
+/// that it never waits behind a long generation. Hangfire.InMemory fetches from the queues in the order listed,
+/// Hangfire.PostgreSql (1.21) in the alphabetical order of their names; with the band before the model both take every
+/// model's high band before any normal one. Hangfire queue names are lowercase letters, digits and underscores.
 /// </summary>
 public static class WorkerQueues
 {
@@ -13,7 +17,7 @@ public static class WorkerQueues
     public const string GpuNormal = "gpu_2_normal";
     public const string GpuLow = "gpu_3_low";
 
-    /// <summary>The GPU queues in the order a server serves them.</summary>
+    /// <summary>The GPU bands in the order a server serves them.</summary>
     public static readonly string[] Gpu = [GpuHigh, GpuNormal, GpuLow];
 
     /// <summary>Fine-tunes; on the device server too, since they need the same device.</summary>
@@ -21,9 +25,6 @@ public static class WorkerQueues
 
     /// <summary>Housekeeping (retention).</summary>
     public const string Default = "default";
-
-    /// <summary>The queues of the device server (one worker), in the order Hangfire looks at them.</summary>
-    public static readonly string[] Device = [.. Gpu, Train];
 
     /// <summary>The queues of the housekeeping server.</summary>
     public static readonly string[] Housekeeping = [Default];
@@ -38,4 +39,35 @@ public static class WorkerQueues
         < 0 => GpuLow,
         _ => GpuNormal,
     };
+
+    /// <summary>The queue of a generation for <paramref name="model"/> at <paramref name="priority"/>.</summary>
+    public static string ForGeneration(string model, int priority) => $"{ForPriority(priority)}_{Fold(model)}";
+
+    /// <summary>The queue of fine-tunes on <paramref name="model"/>.</summary>
+    public static string ForTraining(string model) => $"{Train}_{Fold(model)}";
+
+    /// <summary>The queue a job is dispatched to.</summary>
+    public static string ForJob(Job job) => job.Kind switch
+    {
+        JobKind.Generation => ForGeneration(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."), job.Priority),
+        _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
+    };
+
+    /// <summary>The queues of the device server of a worker serving <paramref name="models"/>, in the order it looks at them.</summary>
+    public static string[] Device(IEnumerable<string> models)
+    {
+        var folded = models.Select(Fold).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return [.. Gpu.SelectMany(band => folded.Select(m => $"{band}_{m}")), .. folded.Select(m => $"{Train}_{m}")];
+    }
+
+    /// <summary>A model name as it appears in queue names: lowercase, every character outside [a-z0-9_] as '_'.</summary>
+    public static string Fold(string model) =>
+        string.Create(model.Length, model, (span, name) =>
+        {
+            for (var i = 0; i < name.Length; i++)
+            {
+                var c = char.ToLowerInvariant(name[i]);
+                span[i] = c is >= 'a' and <= 'z' or >= '0' and <= '9' or '_' ? c : '_';
+            }
+        });
 }

@@ -1,5 +1,6 @@
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Housekeeping;
@@ -19,6 +20,7 @@ public static class WorkersServiceCollectionExtensions
     public static IServiceCollection AddEaselWorkers(this IServiceCollection services)
     {
         services.TryAddSingleton<IGenerationModelLoader, DiffusionPipelineLoader>();
+        services.TryAddSingleton<ISingleFileInspector, SingleFileInspector>();
         services.TryAddSingleton(_ => CreateSchedulerCatalog());
         services.AddSingleton<ModelCache>();
         services.AddScoped<GenerationJobRunner>();
@@ -30,7 +32,7 @@ public static class WorkersServiceCollectionExtensions
     }
 
     /// <summary>
-    /// The recovery sweep as a hosted service. Every process that hosts a Hangfire server for <see cref="WorkerQueues.Gpu"/>
+    /// The recovery sweep as a hosted service. Every process that hosts a Hangfire device server
     /// (the API's in-process worker, the worker executable) registers it, so lost and orphaned jobs are found as long as
     /// any worker lives.
     /// </summary>

@@ -10,10 +10,9 @@ public sealed class GenerationRequestValidatorTests
     private static GenerationRequestValidator Validator(GenerationOptions? limits = null) =>
         new(Microsoft.Extensions.Options.Options.Create(limits ?? new GenerationOptions()),
             Microsoft.Extensions.Options.Options.Create(new WebhookOptions()),
-            new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
-            {
-                Models = { ["sd15"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } },
-            })),
+            // No worker registers in these tests: the configured model is known but served by nobody.
+            Microsoft.Extensions.Options.Options.Create(new JobsOptions { UnservedModel = UnservedModelPolicy.Wait }),
+            LocalCatalog.Of(new ModelsOptions { Models = { ["sd15"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } } }),
             // The inference core's registry fills this in the service; Core's tests use a list of their own.
             new SchedulerCatalog([
                 new SchedulerInfo("ddim", "DDIM", "DDIMScheduler", []),
@@ -40,14 +39,62 @@ public sealed class GenerationRequestValidatorTests
     }
 
     [Fact]
-    public void Omitted_fields_take_configured_defaults_and_a_random_seed()
+    public void Omitted_fields_take_the_model_native_size_the_configured_defaults_and_a_random_seed()
     {
         var limits = new GenerationOptions { DefaultWidth = 256, DefaultHeight = 128, DefaultSteps = 12, DefaultGuidanceScale = 5, DefaultScheduler = "DDIM" };
 
         var p = Validator(limits).Validate(new GenerationRequest("a square")).Parameters!;
 
-        Assert.Equal(("sd15", 256, 128, 12, 5.0, "ddim", 1, ""), (p.Model, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Scheduler, p.NumImages, p.NegativePrompt));
+        // The fixture's UNet sample_size 32 × VAE scale factor 2; it recommends nothing else.
+        Assert.Equal(("sd15", 64, 64, 12, 5.0, "ddim", 1, ""), (p.Model, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Scheduler, p.NumImages, p.NegativePrompt));
         Assert.InRange(p.Seed, 0, uint.MaxValue);
+    }
+
+    [Fact]
+    public void Omitted_fields_take_the_model_recommended_values_before_the_service_wide_ones()
+    {
+        var models = new ModelsOptions
+        {
+            Models =
+            {
+                ["sd15"] = new ModelOptions
+                {
+                    Path = TestPaths.FixtureModel("sd15"),
+                    Defaults = new ModelDefaultsOverride { Steps = 4, GuidanceScale = 1.0, Scheduler = "euler", Width = 128 },
+                },
+            },
+        };
+        var validator = new GenerationRequestValidator(
+            Microsoft.Extensions.Options.Options.Create(new GenerationOptions()),
+            Microsoft.Extensions.Options.Options.Create(new WebhookOptions()),
+            Microsoft.Extensions.Options.Options.Create(new JobsOptions { UnservedModel = UnservedModelPolicy.Wait }),
+            LocalCatalog.Of(models),
+            new SchedulerCatalog([new SchedulerInfo("ddim", "DDIM", "DDIMScheduler", []), new SchedulerInfo("euler", "Euler", "EulerDiscreteScheduler", [])]),
+            TimeProvider.System);
+
+        var p = validator.Validate(new GenerationRequest("a square")).Parameters!;
+        var explicitValues = validator.Validate(new GenerationRequest("a square", Steps: 9, GuidanceScale: 6, Scheduler: "ddim")).Parameters!;
+
+        Assert.Equal((128, 64, 4, 1.0, "euler"), (p.Width, p.Height, p.Steps, p.GuidanceScale, p.Scheduler));
+        Assert.Equal((9, 6.0, "ddim"), (explicitValues.Steps, explicitValues.GuidanceScale, explicitValues.Scheduler));
+    }
+
+    [Fact]
+    public void A_model_no_worker_serves_is_refused_with_422_unless_the_policy_is_wait()
+    {
+        var refusing = new GenerationRequestValidator(
+            Microsoft.Extensions.Options.Options.Create(new GenerationOptions()),
+            Microsoft.Extensions.Options.Options.Create(new WebhookOptions()),
+            Microsoft.Extensions.Options.Options.Create(new JobsOptions()),
+            LocalCatalog.Of(new ModelsOptions { Models = { ["sd15"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } } }),
+            new SchedulerCatalog([new SchedulerInfo("euler", "Euler", "EulerDiscreteScheduler", [])]),
+            TimeProvider.System);
+
+        var refused = refusing.Validate(new GenerationRequest("a square"));
+
+        Assert.Equal(422, refused.Status);
+        Assert.Contains("No live worker serves model 'sd15'", Assert.Single(refused.Errors["model"]));
+        Assert.True(Validator().Validate(new GenerationRequest("a square")).IsValid);
     }
 
     [Theory]

@@ -305,7 +305,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
-    public async Task Dispatch_records_the_hangfire_job_and_picks_the_queue_of_the_priority_band()
+    public async Task Dispatch_records_the_hangfire_job_and_picks_the_queue_of_the_priority_band_and_model()
     {
         var high = await SubmitAsync(b => b["priority"] = 5);
         var normal = await SubmitAsync();
@@ -316,8 +316,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         string QueueOf(Job job) => connection.GetJobData(job.DispatchId!)!.Job.Queue;
         var rows = await Task.WhenAll(JobAsync(high), JobAsync(normal), JobAsync(low));
         Assert.All(rows, r => Assert.NotNull(r.DispatchedAt));
-        Assert.Equal([WorkerQueues.GpuHigh, WorkerQueues.GpuNormal, WorkerQueues.GpuLow], rows.Select(QueueOf));
-        Assert.Equal(GenerationJobRunner.Queue, WorkerQueues.GpuNormal);
+        Assert.Equal(["gpu_1_high_sd15", "gpu_2_normal_sd15", "gpu_3_low_sd15"], rows.Select(QueueOf));
         foreach (var id in new[] { high, normal, low })
             await UntilAsync(id, j => j.IsFinished);
     }

@@ -75,6 +75,9 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         // Small enough that a test can exceed it cheaply; a 64×64 PNG is a few kilobytes.
         builder.UseSetting("Easel:Generation:MaxInputImageBytes", MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Easel:Workers:InProcess", InProcessWorkers ? "true" : "false");
+        // Without a worker nothing serves the configured models; the API tests queue jobs for them anyway.
+        if (!InProcessWorkers)
+            builder.UseSetting("Easel:Jobs:UnservedModel", "wait");
         builder.UseSetting("Easel:Workers:Device", "cpu");
         // A test host stops at once: a job still running is handed back rather than waited for.
         builder.UseSetting("Easel:Workers:DrainTimeout", "00:00:00");

@@ -28,6 +28,12 @@ public static class TestPaths
 
     public static string FixtureModel(string name) => Path.Combine(ParityFixtures(), "models", name);
 
+    /// <summary>A fixture single-file checkpoint (LDM key layout) holding the weights of <see cref="FixtureModel"/> of the same name.</summary>
+    public static string SingleFileCheckpoint(string name) => Path.Combine(ParityFixtures(), "single-file", name + ".safetensors");
+
+    /// <summary>The bundled model's folder in the repository.</summary>
+    public static string BundledModel => Path.Combine(RepositoryRoot(), "models", "easel-shapes");
+
     /// <summary>A fresh empty folder under the system temp folder.</summary>
     public static string NewTempFolder(string prefix)
     {

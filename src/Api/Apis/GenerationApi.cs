@@ -7,6 +7,7 @@ using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
@@ -65,6 +66,7 @@ public static class GenerationApi
     {
         var limits = services.Limits.Value;
         var bodyLimit = BodyLimit(limits);
+        await services.Catalog.RefreshAsync(cancellationToken);
 
         GenerationValidationResult validation;
         if (http.HasJsonContentType())
@@ -245,6 +247,7 @@ public static class GenerationApi
 public sealed record GenerationServices(
     EaselDbContext Db,
     GenerationRequestValidator Validator,
+    IModelCatalog Catalog,
     IJobDispatcher Dispatcher,
     QueuedJobsCap QueueCap,
     IBlobStore Blobs,

@@ -3,6 +3,7 @@ using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Easel.Core.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -60,15 +61,15 @@ public static class JobApi
         + "model for the job itself, when there is such history); null while no job of the kind has succeeded";
 
     public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(
-        Guid id, HttpContext http, EaselDbContext db, TimeProvider time, CancellationToken cancellationToken)
+        Guid id, HttpContext http, EaselDbContext db, IModelCatalog catalog, TimeProvider time, CancellationToken cancellationToken)
     {
-        var job = await LoadAsync(db, id, http.GetOwner(), time, cancellationToken);
+        var job = await LoadAsync(db, catalog, id, http.GetOwner(), time, cancellationToken);
         return job is null ? NotFound(id) : TypedResults.Ok(job);
     }
 
     public static async Task<Results<Ok<JobListResponse>, ProblemHttpResult>> ListJobs(
         string? status, string? kind, string? cursor, string? limit,
-        HttpContext http, EaselDbContext db, TimeProvider time, CancellationToken cancellationToken)
+        HttpContext http, EaselDbContext db, IModelCatalog catalog, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var statuses = ParseNames<JobStatus>(status, "status", errors);
@@ -103,7 +104,8 @@ public static class JobApi
         var more = page.Count > size;
         if (more)
             page.RemoveAt(size);
-        var queue = await JobQueue.DescribeAsync(db, page, time.GetUtcNowMilliseconds(), cancellationToken);
+        await catalog.RefreshAsync(cancellationToken);
+        var queue = await JobQueue.DescribeAsync(db, page, time.GetUtcNowMilliseconds(), cancellationToken, catalog);
         return TypedResults.Ok(new JobListResponse(
             [.. page.Select(j => JobResponse.From(j, queue.GetValueOrDefault(j.Id)))],
             more ? new JobCursor(page[^1].CreatedAt, page[^1].Id).Encode() : null));
@@ -166,12 +168,15 @@ public static class JobApi
     }
 
     /// <summary>The job document of the caller's job with its queue position and ETA, or null.</summary>
-    internal static async Task<JobResponse?> LoadAsync(EaselDbContext db, Guid id, string? owner, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<JobResponse?> LoadAsync(EaselDbContext db, IModelCatalog catalog, Guid id, string? owner, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var job = await db.Jobs.AsNoTracking().Include(j => j.Images).SingleOrDefaultAsync(j => j.Id == id && j.Owner == owner, cancellationToken);
         if (job is null)
             return null;
-        var queue = await JobQueue.DescribeAsync(db, job, time.GetUtcNowMilliseconds(), cancellationToken);
+        if (job.Status == JobStatus.Queued)
+            await catalog.RefreshAsync(cancellationToken);
+        var queue = await JobQueue.DescribeAsync(db, job, time.GetUtcNowMilliseconds(), cancellationToken, catalog);
         return JobResponse.From(job, queue);
     }
 

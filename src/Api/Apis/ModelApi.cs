@@ -1,6 +1,7 @@
 using Easel.Core.Generation;
 using Easel.Core.Models;
 using Easel.Core.Options;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Easel.Api.Apis;
@@ -11,18 +12,22 @@ public static class ModelApi
     {
         var api = app.MapGroup("v1").WithTags("Models");
 
-        api.MapGet("models", (IModelCatalog catalog) => TypedResults.Ok(catalog.Models.Select(m => new ModelResponse(
-                m.Name, m.Path, m.Family.ToString().ToLowerInvariant(), m.Inpainting, m.IsDefault, m.Problem)).ToList()))
+        api.MapGet("models", ListModels)
             .WithName("ListModels")
-            .WithSummary("List the configured models")
-            .WithDescription("Each model configured as Easel:Models:<name>:Path, with the family read from its diffusers folder "
-                + "(sd15, sd2, sdxl; inpainting when its UNet takes 9 channels) and whether it is the default.");
+            .WithSummary("List the models requests may name, with their defaults and the workers serving them")
+            .WithDescription("Every model a worker registered (each worker process records the models of its Easel:Models "
+                + "configuration in the database, with a heartbeat) and every model the API's own configuration describes: the "
+                + "family (sd15, sd2, sdxl; inpainting when its UNet takes 9 channels), the format (diffusers folder or single "
+                + "file), the native size (unet sample_size × VAE scale factor), the values an omitted field gets (`defaults`: "
+                + "the model's recommended ones, else Easel:Generation:Default*), whether it is the default model, and the live "
+                + "workers serving it. A model with no live worker is refused at submit with 422 (Easel:Jobs:UnservedModel = "
+                + "refuse, the default) or queued until one starts (wait).");
 
         api.MapGet("schedulers", (SchedulerCatalog schedulers, IOptions<GenerationOptions> options) =>
             {
                 schedulers.TryResolve(options.Value.DefaultScheduler, out var fallback);
-                return TypedResults.Ok(schedulers.All.Select(s =>
-                    new SchedulerResponse(s.Name, s.DisplayName, s.Aliases, s.DiffusersClass, ReferenceEquals(s, fallback))).ToList());
+                return TypedResults.Ok(new ListResponse<SchedulerResponse>(schedulers.All.Select(s =>
+                    new SchedulerResponse(s.Name, s.DisplayName, s.Aliases, s.DiffusersClass, ReferenceEquals(s, fallback))).ToList()));
             })
             .WithName("ListSchedulers")
             .WithSummary("List the schedulers a request may name")
@@ -32,5 +37,22 @@ public static class ModelApi
                 + "case-insensitively; the job records the canonical name.");
 
         return app;
+    }
+
+    public static async Task<Ok<ListResponse<ModelResponse>>> ListModels(IModelCatalog catalog, SchedulerCatalog schedulers,
+        IOptions<GenerationOptions> options, CancellationToken cancellationToken)
+    {
+        await catalog.RefreshAsync(cancellationToken);
+        var fallback = options.Value;
+        return TypedResults.Ok(new ListResponse<ModelResponse>(catalog.Models.Select(m =>
+        {
+            var defaults = m.EffectiveDefaults;
+            var scheduler = defaults.Scheduler ?? fallback.DefaultScheduler;
+            return new ModelResponse(m.Name, m.Path, m.Family.ToString().ToLowerInvariant(), m.Format == ModelFormat.SingleFile ? "single_file" : "diffusers",
+                m.Inpainting, m.IsDefault, m.SampleSize, m.VaeScaleFactor,
+                new ModelDefaultsResponse(defaults.Width, defaults.Height, defaults.Steps ?? fallback.DefaultSteps,
+                    defaults.GuidanceScale ?? fallback.DefaultGuidanceScale, schedulers.TryResolve(scheduler, out var s) ? s.Name : scheduler),
+                m.ServingWorkers, m.Problem);
+        }).ToList()));
     }
 }

@@ -4,6 +4,7 @@ using Easel.Api.Auth;
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -148,7 +149,7 @@ public static class IdempotencyKeys
                 title: "The idempotency key was used for another request.",
                 detail: $"{HeaderName} '{key}' was first sent with a different method, path or body; use a new key for a new request.");
         }
-        var job = await JobApi.LoadAsync(db, record.JobId, http.GetOwner(), time, http.RequestAborted);
+        var job = await JobApi.LoadAsync(db, http.RequestServices.GetRequiredService<IModelCatalog>(), record.JobId, http.GetOwner(), time, http.RequestAborted);
         if (job is null)
         {
             await IdempotencyStore.DeleteAsync(db, owner, key, http.RequestAborted);

@@ -4,6 +4,7 @@ using Easel.Api.Auth;
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Primitives;
@@ -93,7 +94,7 @@ public static class PreferWait
             }
         }
 
-        var latest = await JobApi.LoadAsync(db, job.Id, http.GetOwner(), time, http.RequestAborted) ?? job;
+        var latest = await JobApi.LoadAsync(db, http.RequestServices.GetRequiredService<IModelCatalog>(), job.Id, http.GetOwner(), time, http.RequestAborted) ?? job;
         if (status != StatusCodes.Status202Accepted)
             return TypedResults.Ok(latest);
         if (!latest.IsFinished)

@@ -2,6 +2,7 @@ using System.Text;
 using Easel.Core.Auth;
 using Easel.Core.Images;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Easel.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -10,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Easel.Core.Data;
 
 /// <summary>
-/// Jobs, their images and events, idempotency keys, API keys and the webhook outbox. Migrations are per provider, one subclass each:
+/// Jobs, their images and events, idempotency keys, API keys, the webhook outbox and the workers with the models they serve. Migrations are per provider, one subclass each:
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context SqliteEaselDbContext -o Data/Migrations/Sqlite</c> and
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context PostgresEaselDbContext -o Data/Migrations/Postgres</c>.
 /// Table and column names are snake_case.
@@ -33,6 +34,10 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
 
+    public DbSet<WorkerRecord> Workers => Set<WorkerRecord>();
+
+    public DbSet<WorkerModel> WorkerModels => Set<WorkerModel>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new JobConfiguration());
@@ -43,6 +48,8 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
         modelBuilder.ApplyConfiguration(new WebhookSecretConfiguration());
         modelBuilder.ApplyConfiguration(new WebhookDeliveryConfiguration());
         modelBuilder.ApplyConfiguration(new WebhookAttemptConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkerConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkerModelConfiguration());
         ApplySnakeCaseNames(modelBuilder);
     }
 
@@ -99,6 +106,7 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             job.Property(j => j.Status).HasConversion(new SnakeCaseEnumConverter<JobStatus>()).HasMaxLength(16);
             job.Property(j => j.Request).IsRequired();
             job.Property(j => j.Owner).HasMaxLength(128);
+            job.Property(j => j.Model).HasMaxLength(200);
             job.Property(j => j.Error).HasMaxLength(4000);
             job.Property(j => j.Webhook).HasMaxLength(2048);
             job.Property(j => j.DispatchId).HasMaxLength(64);
@@ -196,6 +204,37 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             attempt.Property(a => a.Id).ValueGeneratedOnAdd();
             attempt.Property(a => a.Error).HasMaxLength(1000);
             attempt.HasIndex(a => new { a.DeliveryId, a.Number }).IsUnique();
+        }
+    }
+
+    private sealed class WorkerConfiguration : IEntityTypeConfiguration<WorkerRecord>
+    {
+        public void Configure(EntityTypeBuilder<WorkerRecord> worker)
+        {
+            worker.ToTable("workers");
+            worker.HasKey(w => w.Id);
+            worker.Property(w => w.Id).HasMaxLength(200);
+            worker.Property(w => w.Role).HasMaxLength(16).IsRequired();
+            worker.Property(w => w.Device).HasMaxLength(32).IsRequired();
+            worker.Property(w => w.Queues).HasMaxLength(4000).IsRequired();
+            worker.HasIndex(w => w.HeartbeatAt);
+            worker.HasMany(w => w.Models).WithOne().HasForeignKey(m => m.WorkerId).OnDelete(DeleteBehavior.Cascade);
+        }
+    }
+
+    private sealed class WorkerModelConfiguration : IEntityTypeConfiguration<WorkerModel>
+    {
+        public void Configure(EntityTypeBuilder<WorkerModel> model)
+        {
+            model.ToTable("worker_models");
+            model.HasKey(m => new { m.WorkerId, m.Name });
+            model.Property(m => m.WorkerId).HasMaxLength(200);
+            model.Property(m => m.Name).HasMaxLength(200);
+            model.Property(m => m.Path).HasMaxLength(2048).IsRequired();
+            model.Property(m => m.Family).HasConversion(new SnakeCaseEnumConverter<ModelFamily>()).HasMaxLength(16);
+            model.Property(m => m.Format).HasConversion(new SnakeCaseEnumConverter<ModelFormat>()).HasMaxLength(16);
+            model.Property(m => m.DefaultScheduler).HasMaxLength(64);
+            model.Property(m => m.Problem).HasMaxLength(2000);
         }
     }
 

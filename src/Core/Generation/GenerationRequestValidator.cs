@@ -11,11 +11,15 @@ namespace Easel.Core.Generation;
 /// image and mask (see <see cref="InputImageDecoder"/>). Errors are keyed by the snake_case JSON field name, ready for an
 /// RFC 9457 validation problem; <see cref="GenerationValidationResult.Status"/> says which HTTP status fits:
 /// 413 when an input is too many bytes, 400 for any other bad field, 422 when a well-formed request asks a model for
-/// something it cannot do (text-to-image on an inpainting model).
+/// something it cannot do (text-to-image on an inpainting model, a model that cannot be loaded) or for a model no live
+/// worker serves (unless <c>Easel:Jobs:UnservedModel</c> is <c>wait</c>). Omitted fields take the model's recommended
+/// values (<see cref="ModelInfo.Defaults"/>: its native size, and steps, guidance and scheduler where it recommends them),
+/// then the service-wide <c>Easel:Generation:Default*</c>. Call <see cref="IModelCatalog.RefreshAsync"/> first.
 /// </summary>
 public sealed class GenerationRequestValidator(
     IOptions<GenerationOptions> options,
     IOptions<WebhookOptions> webhooks,
+    IOptions<JobsOptions> jobs,
     IModelCatalog catalog,
     SchedulerCatalog schedulers,
     TimeProvider time)
@@ -85,8 +89,8 @@ public sealed class GenerationRequestValidator(
         }
         else
         {
-            width = request.Width ?? limits.DefaultWidth;
-            height = request.Height ?? limits.DefaultHeight;
+            width = request.Width ?? model?.EffectiveDefaults.Width ?? limits.DefaultWidth;
+            height = request.Height ?? model?.EffectiveDefaults.Height ?? limits.DefaultHeight;
             if (!hasImage)
             {
                 CheckSize("width", width);
@@ -100,7 +104,7 @@ public sealed class GenerationRequestValidator(
             }
         }
 
-        var steps = request.Steps ?? limits.DefaultSteps;
+        var steps = request.Steps ?? model?.Defaults?.Steps ?? limits.DefaultSteps;
         if (steps < 1 || steps > limits.MaxSteps)
             Add("steps", $"steps must be between 1 and {limits.MaxSteps}.");
 
@@ -119,7 +123,7 @@ public sealed class GenerationRequestValidator(
                 Add("strength", $"steps × strength must be at least 1 (steps {steps} × strength {strength} runs no denoising step).");
         }
 
-        var guidance = request.GuidanceScale ?? limits.DefaultGuidanceScale;
+        var guidance = request.GuidanceScale ?? model?.Defaults?.GuidanceScale ?? limits.DefaultGuidanceScale;
         if (!double.IsFinite(guidance) || guidance < 0 || guidance > limits.MaxGuidanceScale)
             Add("guidance_scale", $"guidance_scale must be between 0 and {limits.MaxGuidanceScale}.");
 
@@ -130,18 +134,29 @@ public sealed class GenerationRequestValidator(
         if (request.Seed is < 0 or > MaxSeed)
             Add("seed", $"seed must be between 0 and {MaxSeed}.");
 
-        var schedulerName = string.IsNullOrWhiteSpace(request.Scheduler) ? limits.DefaultScheduler : request.Scheduler;
+        var schedulerName = string.IsNullOrWhiteSpace(request.Scheduler) ? model?.Defaults?.Scheduler ?? limits.DefaultScheduler : request.Scheduler;
         if (!schedulers.TryResolve(schedulerName, out var scheduler))
             Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", schedulers.Names)}.");
 
         var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
             time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
 
-        // Only once the request is well-formed: what the chosen model cannot do.
-        if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
+        // Only once the request is well-formed: what the chosen model cannot do, or where it cannot run.
+        if (errors.Count == 0 && model is { Problem: { } problem })
+        {
+            status = 422;
+            Add("model", $"Model '{model.Name}' cannot be loaded: {problem}");
+        }
+        else if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
         {
             status = 422;
             Add("image", $"Model '{model.Name}' is an inpainting model (its UNet takes a mask and a masked image): send `image` and `mask`.");
+        }
+        else if (errors.Count == 0 && model is { IsServed: false } && jobs.Value.UnservedModel == UnservedModelPolicy.Refuse)
+        {
+            status = 422;
+            Add("model", $"No live worker serves model '{model.Name}' now: start a worker with Easel:Models:{model.Name}:Path set, "
+                + $"or set Easel:Jobs:UnservedModel to wait to queue such jobs until one does.");
         }
 
         if (errors.Count > 0)

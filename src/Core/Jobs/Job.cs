@@ -17,6 +17,12 @@ public sealed class Job
     /// <summary>The resolved request (defaults filled in, seed chosen) as JSON; its shape depends on <see cref="Kind"/>.</summary>
     public string Request { get; set; } = "{}";
 
+    /// <summary>
+    /// The model the job runs on (the request's <c>model</c>, with the default applied); it picks the Hangfire queue, so that
+    /// only a worker serving the model takes the job.
+    /// </summary>
+    public string? Model { get; set; }
+
     /// <summary>The id of the API key that created the job; null while authentication is off.</summary>
     public string? Owner { get; set; }
 
@@ -72,16 +78,38 @@ public sealed class Job
 
     public List<JobEvent> Events { get; set; } = [];
 
-    public static Job Create<TRequest>(JobKind kind, TRequest request, DateTimeOffset now, string? owner = null) => new()
+    public static Job Create<TRequest>(JobKind kind, TRequest request, DateTimeOffset now, string? owner = null)
     {
-        Id = Guid.CreateVersion7(now),
-        Kind = kind,
-        Status = JobStatus.Queued,
-        Request = JsonSerializer.Serialize(request, JobJson.Options),
-        Owner = owner,
-        CreatedAt = now,
-        Version = Guid.NewGuid(),
-    };
+        var json = JsonSerializer.Serialize(request, JobJson.Options);
+        return new Job
+        {
+            Id = Guid.CreateVersion7(now),
+            Kind = kind,
+            Status = JobStatus.Queued,
+            Request = json,
+            Model = ModelOf(json),
+            Owner = owner,
+            CreatedAt = now,
+            Version = Guid.NewGuid(),
+        };
+    }
+
+    /// <summary>The <c>model</c> field of a stored request, when its kind has one.</summary>
+    public static string? ModelOf(string request)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(request);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                   && document.RootElement.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String
+                ? model.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     public TRequest ReadRequest<TRequest>() =>
         JsonSerializer.Deserialize<TRequest>(Request, JobJson.Options)

@@ -1,11 +1,14 @@
-using System.Text.Json;
 using Easel.Core.Data;
+using Easel.Core.Models;
 using Microsoft.EntityFrameworkCore;
 
 namespace Easel.Core.Jobs;
 
-/// <summary>Where a queued job stands: 1 = next to run; the estimated time it finishes, or null without history.</summary>
-public sealed record JobQueueInfo(int Position, DateTimeOffset? Eta);
+/// <summary>
+/// Where a queued job stands: 1 = next to run; the estimated time it finishes, or null without history; what it waits
+/// for when no live worker serves its model (then no ETA).
+/// </summary>
+public sealed record JobQueueInfo(int Position, DateTimeOffset? Eta, string? WaitingFor = null);
 
 /// <summary>
 /// Queue position and ETA of queued jobs. Jobs of one kind share one queue, ordered by priority (higher first), then
@@ -21,9 +24,13 @@ public static class JobQueue
 
     private sealed record History(TimeSpan Mean, IReadOnlyDictionary<string, TimeSpan> MeanByModel);
 
-    /// <summary>The queue info of every queued job in <paramref name="jobs"/>, keyed by job id.</summary>
+    /// <summary>
+    /// The queue info of every queued job in <paramref name="jobs"/>, keyed by job id; with <paramref name="catalog"/>, jobs
+    /// whose model no live worker serves say so.
+    /// </summary>
     public static async Task<IReadOnlyDictionary<Guid, JobQueueInfo>> DescribeAsync(
-        EaselDbContext db, IReadOnlyCollection<Job> jobs, DateTimeOffset now, CancellationToken cancellationToken)
+        EaselDbContext db, IReadOnlyCollection<Job> jobs, DateTimeOffset now, CancellationToken cancellationToken,
+        IModelCatalog? catalog = null)
     {
         var result = new Dictionary<Guid, JobQueueInfo>();
         foreach (var group in jobs.Where(j => j.Status == JobStatus.Queued).GroupBy(j => j.Kind))
@@ -66,20 +73,23 @@ public static class JobQueue
                 if (history is not null)
                 {
                     var remainingOfRunning = running.Sum(started => Math.Max(0, (history.Mean - (now - started)).TotalSeconds));
-                    var own = ModelOf(job) is { } model && history.MeanByModel.TryGetValue(model, out var byModel) ? byModel : history.Mean;
+                    var own = job.Model is { } model && history.MeanByModel.TryGetValue(model, out var byModel) ? byModel : history.Mean;
                     var wait = (remainingOfRunning + (position - 1) * history.Mean.TotalSeconds) / Math.Max(1, running.Count);
                     eta = now + TimeSpan.FromSeconds(wait) + own;
                     eta = eta.Value.AddTicks(-(eta.Value.Ticks % TimeSpan.TicksPerMillisecond));
                 }
-                result[job.Id] = new JobQueueInfo(position, eta);
+                result[job.Id] = catalog is not null && job.Model is { } name && catalog.TryGet(name, out var info) && !info.IsServed
+                    ? new JobQueueInfo(position, null, $"a worker serving model '{name}': no live worker serves it now")
+                    : new JobQueueInfo(position, eta);
             }
         }
         return result;
     }
 
     /// <summary>The queue info of one job, or null when it is not queued.</summary>
-    public static async Task<JobQueueInfo?> DescribeAsync(EaselDbContext db, Job job, DateTimeOffset now, CancellationToken cancellationToken) =>
-        (await DescribeAsync(db, [job], now, cancellationToken)).GetValueOrDefault(job.Id);
+    public static async Task<JobQueueInfo?> DescribeAsync(EaselDbContext db, Job job, DateTimeOffset now, CancellationToken cancellationToken,
+        IModelCatalog? catalog = null) =>
+        (await DescribeAsync(db, [job], now, cancellationToken, catalog)).GetValueOrDefault(job.Id);
 
     /// <summary>Queued jobs of the same queue that run before <paramref name="job"/>.</summary>
     private static IQueryable<Job> Ahead(EaselDbContext db, Job job)
@@ -96,34 +106,15 @@ public static class JobQueue
             .Where(j => j.Kind == kind && j.Status == JobStatus.Succeeded && j.StartedAt != null && j.FinishedAt != null)
             .OrderByDescending(j => j.FinishedAt)
             .Take(HistorySize)
-            .Select(j => new { Started = j.StartedAt!.Value, Finished = j.FinishedAt!.Value, j.Request })
+            .Select(j => new { Started = j.StartedAt!.Value, Finished = j.FinishedAt!.Value, j.Model })
             .ToListAsync(cancellationToken);
         if (recent.Count == 0)
             return null;
-        var runs = recent.Select(r => (Model: ModelOf(r.Request), Seconds: Math.Max(0, (r.Finished - r.Started).TotalSeconds))).ToList();
+        var runs = recent.Select(r => (r.Model, Seconds: Math.Max(0, (r.Finished - r.Started).TotalSeconds))).ToList();
         return new History(
             TimeSpan.FromSeconds(runs.Average(r => r.Seconds)),
             runs.Where(r => r.Model is not null)
                 .GroupBy(r => r.Model!)
                 .ToDictionary(g => g.Key, g => TimeSpan.FromSeconds(g.Average(r => r.Seconds))));
-    }
-
-    private static string? ModelOf(Job job) => ModelOf(job.Request);
-
-    /// <summary>The <c>model</c> field of a stored request, when the kind has one.</summary>
-    private static string? ModelOf(string request)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(request);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                   && document.RootElement.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String
-                ? model.GetString()
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 }

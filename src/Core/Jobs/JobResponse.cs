@@ -8,6 +8,7 @@ namespace Easel.Core.Jobs;
 /// A job as the API shows it, and the body of its webhooks (so it lives beside the entity: workers build it too).
 /// URLs are relative to the service root. <see cref="QueuePosition"/> and <see cref="Eta"/> are set only while the job
 /// is queued and the caller computed them (<see cref="JobQueue"/>); webhook bodies and events carry null.
+/// <see cref="WaitingFor"/> says what a queued job waits for when no live worker serves its model (<c>Easel:Jobs:UnservedModel</c> = wait).
 /// </summary>
 public sealed record JobResponse(
     Guid Id,
@@ -27,6 +28,7 @@ public sealed record JobResponse(
     IReadOnlyList<string> WebhookEvents,
     int? QueuePosition,
     DateTimeOffset? Eta,
+    string? WaitingFor,
     JsonElement Request,
     IReadOnlyList<ImageResponse> Images)
 {
@@ -56,6 +58,7 @@ public sealed record JobResponse(
             WebhookEventNames(job.WebhookEvents),
             queued ? queue!.Position : null,
             queued ? queue!.Eta : null,
+            queued ? queue!.WaitingFor : null,
             request.RootElement.Clone(),
             job.Images.OrderBy(i => i.Index).Select(ImageResponse.From).ToList());
     }

@@ -1,127 +1,117 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Text.Json;
+using Easel.Core.Data;
 using Easel.Core.Options;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Easel.Core.Models;
 
-/// <summary>The models this service may run, from configuration, with their family read from the folder's JSON.</summary>
+/// <summary>
+/// The models requests may name, as the whole service knows them: those the live workers registered in the database (see
+/// <see cref="WorkerRecord"/>) and those this process's own configuration describes (<see cref="ILocalModels"/>). What a
+/// worker published wins over a local description of the same name, since the worker is what runs it.
+/// </summary>
 public interface IModelCatalog
 {
+    /// <summary>Every known model by name; <see cref="ModelInfo.Workers"/> lists who serves it now.</summary>
     IReadOnlyList<ModelInfo> Models { get; }
 
     /// <summary>The model used when a request names none; null when there is no default.</summary>
     string? DefaultModel { get; }
 
     bool TryGet(string name, [NotNullWhen(true)] out ModelInfo? model);
+
+    /// <summary>Re-reads the worker registrations when the last read is older than <see cref="ModelCatalog.RefreshInterval"/>.</summary>
+    Task RefreshAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>Architecture family of a diffusers Stable Diffusion folder.</summary>
-public enum ModelFamily
+/// <summary>The models this process's configuration (<c>Easel:Models</c>) describes, read from disk without loading them.</summary>
+public interface ILocalModels
 {
-    Unknown,
-    Sd15,
-    Sd2,
-    Sdxl,
-}
+    IReadOnlyList<ModelInfo> Models { get; }
 
-/// <param name="Inpainting">The UNet takes 9 input channels (latents, mask, masked-image latents).</param>
-/// <param name="Problem">Why the family could not be read, when <paramref name="Family"/> is Unknown.</param>
-/// <param name="VaeScaleFactor">Pixels per latent cell along each side (2^(len(vae block_out_channels) − 1): 8 for every
-/// released SD model, 2 for the tiny test fixtures); input images must have sides that are multiples of it.</param>
-public sealed record ModelInfo(string Name, string Path, ModelFamily Family, bool Inpainting, bool IsDefault, string? Problem = null,
-    int VaeScaleFactor = 8);
+    /// <summary><c>Easel:DefaultModel</c>, or the only configured model.</summary>
+    string? DefaultModel { get; }
+
+    bool TryGet(string name, [NotNullWhen(true)] out ModelInfo? model);
+}
 
 /// <summary>
-/// Reads only model_index.json and unet/config.json of each configured folder; never loads weights or libtorch.
+/// <see cref="IModelCatalog"/> over a snapshot of the <c>workers</c> and <c>worker_models</c> rows, re-read at most every
+/// <see cref="RefreshInterval"/> (so a submit costs no extra query most of the time, and a worker that starts or dies is seen
+/// within about a second plus its heartbeat timeout).
 /// </summary>
-public sealed class ModelCatalog : IModelCatalog
+public sealed class ModelCatalog(
+    ILocalModels local,
+    IOptions<ModelsOptions> configured,
+    IOptions<WorkerOptions> workers,
+    IServiceScopeFactory scopes,
+    TimeProvider time) : IModelCatalog
 {
-    private readonly Dictionary<string, ModelInfo> _byName;
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
-    public ModelCatalog(IOptions<ModelsOptions> options)
+    private sealed record Snapshot(IReadOnlyList<ModelInfo> Models, IReadOnlyDictionary<string, ModelInfo> ByName, string? DefaultModel,
+        DateTimeOffset ReadAt);
+
+    private Snapshot? _snapshot;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+
+    public IReadOnlyList<ModelInfo> Models => Current.Models;
+
+    public string? DefaultModel => Current.DefaultModel;
+
+    public bool TryGet(string name, [NotNullWhen(true)] out ModelInfo? model) => Current.ByName.TryGetValue(name, out model);
+
+    private Snapshot Current => _snapshot ?? Combine([], DateTimeOffset.MinValue);
+
+    public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var value = options.Value;
-        DefaultModel = value.ResolvedDefaultModel;
-        Models = value.Models
-            .OrderBy(m => m.Key, StringComparer.Ordinal)
-            .Select(m => Describe(m.Key, m.Value.Path, m.Key == DefaultModel))
-            .ToList();
-        _byName = Models.ToDictionary(m => m.Name, StringComparer.Ordinal);
-    }
-
-    public IReadOnlyList<ModelInfo> Models { get; }
-
-    public string? DefaultModel { get; }
-
-    public bool TryGet(string name, [NotNullWhen(true)] out ModelInfo? model) => _byName.TryGetValue(name, out model);
-
-    /// <summary>Reads the family of one diffusers folder.</summary>
-    public static ModelInfo Describe(string name, string path, bool isDefault = false)
-    {
-        var fullPath = System.IO.Path.GetFullPath(path);
+        if (_snapshot is { } fresh && time.GetUtcNow() - fresh.ReadAt < RefreshInterval)
+            return;
+        await _refresh.WaitAsync(cancellationToken);
         try
         {
-            var (family, inpainting) = DetectFamily(fullPath);
-            return new ModelInfo(name, fullPath, family, inpainting, isDefault, VaeScaleFactor: ReadVaeScaleFactor(fullPath));
+            if (_snapshot is { } again && time.GetUtcNow() - again.ReadAt < RefreshInterval)
+                return;
+            var now = time.GetUtcNow();
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
+            var registered = await db.Workers.AsNoTracking().Include(w => w.Models).ToListAsync(cancellationToken);
+            _snapshot = Combine(registered, now);
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or InvalidDataException)
+        finally
         {
-            return new ModelInfo(name, fullPath, ModelFamily.Unknown, false, isDefault, e.Message);
+            _refresh.Release();
         }
     }
 
-    /// <summary>
-    /// 2^(len(block_out_channels) − 1) of vae/config.json, as diffusers computes <c>vae_scale_factor</c>; 8 when the
-    /// folder has no VAE config or the list is missing.
-    /// </summary>
-    public static int ReadVaeScaleFactor(string folder)
+    private Snapshot Combine(IReadOnlyList<WorkerRecord> registered, DateTimeOffset now)
     {
-        var path = System.IO.Path.Combine(folder, "vae", "config.json");
-        if (!File.Exists(path))
-            return 8;
-        using var vae = JsonDocument.Parse(File.ReadAllText(path));
-        return vae.RootElement.TryGetProperty("block_out_channels", out var blocks) && blocks.ValueKind == JsonValueKind.Array
-            && blocks.GetArrayLength() > 0
-                ? 1 << (blocks.GetArrayLength() - 1)
-                : 8;
-    }
+        var timeout = workers.Value.HeartbeatTimeout;
+        var byName = new Dictionary<string, ModelInfo>(StringComparer.Ordinal);
+        var workerDefaults = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var group in registered.SelectMany(w => w.Models.Select(m => (Worker: w, Model: m))).GroupBy(r => r.Model.Name))
+        {
+            var live = group.Where(r => r.Worker.IsLive(now, timeout)).OrderBy(r => r.Worker.Id, StringComparer.Ordinal).ToList();
+            // A live worker's description; else the latest one seen, so a model whose workers are all gone is still known.
+            var source = live.Count > 0 ? live[0] : group.OrderByDescending(r => r.Worker.HeartbeatAt).First();
+            byName[group.Key] = source.Model.ToInfo(live.Select(r => r.Worker.Id).ToList());
+            if (live.Any(r => r.Model.IsDefault))
+                workerDefaults.Add(group.Key);
+        }
+        foreach (var model in local.Models)
+            byName.TryAdd(model.Name, model);
 
-    /// <summary>
-    /// SDXL when the UNet has the text_time addition embedding (or the pipeline class says XL); SD 2.x when it uses
-    /// linear projections or 1024-wide cross-attention (OpenCLIP ViT-H); SD 1.x otherwise. 9 input channels = inpainting.
-    /// </summary>
-    public static (ModelFamily Family, bool Inpainting) DetectFamily(string folder)
-    {
-        using var index = JsonDocument.Parse(File.ReadAllText(System.IO.Path.Combine(folder, "model_index.json")));
-        var unetConfig = System.IO.Path.Combine(folder, "unet", "config.json");
-        if (!File.Exists(unetConfig))
-            throw new InvalidDataException($"'{folder}' has no unet/config.json.");
-        using var unet = JsonDocument.Parse(File.ReadAllText(unetConfig));
-        var root = unet.RootElement;
-
-        var pipelineClass = index.RootElement.TryGetProperty("_class_name", out var c) && c.ValueKind == JsonValueKind.String
-            ? c.GetString() ?? ""
-            : "";
-        var additionEmbed = root.TryGetProperty("addition_embed_type", out var a) && a.ValueKind == JsonValueKind.String
-            ? a.GetString()
-            : null;
-        var linearProjection = root.TryGetProperty("use_linear_projection", out var l) && l.ValueKind == JsonValueKind.True;
-        var crossAttentionDims = root.TryGetProperty("cross_attention_dim", out var x)
-            ? x.ValueKind switch
-            {
-                JsonValueKind.Number => [x.GetInt32()],
-                JsonValueKind.Array => x.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.Number).Select(e => e.GetInt32()).ToArray(),
-                _ => Array.Empty<int>(),
-            }
-            : [];
-        var inChannels = root.TryGetProperty("in_channels", out var i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : 4;
-
-        var family = additionEmbed == "text_time" || pipelineClass.StartsWith("StableDiffusionXL", StringComparison.Ordinal)
-            ? ModelFamily.Sdxl
-            : linearProjection || crossAttentionDims.Contains(1024)
-                ? ModelFamily.Sd2
-                : ModelFamily.Sd15;
-        return (family, inChannels == 9);
+        var explicitDefault = configured.Value.DefaultModel;
+        var defaultModel = !string.IsNullOrWhiteSpace(explicitDefault) ? explicitDefault
+            : workerDefaults.Count == 1 ? workerDefaults.Single()
+            : byName.Count == 1 ? byName.Keys.Single()
+            : local.DefaultModel;
+        var models = byName.Values
+            .Select(m => m with { IsDefault = m.Name == defaultModel })
+            .OrderBy(m => m.Name, StringComparer.Ordinal)
+            .ToList();
+        return new Snapshot(models, models.ToDictionary(m => m.Name, StringComparer.Ordinal), defaultModel, now);
     }
 }

@@ -88,23 +88,76 @@ public sealed class ModelsOptions : IValidatableObject
     {
         foreach (var (name, model) in Models)
         {
+            var key = $"Easel:Models:{name}";
             if (string.IsNullOrWhiteSpace(model.Path))
-                yield return new ValidationResult($"Easel:Models:{name}:Path is empty.", [nameof(Models)]);
+                yield return new ValidationResult($"{key}:Path is empty.", [nameof(Models)]);
+            else if (ModelOptions.IsPickle(model.Path))
+                yield return new ValidationResult($"{key}:Path '{model.Path}' is a pickle file: unpickling can execute arbitrary code, "
+                    + "so only .safetensors single files and diffusers folders are loaded. Convert it with a trusted tool first.", [nameof(Models)]);
+            else if (ModelOptions.IsSingleFile(model.Path))
+            {
+                if (!File.Exists(model.Path))
+                    yield return new ValidationResult($"{key}:Path '{model.Path}' does not exist.", [nameof(Models)]);
+                if (!string.IsNullOrWhiteSpace(model.ConfigFrom) && !File.Exists(System.IO.Path.Combine(model.ConfigFrom, "model_index.json")))
+                    yield return new ValidationResult(
+                        $"{key}:ConfigFrom '{model.ConfigFrom}' is not a diffusers folder (no model_index.json).", [nameof(Models)]);
+            }
             else if (!File.Exists(System.IO.Path.Combine(model.Path, "model_index.json")))
                 yield return new ValidationResult(
-                    $"Easel:Models:{name}:Path '{model.Path}' is not a diffusers folder (no model_index.json).", [nameof(Models)]);
+                    $"{key}:Path '{model.Path}' is neither a diffusers folder (no model_index.json) nor a .safetensors single file.", [nameof(Models)]);
+            else if (!string.IsNullOrWhiteSpace(model.ConfigFrom))
+                yield return new ValidationResult($"{key}:ConfigFrom applies only to single-file checkpoints; '{model.Path}' is a diffusers folder.",
+                    [nameof(Models)]);
         }
-        if (!string.IsNullOrWhiteSpace(DefaultModel) && !Models.ContainsKey(DefaultModel))
+        // Without models of its own (an API in front of separate workers) the default may name a model the workers serve.
+        if (!string.IsNullOrWhiteSpace(DefaultModel) && Models.Count > 0 && !Models.ContainsKey(DefaultModel))
             yield return new ValidationResult(
                 $"Easel:DefaultModel '{DefaultModel}' is not one of the configured models ({string.Join(", ", Models.Keys)}).",
                 [nameof(DefaultModel)]);
     }
 }
 
+/// <summary><c>Easel:Models:&lt;name&gt;</c>: where one model is and what requests for it default to.</summary>
 public sealed class ModelOptions
 {
-    /// <summary>A local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).</summary>
+    /// <summary>
+    /// A local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), or a single-file
+    /// checkpoint in the original LDM/SGM layout (<c>.safetensors</c>, as most users download them).
+    /// </summary>
     public string Path { get; set; } = "";
+
+    /// <summary>
+    /// For a single file: a diffusers folder of the same architecture whose configs, tokenizers and scheduler it is loaded
+    /// with (for example the base model's folder); unset = the family's built-in configs.
+    /// </summary>
+    public string? ConfigFrom { get; set; }
+
+    /// <summary><c>Easel:Models:&lt;name&gt;:Defaults:Steps</c>, <c>:GuidanceScale</c>, <c>:Scheduler</c>, <c>:Width</c>, <c>:Height</c>.</summary>
+    public Models.ModelDefaultsOverride? Defaults { get; set; }
+
+    private static readonly string[] PickleExtensions = [".ckpt", ".pt", ".pth", ".bin", ".pkl"];
+
+    public static bool IsSingleFile(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+
+    public static bool IsPickle(string path) => PickleExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary><c>Easel:Jobs</c>: how submits treat models no worker serves.</summary>
+public sealed class JobsOptions
+{
+    public const string Section = "Easel:Jobs";
+
+    /// <summary>
+    /// A request for a known model that no live worker serves: <c>refuse</c> (422 at submit, the default) or <c>wait</c>
+    /// (accepted; it runs when a worker serving the model starts).
+    /// </summary>
+    public UnservedModelPolicy UnservedModel { get; set; } = UnservedModelPolicy.Refuse;
+}
+
+public enum UnservedModelPolicy
+{
+    Refuse,
+    Wait,
 }
 
 /// <summary><c>Easel:Generation</c>: request limits and the defaults for omitted fields.</summary>

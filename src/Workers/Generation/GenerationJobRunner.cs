@@ -35,14 +35,11 @@ public sealed class GenerationJobRunner(
     IServiceScopeFactory scopes,
     ILogger<GenerationJobRunner> logger)
 {
-    /// <summary>The queue of jobs of priority 0; other priorities go to the other bands of <see cref="WorkerQueues.Gpu"/>.</summary>
-    public const string Queue = WorkerQueues.GpuNormal;
-
     /// <summary>What the job row's worker_name says while this process runs it.</summary>
     public static string WorkerName { get; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
     /// <summary>
-    /// Hangfire entry point (the dispatcher picks the queue by priority). Exceptions escape only for infrastructure
+    /// Hangfire entry point (the dispatcher picks the queue by model and priority). Exceptions escape only for infrastructure
     /// faults (database unreachable) and for shutdown, after the claim has been handed back, so that Hangfire delivers
     /// the job again. A cancel request, a passed cancel_after or a lost claim stop the run between denoising steps
     /// (<see cref="RunningJobWatcher"/>); the worker then serves its next job.

@@ -8,7 +8,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Easel.Workers.Generation;
 
 /// <summary>
-/// Enqueues jobs in Hangfire, carrying only the job id, on the queue of the job's kind and priority band, and records the
+/// Enqueues jobs in Hangfire, carrying only the job id, on the queue of the job's model and priority band
+/// (<see cref="WorkerQueues.ForJob"/>), and records the
 /// Hangfire job id and time on the row (the recovery sweep compares them with Hangfire's storage).
 /// </summary>
 public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceScopeFactory scopes, TimeProvider time) : IJobDispatcher
@@ -18,7 +19,7 @@ public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceS
         var id = job.Kind switch
         {
             JobKind.Generation => client.Enqueue<GenerationJobRunner>(
-                WorkerQueues.ForPriority(job.Priority), runner => runner.RunAsync(job.Id, CancellationToken.None)),
+                WorkerQueues.ForJob(job), runner => runner.RunAsync(job.Id, CancellationToken.None)),
             _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
         };
         var now = time.GetUtcNowMilliseconds();

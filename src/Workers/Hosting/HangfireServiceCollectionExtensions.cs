@@ -1,3 +1,4 @@
+using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Workers.Housekeeping;
 using Hangfire;
@@ -42,20 +43,30 @@ public static class HangfireServiceCollectionExtensions
 
     /// <summary>
     /// The job servers of a process that runs jobs (the worker process, or the API in the embedded mode): the device server
-    /// (queues gpu and train, one worker, so one job at a time per device) and the housekeeping server (queue default),
-    /// plus the recurring retention job. On shutdown a server takes no new job and gives the running one
+    /// (the gpu and train queues of the models it serves, one worker, so one job at a time per device) and the housekeeping
+    /// server (queue default), plus the recurring retention job and the worker's registration (<see cref="WorkerRegistration"/>). On shutdown a server takes no new job and gives the running one
     /// <c>Easel:Workers:DrainTimeout</c>; then the job's token is canceled, the runner hands its claim back and Hangfire
     /// puts the job back in its queue, where another worker takes it.
     /// </summary>
     public static IServiceCollection AddEaselJobServers(this IServiceCollection services, string role)
     {
         var identity = $"{Environment.MachineName}-{Environment.ProcessId}";
+        // A process that runs jobs serves the bundled model when nothing else is configured; an API in front of workers does not.
+        services.PostConfigure<ModelsOptions>(o =>
+            o.AddBundledModelWhenNoneConfigured(Path.Combine(AppContext.BaseDirectory, ModelsOptions.BundledModelFolder)));
+        services.AddSingleton<IValidateOptions<ModelsOptions>, ModelQueueNameValidation>();
+        // Registered before the servers, so the worker's row and models are in the database before it takes a job.
+        services.AddHostedService(sp => ActivatorUtilities.CreateInstance<WorkerRegistration>(sp, role));
         services.AddHangfireServer((sp, o) =>
         {
             Drain(sp, o);
             o.ServerName = $"easel-{role}-device-{identity}";
             o.WorkerCount = 1;
-            o.Queues = WorkerQueues.Device;
+            var models = sp.GetRequiredService<ILocalModels>().Models;
+            if (models.Count == 0)
+                throw new OptionsValidationException(nameof(ModelsOptions), typeof(ModelsOptions),
+                    ["This process runs jobs but serves no model: set Easel:Models:<name>:Path (the bundled model is missing from the build output)."]);
+            o.Queues = WorkerQueues.Device(models.Select(m => m.Name));
         });
         services.AddHangfireServer((sp, o) =>
         {

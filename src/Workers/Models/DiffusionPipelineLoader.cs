@@ -7,14 +7,20 @@ namespace Easel.Workers.Models;
 
 /// <summary>
 /// Loads a diffusers folder of any supported family (SD 1.x, 2.x, XL; text, image-to-image and inpainting UNets) with
-/// <see cref="DiffusionPipelines.Load"/> on the device and dtype of <c>Easel:Workers</c>.
+/// <see cref="DiffusionPipelines.Load"/>, or a single-file checkpoint with its <c>ConfigFrom</c> folder, on the device and
+/// dtype of <c>Easel:Workers</c>.
 /// </summary>
 public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : IGenerationModelLoader
 {
     public IGenerationModel Load(ModelInfo model)
     {
         var worker = options.Value;
-        return new Loaded(DiffusionPipelines.Load(model.Path, new PipelineOptions(worker.Device, worker.DType)));
+        var pipelineOptions = new PipelineOptions(worker.Device, worker.DType);
+        return new Loaded(model.Format == ModelFormat.SingleFile
+            ? StableDiffusionPipeline.LoadSingleFile(model.Path,
+                model.ConfigFrom ?? throw new NotSupportedException($"Model '{model.Name}' is a single file without a ConfigFrom folder."),
+                pipelineOptions)
+            : DiffusionPipelines.Load(model.Path, pipelineOptions));
     }
 
     private sealed class Loaded(IDiffusionPipeline pipeline) : IGenerationModel

@@ -11,7 +11,7 @@ namespace Easel.Workers.Models;
 /// using (a model in use is disposed when its last lease ends).
 /// </summary>
 public sealed class ModelCache(
-    IModelCatalog catalog,
+    ILocalModels catalog,
     IGenerationModelLoader loader,
     IOptions<WorkerOptions> options,
     ILogger<ModelCache> logger) : IDisposable

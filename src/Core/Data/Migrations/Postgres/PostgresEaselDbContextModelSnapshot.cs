@@ -222,6 +222,11 @@ namespace Easel.Core.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("kind");
 
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("model");
+
                     b.Property<string>("Owner")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
@@ -328,6 +333,130 @@ namespace Easel.Core.Data.Migrations.Postgres
                         .HasDatabaseName("ix_job_events_job_id_id");
 
                     b.ToTable("job_events", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerModel", b =>
+                {
+                    b.Property<string>("WorkerId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("worker_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("name");
+
+                    b.Property<double?>("DefaultGuidanceScale")
+                        .HasColumnType("double precision")
+                        .HasColumnName("default_guidance_scale");
+
+                    b.Property<int>("DefaultHeight")
+                        .HasColumnType("integer")
+                        .HasColumnName("default_height");
+
+                    b.Property<string>("DefaultScheduler")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("default_scheduler");
+
+                    b.Property<int?>("DefaultSteps")
+                        .HasColumnType("integer")
+                        .HasColumnName("default_steps");
+
+                    b.Property<int>("DefaultWidth")
+                        .HasColumnType("integer")
+                        .HasColumnName("default_width");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("family");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("format");
+
+                    b.Property<bool>("Inpainting")
+                        .HasColumnType("boolean")
+                        .HasColumnName("inpainting");
+
+                    b.Property<bool>("IsDefault")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_default");
+
+                    b.Property<string>("Path")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)")
+                        .HasColumnName("path");
+
+                    b.Property<string>("Problem")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("problem");
+
+                    b.Property<int>("SampleSize")
+                        .HasColumnType("integer")
+                        .HasColumnName("sample_size");
+
+                    b.Property<int>("VaeScaleFactor")
+                        .HasColumnType("integer")
+                        .HasColumnName("vae_scale_factor");
+
+                    b.HasKey("WorkerId", "Name")
+                        .HasName("pk_worker_models");
+
+                    b.ToTable("worker_models", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Device")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("device");
+
+                    b.Property<DateTimeOffset>("HeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("heartbeat_at");
+
+                    b.Property<string>("Queues")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)")
+                        .HasColumnName("queues");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("role");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<DateTimeOffset?>("StoppedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("stopped_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_workers");
+
+                    b.HasIndex("HeartbeatAt")
+                        .HasDatabaseName("ix_workers_heartbeat_at");
+
+                    b.ToTable("workers", (string)null);
                 });
 
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookAttempt", b =>
@@ -507,6 +636,16 @@ namespace Easel.Core.Data.Migrations.Postgres
                         .HasConstraintName("fk_job_events_jobs_job_id");
                 });
 
+            modelBuilder.Entity("Easel.Core.Models.WorkerModel", b =>
+                {
+                    b.HasOne("Easel.Core.Models.WorkerRecord", null)
+                        .WithMany("Models")
+                        .HasForeignKey("WorkerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_worker_models_workers_worker_id");
+                });
+
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookAttempt", b =>
                 {
                     b.HasOne("Easel.Core.Webhooks.WebhookDelivery", null)
@@ -532,6 +671,11 @@ namespace Easel.Core.Data.Migrations.Postgres
                     b.Navigation("Events");
 
                     b.Navigation("Images");
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerRecord", b =>
+                {
+                    b.Navigation("Models");
                 });
 
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookDelivery", b =>

@@ -217,6 +217,11 @@ namespace Easel.Core.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("kind");
 
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
                     b.Property<string>("Owner")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT")
@@ -321,6 +326,130 @@ namespace Easel.Core.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_job_events_job_id_id");
 
                     b.ToTable("job_events", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerModel", b =>
+                {
+                    b.Property<string>("WorkerId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("worker_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<double?>("DefaultGuidanceScale")
+                        .HasColumnType("REAL")
+                        .HasColumnName("default_guidance_scale");
+
+                    b.Property<int>("DefaultHeight")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("default_height");
+
+                    b.Property<string>("DefaultScheduler")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("default_scheduler");
+
+                    b.Property<int?>("DefaultSteps")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("default_steps");
+
+                    b.Property<int>("DefaultWidth")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("default_width");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("family");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("format");
+
+                    b.Property<bool>("Inpainting")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("inpainting");
+
+                    b.Property<bool>("IsDefault")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("is_default");
+
+                    b.Property<string>("Path")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("path");
+
+                    b.Property<string>("Problem")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("problem");
+
+                    b.Property<int>("SampleSize")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sample_size");
+
+                    b.Property<int>("VaeScaleFactor")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("vae_scale_factor");
+
+                    b.HasKey("WorkerId", "Name")
+                        .HasName("pk_worker_models");
+
+                    b.ToTable("worker_models", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Device")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("device");
+
+                    b.Property<long>("HeartbeatAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("heartbeat_at");
+
+                    b.Property<string>("Queues")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("queues");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("role");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("started_at");
+
+                    b.Property<long?>("StoppedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("stopped_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_workers");
+
+                    b.HasIndex("HeartbeatAt")
+                        .HasDatabaseName("ix_workers_heartbeat_at");
+
+                    b.ToTable("workers", (string)null);
                 });
 
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookAttempt", b =>
@@ -498,6 +627,16 @@ namespace Easel.Core.Data.Migrations.Sqlite
                         .HasConstraintName("fk_job_events_jobs_job_id");
                 });
 
+            modelBuilder.Entity("Easel.Core.Models.WorkerModel", b =>
+                {
+                    b.HasOne("Easel.Core.Models.WorkerRecord", null)
+                        .WithMany("Models")
+                        .HasForeignKey("WorkerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_worker_models_workers_worker_id");
+                });
+
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookAttempt", b =>
                 {
                     b.HasOne("Easel.Core.Webhooks.WebhookDelivery", null)
@@ -523,6 +662,11 @@ namespace Easel.Core.Data.Migrations.Sqlite
                     b.Navigation("Events");
 
                     b.Navigation("Images");
+                });
+
+            modelBuilder.Entity("Easel.Core.Models.WorkerRecord", b =>
+                {
+                    b.Navigation("Models");
                 });
 
             modelBuilder.Entity("Easel.Core.Webhooks.WebhookDelivery", b =>

@@ -4,7 +4,7 @@ using Easel.Testing;
 
 namespace Easel.Core.Tests;
 
-public sealed class ModelCatalogTests
+public sealed class ConfiguredModelsTests
 {
     [Theory]
     [InlineData("sd15", ModelFamily.Sd15, false)]
@@ -13,7 +13,7 @@ public sealed class ModelCatalogTests
     [InlineData("sdxl", ModelFamily.Sdxl, false)]
     public void Family_is_read_from_the_fixture_folder_json(string folder, ModelFamily family, bool inpainting)
     {
-        var (detected, isInpainting) = ModelCatalog.DetectFamily(TestPaths.FixtureModel(folder));
+        var (detected, isInpainting) = ModelDescription.DetectFamily(TestPaths.FixtureModel(folder));
 
         Assert.Equal(family, detected);
         Assert.Equal(inpainting, isInpainting);
@@ -36,7 +36,7 @@ public sealed class ModelCatalogTests
             Directory.CreateDirectory(Path.Combine(folder, "unet"));
             File.WriteAllText(Path.Combine(folder, "unet", "config.json"), unetConfig);
 
-            Assert.Equal((family, inpainting), ModelCatalog.DetectFamily(folder));
+            Assert.Equal((family, inpainting), ModelDescription.DetectFamily(folder));
         }
         finally
         {
@@ -47,7 +47,7 @@ public sealed class ModelCatalogTests
     [Fact]
     public void Catalog_lists_configured_models_and_marks_the_default()
     {
-        var catalog = new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
+        var catalog = new ConfiguredModels(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
         {
             Models =
             {
@@ -67,7 +67,7 @@ public sealed class ModelCatalogTests
     [Fact]
     public void Single_configured_model_is_the_default()
     {
-        var catalog = new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
+        var catalog = new ConfiguredModels(Microsoft.Extensions.Options.Options.Create(new ModelsOptions
         {
             Models = { ["only"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15") } },
         }));
@@ -83,7 +83,7 @@ public sealed class ModelCatalogTests
         {
             File.WriteAllText(Path.Combine(folder, "model_index.json"), "{}");
 
-            var info = ModelCatalog.Describe("broken", folder);
+            var info = ModelDescription.DescribeFolder("broken", folder);
 
             Assert.Equal(ModelFamily.Unknown, info.Family);
             Assert.Contains("unet/config.json", info.Problem);
@@ -107,5 +107,60 @@ public sealed class ModelCatalogTests
 
         Assert.Contains(results, r => r.ErrorMessage!.Contains("model_index.json"));
         Assert.Contains(results, r => r.ErrorMessage!.Contains("Easel:DefaultModel 'other'"));
+    }
+
+    [Fact]
+    public void Bundled_model_recommends_its_model_card_values_from_its_defaults_file()
+    {
+        var info = ModelDescription.DescribeFolder("easel-shapes", TestPaths.BundledModel);
+
+        Assert.Equal(new ModelDefaults(64, 64, 20, 7.5, "ddim"), info.Defaults);
+    }
+
+    [Fact]
+    public void Configured_defaults_win_over_the_defaults_file_and_an_lcm_scheduler_implies_few_steps_without_guidance()
+    {
+        var folder = TestPaths.NewTempFolder("easel-model");
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "model_index.json"), """{"_class_name": "StableDiffusionPipeline"}""");
+            Directory.CreateDirectory(Path.Combine(folder, "unet"));
+            File.WriteAllText(Path.Combine(folder, "unet", "config.json"), """{"cross_attention_dim": 768, "sample_size": 64}""");
+            Directory.CreateDirectory(Path.Combine(folder, "scheduler"));
+            File.WriteAllText(Path.Combine(folder, "scheduler", "scheduler_config.json"), """{"_class_name": "LCMScheduler"}""");
+
+            var lcm = ModelDescription.DescribeFolder("lcm", folder).Defaults;
+            File.WriteAllText(Path.Combine(folder, ModelDescription.DefaultsFileName), """{"steps": 6, "scheduler": "euler"}""");
+            var withFile = ModelDescription.DescribeFolder("lcm", folder).Defaults;
+            var configured = ModelDescription.DescribeFolder("lcm", folder, overrides: new ModelDefaultsOverride { Steps = 2 }).Defaults;
+
+            Assert.Equal(new ModelDefaults(512, 512, 4, 1.0, "lcm"), lcm);
+            Assert.Equal(new ModelDefaults(512, 512, 6, 1.0, "euler"), withFile);
+            Assert.Equal(new ModelDefaults(512, 512, 2, 1.0, "euler"), configured);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Options_validation_accepts_a_single_file_and_refuses_a_pickle_and_config_from_on_a_folder()
+    {
+        var options = new ModelsOptions
+        {
+            Models =
+            {
+                ["single"] = new ModelOptions { Path = TestPaths.SingleFileCheckpoint("sd15"), ConfigFrom = TestPaths.FixtureModel("sd15") },
+                ["pickle"] = new ModelOptions { Path = "/models/v1-5-pruned.ckpt" },
+                ["folder"] = new ModelOptions { Path = TestPaths.FixtureModel("sd15"), ConfigFrom = TestPaths.FixtureModel("sd15") },
+            },
+        };
+
+        var results = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).Select(r => r.ErrorMessage!).ToList();
+
+        Assert.Equal(2, results.Count);
+        Assert.Contains(results, r => r.StartsWith("Easel:Models:pickle:Path", StringComparison.Ordinal) && r.Contains("pickle"));
+        Assert.Contains(results, r => r.StartsWith("Easel:Models:folder:ConfigFrom", StringComparison.Ordinal));
     }
 }

@@ -1,0 +1,59 @@
+namespace Easel.Core.Models;
+
+/// <summary>Architecture family of a Stable Diffusion model.</summary>
+public enum ModelFamily
+{
+    Unknown,
+    Sd15,
+    Sd2,
+    Sdxl,
+}
+
+/// <summary>How a model is stored on disk: a diffusers folder, or one LDM/SGM <c>.safetensors</c> file.</summary>
+public enum ModelFormat
+{
+    Diffusers,
+    SingleFile,
+}
+
+/// <summary>
+/// The values a request gets for the fields it omits, recommended for one model. Width and height are the model's native
+/// size (diffusers: <c>unet.config.sample_size × vae_scale_factor</c>); steps, guidance and scheduler are null when the model
+/// recommends none (the service-wide <c>Easel:Generation:Default*</c> apply).
+/// </summary>
+public sealed record ModelDefaults(int Width, int Height, int? Steps = null, double? GuidanceScale = null, string? Scheduler = null);
+
+/// <summary>
+/// What the API needs to validate and default a request for a model, without loading it. Described by each process from
+/// its own configuration; workers publish theirs in the database (<see cref="WorkerModel"/>).
+/// </summary>
+/// <param name="Inpainting">The UNet takes 9 input channels (latents, mask, masked-image latents).</param>
+/// <param name="Problem">Why the model could not be described, when <paramref name="Family"/> is Unknown.</param>
+/// <param name="VaeScaleFactor">Pixels per latent cell along each side (2^(len(vae block_out_channels) − 1): 8 for every
+/// released SD model); input images must have sides that are multiples of it.</param>
+/// <param name="SampleSize">The UNet's native latent size (unet/config.json <c>sample_size</c>).</param>
+/// <param name="ConfigFrom">For a single file: the diffusers folder its configs, tokenizers and scheduler come from; null = the
+/// family's built-in configs.</param>
+/// <param name="Workers">The live workers serving the model; empty when none does (or when this is only a local description).</param>
+public sealed record ModelInfo(
+    string Name,
+    string Path,
+    ModelFamily Family,
+    bool Inpainting,
+    bool IsDefault,
+    string? Problem = null,
+    int VaeScaleFactor = 8,
+    int SampleSize = 64,
+    ModelFormat Format = ModelFormat.Diffusers,
+    ModelDefaults? Defaults = null,
+    string? ConfigFrom = null,
+    IReadOnlyList<string>? Workers = null)
+{
+    /// <summary>The recommended values; the native size when nothing else is known.</summary>
+    public ModelDefaults EffectiveDefaults => Defaults ?? new ModelDefaults(SampleSize * VaeScaleFactor, SampleSize * VaeScaleFactor);
+
+    public IReadOnlyList<string> ServingWorkers => Workers ?? [];
+
+    /// <summary>Whether a live worker serves the model, so that a job for it runs.</summary>
+    public bool IsServed => ServingWorkers.Count > 0;
+}

@@ -1,0 +1,23 @@
+using Easel.Core.Models;
+using Easel.Inference.Loading.SingleFile;
+using InferenceFamily = Easel.Inference.Loading.SingleFile.ModelFamily;
+using ModelFamily = Easel.Core.Models.ModelFamily;
+
+namespace Easel.Workers.Models;
+
+/// <summary>Reads a single-file checkpoint's header (keys and shapes, no tensor data) to tell its family.</summary>
+public sealed class SingleFileInspector : ISingleFileInspector
+{
+    public (ModelFamily Family, bool Inpainting) Inspect(string path)
+    {
+        using var checkpoint = SingleFileCheckpoint.Open(path);
+        var family = checkpoint.Family switch
+        {
+            InferenceFamily.StableDiffusion1 or InferenceFamily.StableDiffusion1Inpainting => ModelFamily.Sd15,
+            InferenceFamily.StableDiffusion2 or InferenceFamily.StableDiffusion2Inpainting => ModelFamily.Sd2,
+            InferenceFamily.StableDiffusionXL or InferenceFamily.StableDiffusionXLInpainting => ModelFamily.Sdxl,
+            _ => throw new NotSupportedException($"'{Path.GetFileName(path)}' is a {checkpoint.Family} checkpoint, which runs only as a second stage."),
+        };
+        return (family, checkpoint.Family.IsInpainting());
+    }
+}
