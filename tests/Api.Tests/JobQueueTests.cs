@@ -31,7 +31,10 @@ public abstract class JobQueueTests<TFactory>(TFactory factory) : ApiTestBase<TF
         Assert.Equal(1, (await GetAsync(high)).GetProperty("queue_position").GetInt32());
         var third = await GetAsync(newLow);
         Assert.Equal(3, third.GetProperty("queue_position").GetInt32());
-        Assert.Equal(JsonValueKind.Null, third.GetProperty("eta").ValueKind); // no history yet
+        Assert.Equal(JsonValueKind.Null, third.GetProperty("eta").ValueKind); // no history yet, and no worker
+        Assert.Contains("no live worker serves it", third.GetProperty("waiting_for").GetString());
+        await WorkerRows.RegisterLiveAsync(Factory, $"queue-test-{Guid.NewGuid():N}", "sd15");
+        Assert.Equal(JsonValueKind.Null, (await GetAsync(newLow)).GetProperty("waiting_for").ValueKind);
 
         // History: two succeeded generations of 10 s and 20 s (mean 15 s); nothing running.
         var now = DateTimeOffset.UtcNow;

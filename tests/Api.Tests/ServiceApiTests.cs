@@ -12,7 +12,8 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     [Fact]
     public async Task Models_lists_the_configured_models_with_their_family_and_default_flag()
     {
-        var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
+        var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).GetProperty("data").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("name").GetString()!);
 
         Assert.Equal(["sd15", "sd15_inpaint", "sd2", "sdxl"], models.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(("sd2", false), (models["sd2"].GetProperty("family").GetString(), models["sd2"].GetProperty("default").GetBoolean()));
@@ -24,6 +25,25 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
         Assert.True(model.GetProperty("default").GetBoolean());
         Assert.False(model.GetProperty("inpainting").GetBoolean());
         Assert.Equal(Path.GetFullPath(TestPaths.FixtureModel("sd15")), model.GetProperty("path").GetString());
+        Assert.Equal("diffusers", model.GetProperty("format").GetString());
+        // The fixture's native size (sample_size 32 × VAE factor 2); the service-wide values for the rest.
+        var defaults = model.GetProperty("defaults");
+        Assert.Equal((64, 64, 30, 7.5, "euler"), (defaults.GetProperty("width").GetInt32(), defaults.GetProperty("height").GetInt32(),
+            defaults.GetProperty("steps").GetInt32(), defaults.GetProperty("guidance_scale").GetDouble(), defaults.GetProperty("scheduler").GetString()));
+        Assert.Empty(model.GetProperty("workers").EnumerateArray()); // this API runs no worker
+    }
+
+    [Fact]
+    public async Task Models_lists_a_model_a_live_worker_registered_with_that_worker_and_drops_workers_whose_heartbeat_is_stale()
+    {
+        var live = await WorkerRows.RegisterLiveAsync(Factory, $"live-{Guid.NewGuid():N}", "sd2");
+        var stale = await WorkerRows.RegisterAsync(Factory, $"stale-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.AddMinutes(-5), "sdxl");
+
+        var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).GetProperty("data").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("name").GetString()!);
+
+        Assert.Contains(live, models["sd2"].GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
+        Assert.DoesNotContain(stale, models["sdxl"].GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
     }
 
     [Fact]
@@ -31,7 +51,7 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     {
         var schedulers = await ReadJsonAsync(await Client.GetAsync("/v1/schedulers"));
 
-        var byName = schedulers.EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
+        var byName = schedulers.GetProperty("data").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
         Assert.Equal(
             ["ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_karras", "euler", "euler_a", "euler_karras", "lcm", "lms", "lms_karras", "pndm"],
             byName.Keys.Order(StringComparer.Ordinal));

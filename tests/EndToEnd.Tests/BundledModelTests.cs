@@ -27,12 +27,32 @@ public sealed class BundledModelTests(BundledModelServiceFactory factory) : ICla
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task Without_model_configuration_the_bundled_model_is_listed_as_the_default()
+    public async Task Without_model_configuration_the_bundled_model_is_listed_as_the_default_served_by_the_in_process_worker()
     {
-        var models = await factory.CreateClient().GetFromJsonAsync<JsonArray>("/v1/models");
-        var model = Assert.Single(models!);
+        var models = await factory.CreateClient().GetFromJsonAsync<JsonObject>("/v1/models");
+        var model = Assert.Single(models!["data"]!.AsArray());
         Assert.Equal("easel-shapes", model!["name"]!.GetValue<string>());
         Assert.True(model["default"]!.GetValue<bool>());
+        Assert.Single(model["workers"]!.AsArray());
+        // Its model card's settings, from models/easel-shapes/model_defaults.json, and its native 64×64.
+        Assert.Equal("""{"width":64,"height":64,"steps":20,"guidance_scale":7.5,"scheduler":"ddim"}""", model["defaults"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_prompt_alone_gives_a_64x64_image_of_the_bundled_model_with_its_recommended_settings()
+    {
+        var client = factory.CreateClient();
+        var submitted = await client.PostAsync("/v1/generations",
+            new StringContent("""{"prompt":"a red circle"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+
+        var job = await JobPolling.UntilFinishedAsync(client, submitted.Headers.Location!.OriginalString, Deadline);
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
+        var request = job.GetProperty("request");
+        Assert.Equal(("easel-shapes", 64, 64, 20, "ddim"), (request.GetProperty("model").GetString(), request.GetProperty("width").GetInt32(),
+            request.GetProperty("height").GetInt32(), request.GetProperty("steps").GetInt32(), request.GetProperty("scheduler").GetString()));
+        var image = Assert.Single(job.GetProperty("images").EnumerateArray());
+        Assert.Equal((64, 64), (image.GetProperty("width").GetInt32(), image.GetProperty("height").GetInt32()));
     }
 
     [Theory]

@@ -48,7 +48,7 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
     [Fact]
     public async Task Scheduler_theory_covers_every_scheduler_the_api_lists()
     {
-        var listed = (await _client.GetFromJsonAsync<JsonElement>("/v1/schedulers")).EnumerateArray().Select(s => s.GetProperty("name").GetString()!);
+        var listed = (await _client.GetFromJsonAsync<JsonElement>("/v1/schedulers")).GetProperty("data").EnumerateArray().Select(s => s.GetProperty("name").GetString()!);
 
         Assert.Equal(listed.Order(StringComparer.Ordinal), WorkersServiceCollectionExtensions.CreateSchedulerCatalog().Names.Order(StringComparer.Ordinal));
     }

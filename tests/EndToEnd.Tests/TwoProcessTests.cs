@@ -10,9 +10,10 @@ using Xunit.Abstractions;
 namespace Easel.EndToEnd.Tests;
 
 /// <summary>
-/// The production layout on PostgreSQL: the API (no in-process worker) and separate worker processes, all real child
-/// processes started from the build output, the schema applied beforehand by the migrate command. Jobs are long
-/// (many steps on the small fixture model) so that a worker can be stopped or killed while it runs one.
+/// The production layout on PostgreSQL: the API (no in-process worker, no model of its own) and separate worker processes
+/// that serve the model, all real child processes started from the build output, the schema applied beforehand by the
+/// migrate command. Jobs are long (many steps on the small fixture model) so that a worker can be stopped or killed while
+/// it runs one.
 /// </summary>
 public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -95,6 +96,73 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         await AssertSucceededOnceAsync(job, expectedAttempts: 1);
     }
 
+    [Fact]
+    public async Task A_model_configured_on_the_worker_only_is_listed_by_the_api_with_its_worker_and_defaults_and_its_jobs_succeed()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        using var client = api.CreateClient();
+        Assert.Empty((await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray());
+        await using var worker = await StartAsync("Easel.Workers.dll");
+
+        var model = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray());
+        Assert.Equal("sd15", model.GetProperty("name").GetString());
+        Assert.True(model.GetProperty("default").GetBoolean());
+        Assert.Equal(64, model.GetProperty("defaults").GetProperty("width").GetInt32()); // the fixture's sample_size 32 × VAE factor 2
+        Assert.Single(model.GetProperty("workers").EnumerateArray());
+        // No model named: the worker's default; no size: the model's.
+        var response = await client.PostAsync("/v1/generations", new StringContent("""{"prompt":"a red circle","steps":3}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var job = await JobPolling.UntilFinishedAsync(client, response.Headers.Location!.ToString(), TimeSpan.FromMinutes(2));
+
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"The job did not succeed: {job}");
+        Assert.Equal(("sd15", 64), (job.GetProperty("request").GetProperty("model").GetString(), job.GetProperty("request").GetProperty("width").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Once_its_last_worker_stops_a_model_is_refused_at_submit_with_422_naming_the_setting()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var worker = await StartAsync("Easel.Workers.dll");
+        using var client = api.CreateClient();
+        Assert.Single((await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("workers").EnumerateArray());
+
+        worker.Terminate();
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await Task.Delay(Easel.Core.Models.ModelCatalog.RefreshInterval + TimeSpan.FromMilliseconds(200));
+        var response = await client.PostAsync("/v1/generations", new StringContent("""{"prompt":"a red circle","model":"sd15"}""",
+            System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("Easel:Jobs:UnservedModel", problem.GetProperty("errors").GetProperty("model")[0].GetString());
+        var listed = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray());
+        Assert.Empty(listed.GetProperty("workers").EnumerateArray()); // still known (described by the stopped worker's rows), served by none
+    }
+
+    [Fact]
+    public async Task With_the_wait_policy_a_job_for_an_unserved_model_waits_for_a_worker_and_then_runs()
+    {
+        await using var api = await StartAsync("Easel.Api.dll", unservedModel: "wait");
+        var first = await StartAsync("Easel.Workers.dll");
+        first.Terminate();
+        Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        using var client = api.CreateClient();
+        await Task.Delay(Easel.Core.Models.ModelCatalog.RefreshInterval + TimeSpan.FromMilliseconds(200));
+
+        var response = await client.PostAsync("/v1/generations", new StringContent("""{"prompt":"a red circle","steps":3}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+        var waiting = await client.GetFromJsonAsync<JsonElement>(location);
+        Assert.Equal("queued", waiting.GetProperty("status").GetString());
+        Assert.Contains("sd15", waiting.GetProperty("waiting_for").GetString());
+
+        await using var second = await StartAsync("Easel.Workers.dll");
+        var job = await JobPolling.UntilFinishedAsync(client, location, TimeSpan.FromMinutes(2));
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"The job did not succeed: {job}");
+    }
+
     public async Task DisposeAsync()
     {
         foreach (var process in _processes)
@@ -113,6 +181,16 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <summary>The README's layout: the model is configured on the workers only; the API learns it from their registration.</summary>
+    private Dictionary<string, string> Environment(string assembly, string drainTimeout, string unservedModel)
+    {
+        var environment = Environment(drainTimeout);
+        environment["Easel__Jobs__UnservedModel"] = unservedModel;
+        if (assembly == "Easel.Workers.dll")
+            environment["Easel__Models__sd15__Path"] = TestPaths.FixtureModel("sd15");
+        return environment;
+    }
+
     private Dictionary<string, string> Environment(string drainTimeout) => new()
     {
         ["ASPNETCORE_ENVIRONMENT"] = "Production",
@@ -120,8 +198,6 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         ["ConnectionStrings__Easel"] = _database!.ConnectionString,
         ["Easel__Database__MigrateOnStart"] = "false",
         ["Easel__DataDir"] = _dataDir,
-        ["Easel__Models__sd15__Path"] = TestPaths.FixtureModel("sd15"),
-        ["Easel__DefaultModel"] = "sd15",
         ["Easel__Generation__MaxSteps"] = "1000",
         ["Easel__Webhooks__AllowPrivateTargets"] = "true",
         ["Easel__Workers__InProcess"] = "false",
@@ -135,9 +211,9 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         ["OMP_NUM_THREADS"] = "1",
     };
 
-    private async Task<ServiceProcess> StartAsync(string assembly, string drainTimeout = "00:00:30")
+    private async Task<ServiceProcess> StartAsync(string assembly, string drainTimeout = "00:00:30", string unservedModel = "refuse")
     {
-        var process = await ServiceProcess.StartAsync(assembly, Environment(drainTimeout));
+        var process = await ServiceProcess.StartAsync(assembly, Environment(assembly, drainTimeout, unservedModel));
         _processes.Add(process);
         return process;
     }
