@@ -95,8 +95,10 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         }
         catch (CheckpointMismatchException e) when (configFolder is null)
         {
+            // Lead with a shape: it says at once that the file is another architecture, not a damaged one.
+            var example = e.ShapeMismatches.Count > 0 ? $" ({e.ShapeMismatches[0]})" : "";
             throw new InvalidDataException(
-                $"'{Path.GetFileName(checkpointPath)}' is a {family} checkpoint whose architecture differs from {configs.Name}. {e.Message} " +
+                $"'{Path.GetFileName(checkpointPath)}' is a {family} checkpoint whose architecture differs from {configs.Name}{example}. {e.Message} " +
                 "Pass the diffusers folder of its architecture as the config folder.", e);
         }
     }

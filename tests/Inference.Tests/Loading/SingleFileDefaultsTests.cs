@@ -164,6 +164,24 @@ public sealed class SingleFileDefaultsTests
             Assert.Contains(mismatch.ShapeMismatches[0], error.Message);
     }
 
+    /// <summary>
+    /// Only the VAE is built in the test above; the other components' key conversion under a config that does not fit
+    /// must still name targets (for the loader to report) rather than throw — checked without building the models.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(Checkpoints))]
+    public void KeyConversion_UnderBuiltInConfigsThatDoNotFit_ListsEveryTensor(string name)
+    {
+        var fixture = Fixture(name);
+        using var checkpoint = SingleFileCheckpoint.Open(fixture.FullPath);
+        var family = checkpoint.Family;
+        var listed = checkpoint.UNetWeights(DefaultConfigs.UNet(family)).Tensors().Count()
+                     + checkpoint.VaeWeights(DefaultConfigs.Vae(family)).Tensors().Count()
+                     + (family.HasTextEncoder() ? checkpoint.TextEncoderWeights(DefaultConfigs.TextEncoder(family)).Tensors().Count() : 0)
+                     + (family.HasTextEncoder2() ? checkpoint.TextEncoder2Weights(DefaultConfigs.TextEncoder2(family)).Tensors().Count() : 0);
+        Assert.True(listed > 0);
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Checkpoints))]
     public void SingleFileHeader_TellsTheFamilyLikeOpen(string name)
