@@ -163,4 +163,23 @@ public sealed class ConfiguredModelsTests
         Assert.Contains(results, r => r.StartsWith("Easel:Models:pickle:Path", StringComparison.Ordinal) && r.Contains("pickle"));
         Assert.Contains(results, r => r.StartsWith("Easel:Models:folder:ConfigFrom", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData(ModelFamily.Sd15, 512)]
+    [InlineData(ModelFamily.Sd2, 768)]
+    [InlineData(ModelFamily.Sdxl, 1024)]
+    public void A_single_file_without_config_from_is_described_with_its_familys_built_in_configs(ModelFamily family, int nativeSize)
+    {
+        var model = ConfiguredModels.Describe("single", new ModelOptions { Path = "/models/any.safetensors" }, isDefault: true, new FixedInspector(family));
+
+        Assert.Null(model.Problem);
+        Assert.Null(model.ConfigFrom);
+        Assert.Equal((family, ModelFormat.SingleFile), (model.Family, model.Format));
+        Assert.Equal((nativeSize, nativeSize), (model.EffectiveDefaults.Width, model.EffectiveDefaults.Height));
+    }
+
+    private sealed class FixedInspector(ModelFamily family) : ISingleFileInspector
+    {
+        public (ModelFamily Family, bool Inpainting) Inspect(string path) => (family, false);
+    }
 }

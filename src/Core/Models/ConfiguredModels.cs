@@ -47,10 +47,6 @@ public sealed class ConfiguredModels : ILocalModels
         if (singleFiles is null)
             return new ModelInfo(name, path, ModelFamily.Unknown, false, isDefault, "Single-file checkpoints are read by the worker side.",
                 Format: ModelFormat.SingleFile, ConfigFrom: configFrom);
-        if (configFrom is null)
-            return new ModelInfo(name, path, ModelFamily.Unknown, false, isDefault,
-                $"Easel:Models:{name}:ConfigFrom is needed: a single file carries no tokenizer or scheduler configuration.",
-                Format: ModelFormat.SingleFile);
         try
         {
             var (family, inpainting) = singleFiles.Inspect(path);

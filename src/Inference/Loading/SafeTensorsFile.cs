@@ -1,5 +1,4 @@
 using System.IO.MemoryMappedFiles;
-using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,24 +25,23 @@ public sealed class SafeTensorsFile : IDisposable
     private SafeTensorsFile(string path)
     {
         Path = path;
-        // The stream's length is the target's when the path is a symbolic link (as in a Hugging Face cache snapshot);
-        // FileInfo.Length would be the link's own.
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        var length = stream.Length;
-        if (length < 8)
+        SafeTensorsHeader header;
+        try
+        {
+            header = SafeTensorsHeader.Read(stream, path);
+        }
+        catch
         {
             stream.Dispose();
-            throw new InvalidDataException($"'{path}' is not a safetensors file: it is {length} bytes long.");
+            throw;
         }
         _file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-        _view = _file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        var headerLength = _view.ReadInt64(0);
-        if (headerLength <= 0 || headerLength > length - 8 || headerLength > 100_000_000)
-            throw new InvalidDataException($"'{path}' is not a safetensors file: header length {headerLength} is out of range.");
-        var header = new byte[headerLength];
-        _view.ReadArray(8, header, 0, header.Length);
-        _dataStart = 8 + headerLength;
-        (_entries, Metadata) = ParseHeader(header, length - _dataStart, path);
+        _view = _file.CreateViewAccessor(0, stream.Length, MemoryMappedFileAccess.Read);
+        _dataStart = header.DataStart;
+        _entries = header.Entries.Values.ToDictionary(
+            e => e.Name, e => new SafeTensorEntry(e.Name, ToScalarType(e.DType), e.Shape, e.Begin, e.ByteLength), StringComparer.Ordinal);
+        Metadata = header.Metadata;
     }
 
     /// <summary>Opens a safetensors file and parses its header; no tensor data is read yet.</summary>
@@ -85,34 +83,8 @@ public sealed class SafeTensorsFile : IDisposable
         _file.Dispose();
     }
 
-    private static (Dictionary<string, SafeTensorEntry>, IReadOnlyDictionary<string, string>) ParseHeader(byte[] header, long dataLength, string path)
-    {
-        using var json = JsonDocument.Parse(header);
-        var entries = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var property in json.RootElement.EnumerateObject())
-        {
-            if (property.Name == "__metadata__")
-            {
-                foreach (var m in property.Value.EnumerateObject())
-                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
-                continue;
-            }
-            var dtypeName = property.Value.GetProperty("dtype").GetString()!;
-            var dtype = ParseDType(dtypeName, property.Name, path);
-            var shape = property.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
-                throw new InvalidDataException($"'{path}': tensor '{property.Name}' has data offsets outside the file.");
-            var expected = shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype);
-            if (expected != offsets[1] - offsets[0])
-                throw new InvalidDataException($"'{path}': tensor '{property.Name}' ({dtypeName} [{string.Join(", ", shape)}]) needs {expected} bytes but spans {offsets[1] - offsets[0]}.");
-            entries[property.Name] = new SafeTensorEntry(property.Name, dtype, shape, offsets[0], offsets[1] - offsets[0]);
-        }
-        return (entries, metadata);
-    }
-
-    private static ScalarType ParseDType(string name, string tensor, string path) => name switch
+    // SafeTensorsHeader has refused every other dtype.
+    private static ScalarType ToScalarType(string dtype) => dtype switch
     {
         "F32" => ScalarType.Float32,
         "F16" => ScalarType.Float16,
@@ -124,15 +96,7 @@ public sealed class SafeTensorsFile : IDisposable
         "I8" => ScalarType.Int8,
         "U8" => ScalarType.Byte,
         "BOOL" => ScalarType.Bool,
-        _ => throw new InvalidDataException($"'{path}': tensor '{tensor}' has unsupported dtype '{name}'."),
-    };
-
-    private static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Not a safetensors dtype."),
     };
 }
 

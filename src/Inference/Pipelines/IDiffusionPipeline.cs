@@ -5,7 +5,7 @@ namespace Easel.Inference.Pipelines;
 /// <summary>A loaded model that generates images; obtain one with <see cref="DiffusionPipelines.Load"/>.</summary>
 public interface IDiffusionPipeline : IDisposable
 {
-    /// <summary>The model folder this pipeline was loaded from.</summary>
+    /// <summary>The model folder (or single-file checkpoint) this pipeline was loaded from.</summary>
     string Folder { get; }
 
     /// <summary>The device and dtype the models run in.</summary>

@@ -10,8 +10,14 @@ internal sealed record ModelIndex(string? ClassName, IReadOnlySet<string> Compon
         var path = Path.Combine(modelFolder, "model_index.json");
         if (!File.Exists(path))
             throw new FileNotFoundException($"'{modelFolder}' is not a diffusers model folder: it has no model_index.json.", path);
-        using var json = JsonDocument.Parse(File.ReadAllText(path));
-        var root = json.RootElement;
+        return Parse(File.ReadAllText(path));
+    }
+
+    /// <summary>Parses the text of a model_index.json.</summary>
+    public static ModelIndex Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
         string? className = root.TryGetProperty("_class_name", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
         // A component entry is ["library", "Class"]; [null, null] marks an absent one.
         var components = root.EnumerateObject()

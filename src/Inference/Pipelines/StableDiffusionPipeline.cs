@@ -1,4 +1,5 @@
 using Easel.Inference.Imaging;
+using Easel.Inference.Loading;
 using Easel.Inference.Loading.SingleFile;
 using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
@@ -12,7 +13,7 @@ using static TorchSharp.torch;
 namespace Easel.Inference.Pipelines;
 
 /// <summary>
-/// Latent diffusion (Rombach et al. 2022) for SD 1.x, SD 2.x and SDXL, loaded from a diffusers folder:
+/// Latent diffusion (Rombach et al. 2022) for SD 1.x, SD 2.x and SDXL, loaded from a diffusers folder or a single file:
 /// text-to-image, image-to-image (SDEdit) and inpainting, with classifier-free guidance (Ho &amp; Salimans 2022).
 /// The families differ only in how prompts become UNet conditioning (<see cref="IPromptConditioner"/>); the
 /// tasks differ only in how the starting latents and timesteps are prepared and in two loop hooks. There is
@@ -39,6 +40,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         _schedulerConfig = schedulerConfig;
     }
 
+    /// <summary>The diffusers folder, or the single-file checkpoint, this pipeline was loaded from.</summary>
     public string Folder { get; }
 
     public InferenceDevice Placement { get; }
@@ -60,54 +62,60 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     public static StableDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
         string Part(string name) => Path.Combine(modelFolder, name);
-        var components = new ComponentLoaders(
-            modelFolder,
-            (device, dtype) => UNet2DConditionModel.FromPretrained(Part("unet"), device, dtype),
-            (device, dtype) => AutoencoderKL.FromPretrained(Part("vae"), device, dtype),
-            Directory.Exists(Part("text_encoder")) ? (device, dtype) => ClipTextModel.FromPretrained(Part("text_encoder"), device, dtype) : null,
-            Directory.Exists(Part("text_encoder_2")) ? (device, dtype) => ClipTextModelWithProjection.FromPretrained(Part("text_encoder_2"), device, dtype) : null);
-        return Build(components, options ?? new PipelineOptions());
+        var weights = new WeightSources(
+            _ => SafeTensorsWeightSource.OpenFolder(Part("unet"), "unet"),
+            _ => SafeTensorsWeightSource.OpenFolder(Part("vae"), "vae"),
+            Directory.Exists(Part("text_encoder")) ? _ => ClipWeights.OpenFolder(Part("text_encoder")) : null,
+            Directory.Exists(Part("text_encoder_2")) ? _ => ClipWeights.OpenFolder(Part("text_encoder_2")) : null);
+        return Build(modelFolder, new DiffusersFolderConfigSource(modelFolder), weights, options ?? new PipelineOptions());
     }
 
     /// <summary>
     /// Loads a single-file checkpoint in the original LDM key layout (what most users download), converting key names
     /// tensor by tensor while loading. Single files carry no configs, tokenizers or scheduler: they come from
-    /// <paramref name="configFolder"/>, a diffusers folder of the same architecture (for example the base model's).
+    /// <paramref name="configFolder"/>, a diffusers folder of the same architecture (for example the base model's), or,
+    /// when it is null, from what the family's real release ships (<see cref="DefaultConfigs"/>: SD 1.5, SD 2.1 768-v,
+    /// SDXL base 1.0 and their inpainting variants).
     /// </summary>
-    public static StableDiffusionPipeline LoadSingleFile(string checkpointPath, string configFolder, PipelineOptions? options = null)
+    /// <exception cref="NotSupportedException">configFolder is null and the family has no built-in configs (the SDXL refiner).</exception>
+    /// <exception cref="InvalidDataException">configFolder is null and the file's architecture differs from its family's release; the message names the keys and shapes.</exception>
+    public static StableDiffusionPipeline LoadSingleFile(string checkpointPath, string? configFolder = null, PipelineOptions? options = null)
     {
-        var checkpoint = SingleFileCheckpoint.Open(checkpointPath);
+        using var checkpoint = SingleFileCheckpoint.Open(checkpointPath);
+        IPipelineConfigSource configs = configFolder is null ? new BuiltInConfigSource(checkpoint.Family) : new DiffusersFolderConfigSource(configFolder);
+        var family = checkpoint.Family;
+        var weights = new WeightSources(
+            checkpoint.UNetWeights,
+            checkpoint.VaeWeights,
+            family.HasTextEncoder() ? checkpoint.TextEncoderWeights : null,
+            family.HasTextEncoder2() ? checkpoint.TextEncoder2Weights : null);
         try
         {
-            var components = new ComponentLoaders(
-                configFolder,
-                (device, dtype) => checkpoint.LoadUNet(configFolder, device, dtype),
-                (device, dtype) => checkpoint.LoadVae(configFolder, device, dtype),
-                checkpoint.Family.HasTextEncoder() ? (device, dtype) => checkpoint.LoadTextEncoder(configFolder, device, dtype) : null,
-                checkpoint.Family.HasTextEncoder2() ? (device, dtype) => checkpoint.LoadTextEncoder2(configFolder, device, dtype) : null);
-            return Build(components, options ?? new PipelineOptions());
+            return Build(checkpointPath, configs, weights, options ?? new PipelineOptions());
         }
-        finally
+        catch (CheckpointMismatchException e) when (configFolder is null)
         {
-            checkpoint.Dispose();
+            // Lead with a shape: it says at once that the file is another architecture, not a damaged one.
+            var example = e.ShapeMismatches.Count > 0 ? $" ({e.ShapeMismatches[0]})" : "";
+            throw new InvalidDataException(
+                $"'{Path.GetFileName(checkpointPath)}' is a {family} checkpoint whose architecture differs from {configs.Name}{example}. {e.Message} " +
+                "Pass the diffusers folder of its architecture as the config folder.", e);
         }
     }
 
-    /// <summary>Where each component's weights come from; configs, tokenizers and the scheduler come from <see cref="ConfigFolder"/>.</summary>
-    private sealed record ComponentLoaders(
-        string ConfigFolder,
-        Func<Device, ScalarType, UNet2DConditionModel> UNet,
-        Func<Device, ScalarType, AutoencoderKL> Vae,
-        Func<Device, ScalarType, ClipTextModel>? TextEncoder,
-        Func<Device, ScalarType, ClipTextModelWithProjection>? TextEncoder2);
+    /// <summary>Where each component's tensors come from, for a model built from the given config; null = the model has no such component.</summary>
+    private sealed record WeightSources(
+        Func<UNet2DConditionConfig, IWeightSource> UNet,
+        Func<AutoencoderKLConfig, IWeightSource> Vae,
+        Func<ClipTextConfig, IWeightSource>? TextEncoder,
+        Func<ClipTextConfig, IWeightSource>? TextEncoder2);
 
-    private static StableDiffusionPipeline Build(ComponentLoaders components, PipelineOptions options)
+    /// <param name="source">The folder or file the weights come from, named in errors and kept as <see cref="Folder"/>.</param>
+    private static StableDiffusionPipeline Build(string source, IPipelineConfigSource configs, WeightSources weights, PipelineOptions options)
     {
-        var modelFolder = components.ConfigFolder;
-        var index = ModelIndex.Read(modelFolder);
+        var index = configs.Index;
         var placement = InferenceDevice.Resolve(options.Device, options.DType);
         var (device, dtype) = (placement.Device, placement.DType);
-        string Part(string name) => Path.Combine(modelFolder, name);
 
         var owned = new List<IDisposable>();
         T Own<T>(T item) where T : IDisposable
@@ -117,12 +125,14 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         }
         try
         {
-            var unet = Own(components.UNet(device, dtype));
-            var vaeConfig = AutoencoderKLConfig.Load(Part("vae"));
+            // The VAE first: it is the smallest model, so weights that do not fit the configs fail before the UNet's
+            // gigabytes are allocated.
+            var vaeConfig = configs.Vae();
             // diffusers upcasts only float16 VAEs; bfloat16 has float32's range, but its 8-bit mantissa costs image
             // quality in the decoder, so force_upcast is honoured for both half types.
             var vaeDType = dtype != ScalarType.Float32 && vaeConfig.ForceUpcast ? ScalarType.Float32 : dtype;
-            var vae = Own(components.Vae(device, vaeDType));
+            var vae = Own(FromWeights(vaeConfig, weights.Vae, (c, w) => AutoencoderKL.FromWeights(c, w, device, vaeDType)));
+            var unet = Own(FromWeights(configs.UNet(), weights.UNet, (c, w) => UNet2DConditionModel.FromWeights(c, w, device, dtype)));
             var processor = AttentionProcessors.For(options.Attention);
             unet.SetAttentionProcessor(_ => processor);
             vae.SetAttentionProcessor(_ => processor);
@@ -131,37 +141,39 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             if (options.VaeTileSize is { } tileSize)
                 vae.TileSampleMinSize = tileSize;
             vae.TileOverlapFactor = options.VaeTileOverlap;
-            var schedulerConfig = SchedulerConfig.Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
+            var schedulerConfig = configs.Scheduler();
 
             IPromptConditioner conditioner;
             string family;
-            if (components.TextEncoder2 is not null)
+            if (weights.TextEncoder2 is { } textEncoder2Weights)
             {
-                var hasFirst = components.TextEncoder is not null && Directory.Exists(Part("tokenizer"));
-                var tokenizer = hasFirst ? ClipTokenizer.FromPretrained(Part("tokenizer")) : null;
-                var textEncoder = hasFirst ? Own(components.TextEncoder!(device, dtype)) : null;
-                var textEncoder2 = Own(components.TextEncoder2(device, dtype));
+                var tokenizer = weights.TextEncoder is null ? null : configs.Tokenizer();
+                var textEncoder = tokenizer is null ? null
+                    : Own(FromWeights(configs.TextEncoder(), weights.TextEncoder!, (c, w) => ClipTextModel.FromWeights(c, w, device, dtype)));
+                var textEncoder2 = Own(FromWeights(configs.TextEncoder2(), textEncoder2Weights, (c, w) => ClipTextModelWithProjection.FromWeights(c, w, device, dtype)));
+                var tokenizer2 = configs.Tokenizer2() ?? throw new InvalidDataException($"{configs.Name} has no tokenizer_2 for text_encoder_2.");
                 var aesthetic = index.RequiresAestheticsScore ?? UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, 5);
                 if (!UNetWantsTimeIds(unet.Config, textEncoder2.Config.ProjectionDim, aesthetic ? 5 : 6))
                     throw new InvalidDataException(
-                        $"'{modelFolder}': the UNet's add_embedding expects {unet.Config.ProjectionClassEmbeddingsInputDim} inputs, but addition_time_embed_dim " +
+                        $"'{source}': the UNet's add_embedding expects {unet.Config.ProjectionClassEmbeddingsInputDim} inputs, but addition_time_embed_dim " +
                         $"{unet.Config.AdditionTimeEmbedDim} × {(aesthetic ? 5 : 6)} time ids + text_encoder_2 projection_dim {textEncoder2.Config.ProjectionDim} " +
                         $"does not give that (requires_aesthetics_score = {aesthetic}).");
-                conditioner = new SdxlPromptConditioner(tokenizer, textEncoder, ClipTokenizer.FromPretrained(Part("tokenizer_2")), textEncoder2,
+                conditioner = new SdxlPromptConditioner(tokenizer, textEncoder, tokenizer2, textEncoder2,
                     device, dtype, index.ForceZerosForEmptyPrompt ?? true, aesthetic);
                 family = "sdxl";
             }
             else
             {
-                var loadTextEncoder = components.TextEncoder ?? throw new InvalidDataException($"'{modelFolder}' has no text encoder.");
-                var textEncoder = Own(loadTextEncoder(device, dtype));
-                conditioner = new ClipPromptConditioner(ClipTokenizer.FromPretrained(Part("tokenizer")), textEncoder, dtype);
+                var textEncoderWeights = weights.TextEncoder ?? throw new InvalidDataException($"'{source}' has no text encoder.");
+                var tokenizer = configs.Tokenizer() ?? throw new InvalidDataException($"{configs.Name} has no tokenizer.");
+                var textEncoder = Own(FromWeights(configs.TextEncoder(), textEncoderWeights, (c, w) => ClipTextModel.FromWeights(c, w, device, dtype)));
+                conditioner = new ClipPromptConditioner(tokenizer, textEncoder, dtype);
                 family = unet.Config.UseLinearProjection ? "sd2" : "sd15";
             }
             var latentChannels = vae.Config.LatentChannels;
             if (unet.Config.InChannels != latentChannels && unet.Config.InChannels != 2 * latentChannels + 1)
-                throw new InvalidDataException($"'{modelFolder}': a UNet with {unet.Config.InChannels} input channels fits neither {latentChannels}-channel latents nor inpainting.");
-            return new StableDiffusionPipeline(modelFolder, family, placement, conditioner, unet, vae, vaeDType, schedulerConfig);
+                throw new InvalidDataException($"'{source}': a UNet with {unet.Config.InChannels} input channels fits neither {latentChannels}-channel latents nor inpainting.");
+            return new StableDiffusionPipeline(source, family, placement, conditioner, unet, vae, vaeDType, schedulerConfig);
         }
         catch
         {
@@ -169,6 +181,14 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
                 item.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Builds one model from <paramref name="config"/> and its weights; folder sources own the files they open, single-file slices borrow the open checkpoint.</summary>
+    private static TModel FromWeights<TConfig, TModel>(TConfig config, Func<TConfig, IWeightSource> weights, Func<TConfig, IWeightSource, TModel> build)
+    {
+        var source = weights(config);
+        using (source as IDisposable)
+            return build(config, source);
     }
 
     /// <summary>Whether the UNet's text_time embedding takes <paramref name="timeIds"/> ids plus the pooled text embedding.</summary>

@@ -66,18 +66,33 @@ public sealed class ClipTokenizer
     {
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"Tokenizer folder '{folder}' does not exist.");
-        var vocab = ReadVocab(Path.Combine(folder, "vocab.json"));
-        var merges = ReadMerges(Path.Combine(folder, "merges.txt"));
+        string Required(string file)
+        {
+            var path = Path.Combine(folder, file);
+            return File.Exists(path) ? File.ReadAllText(path) : throw new FileNotFoundException($"Tokenizer file '{path}' does not exist.", path);
+        }
+        string? Optional(string file) => File.Exists(Path.Combine(folder, file)) ? File.ReadAllText(Path.Combine(folder, file)) : null;
+        var files = new ClipTokenizerFiles(Required("vocab.json"), Required("merges.txt"), Optional("tokenizer_config.json"), Optional("special_tokens_map.json"));
+        return FromFiles(files, $"tokenizer folder '{folder}'", padTokenOverride);
+    }
+
+    /// <summary>
+    /// Builds a tokenizer from the contents of a tokenizer folder's files; <paramref name="source"/> names them in errors
+    /// (e.g. "tokenizer folder 'x'", "built-in SD 2.x tokenizer"). <see cref="FromPretrained"/> reads a folder into this.
+    /// </summary>
+    internal static ClipTokenizer FromFiles(ClipTokenizerFiles files, string source, string? padTokenOverride = null)
+    {
+        var vocab = ParseVocab(files.VocabJson, source);
+        var merges = ParseMerges(files.Merges, source);
 
         var configured = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
         var addedById = new Dictionary<string, int>(StringComparer.Ordinal);
         var added = new List<AddedToken>();
         var modelMaxLength = DefaultModelMaxLength;
 
-        var configPath = Path.Combine(folder, "tokenizer_config.json");
-        if (File.Exists(configPath))
+        if (files.TokenizerConfigJson is { } configJson)
         {
-            using var config = JsonDocument.Parse(File.ReadAllText(configPath));
+            using var config = JsonDocument.Parse(configJson);
             var root = config.RootElement;
             ReadSpecialTokens(root, configured);
             if (root.TryGetProperty("model_max_length", out var max) && max.ValueKind == JsonValueKind.Number && max.TryGetInt32(out var length))
@@ -93,10 +108,9 @@ public sealed class ClipTokenizer
             }
         }
         // special_tokens_map.json is read after tokenizer_config.json and wins, as in transformers.
-        var mapPath = Path.Combine(folder, "special_tokens_map.json");
-        if (File.Exists(mapPath))
+        if (files.SpecialTokensMapJson is { } mapJson)
         {
-            using var map = JsonDocument.Parse(File.ReadAllText(mapPath));
+            using var map = JsonDocument.Parse(mapJson);
             ReadSpecialTokens(map.RootElement, configured);
         }
         if (padTokenOverride is not null)
@@ -104,7 +118,7 @@ public sealed class ClipTokenizer
 
         AddedToken Require(string key) => configured.TryGetValue(key, out var t)
             ? t
-            : throw new InvalidDataException($"Tokenizer folder '{folder}' does not define {key}.");
+            : throw new InvalidDataException($"The {source} does not define {key}.");
         var bos = Require("bos_token");
         var eos = Require("eos_token");
         var unk = Require("unk_token");
@@ -117,7 +131,7 @@ public sealed class ClipTokenizer
         foreach (var special in new[] { bos, eos, unk, pad })
         {
             if (!vocabWithAdded.ContainsKey(special.Content))
-                throw new InvalidDataException($"Special token '{special.Content}' of '{folder}' is neither in vocab.json nor in added_tokens_decoder.");
+                throw new InvalidDataException($"Special token '{special.Content}' of the {source} is neither in vocab.json nor in added_tokens_decoder.");
             if (added.All(a => a.Content != special.Content))
                 added.Add(special);
         }
@@ -249,29 +263,22 @@ public sealed class ClipTokenizer
         }
     }
 
-    private static Dictionary<string, int> ReadVocab(string path)
-    {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Tokenizer vocabulary '{path}' does not exist.", path);
-        return JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(path))
-               ?? throw new InvalidDataException($"'{path}' is empty.");
-    }
+    private static Dictionary<string, int> ParseVocab(string json, string source) =>
+        JsonSerializer.Deserialize<Dictionary<string, int>>(json) ?? throw new InvalidDataException($"The vocab.json of the {source} is empty.");
 
     // CLIPTokenizer reads merges.txt as text.strip().split("\n")[1 : 49152 - 256 - 2 + 1]: the first line (the
     // "#version" header) is always skipped and at most 48,894 merges are used, whatever the file holds beyond that.
     private const int MaxMerges = 49152 - 256 - 2;
 
-    private static List<(string, string)> ReadMerges(string path)
+    private static List<(string, string)> ParseMerges(string text, string source)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Tokenizer merges '{path}' does not exist.", path);
-        var lines = File.ReadAllText(path).Trim().Split('\n');
+        var lines = text.Trim().Split('\n');
         var merges = new List<(string, string)>();
         foreach (var line in lines.Skip(1).Take(MaxMerges))
         {
             var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length != 2)
-                throw new InvalidDataException($"'{path}': malformed merge line '{line}'.");
+                throw new InvalidDataException($"The merges.txt of the {source} has a malformed line '{line}'.");
             merges.Add((parts[0], parts[1]));
         }
         return merges;
@@ -288,3 +295,6 @@ public sealed class ClipTokenizer
                 value.TryGetProperty("rstrip", out var r) && r.ValueKind == JsonValueKind.True);
     }
 }
+
+/// <summary>The contents of a tokenizer folder's files (the last two are optional).</summary>
+internal sealed record ClipTokenizerFiles(string VocabJson, string Merges, string? TokenizerConfigJson, string? SpecialTokensMapJson);

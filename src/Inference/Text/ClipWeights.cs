@@ -12,9 +12,13 @@ internal static class ClipWeights
 
     public static void Load(nn.Module model, string componentFolder, Device? device, ScalarType dtype)
     {
-        using var weights = SafeTensorsWeightSource.OpenFolder(componentFolder, componentFolder, ignore: key => key == PositionIdsKey);
+        using var weights = OpenFolder(componentFolder);
         Load(model, weights, device, dtype);
     }
+
+    /// <summary>The safetensors weights of a text encoder folder (text_encoder/, text_encoder_2/), without position_ids.</summary>
+    public static SafeTensorsWeightSource OpenFolder(string componentFolder) =>
+        SafeTensorsWeightSource.OpenFolder(componentFolder, componentFolder, ignore: key => key == PositionIdsKey);
 
     public static void Load(nn.Module model, IWeightSource weights, Device? device, ScalarType dtype)
     {

@@ -7,7 +7,7 @@ namespace Easel.Workers.Models;
 
 /// <summary>
 /// Loads a diffusers folder of any supported family (SD 1.x, 2.x, XL; text, image-to-image and inpainting UNets) with
-/// <see cref="DiffusionPipelines.Load"/>, or a single-file checkpoint with its <c>ConfigFrom</c> folder, on the device and
+/// <see cref="DiffusionPipelines.Load"/>, or a single-file checkpoint with its <c>ConfigFrom</c> folder (null: the family's built-in configs), on the device and
 /// dtype of <c>Easel:Workers</c>.
 /// </summary>
 public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : IGenerationModelLoader
@@ -17,9 +17,7 @@ public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : I
         var worker = options.Value;
         var pipelineOptions = new PipelineOptions(worker.Device, worker.DType);
         return new Loaded(model.Format == ModelFormat.SingleFile
-            ? StableDiffusionPipeline.LoadSingleFile(model.Path,
-                model.ConfigFrom ?? throw new NotSupportedException($"Model '{model.Name}' is a single file without a ConfigFrom folder."),
-                pipelineOptions)
+            ? StableDiffusionPipeline.LoadSingleFile(model.Path, model.ConfigFrom, pipelineOptions)
             : DiffusionPipelines.Load(model.Path, pipelineOptions));
     }
 

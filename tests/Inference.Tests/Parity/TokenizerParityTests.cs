@@ -30,7 +30,8 @@ public sealed class TokenizerParityTests
         AssertVariant(parity, "pad_bang", padBang, prompts);
     }
 
-    private static void AssertVariant(ParityCase parity, string variant, ClipTokenizer tokenizer, IReadOnlyList<string> prompts)
+    /// <summary>Asserts that <paramref name="tokenizer"/> reproduces the case's <paramref name="variant"/> ("pad_eos" or "pad_bang") goldens exactly.</summary>
+    internal static void AssertVariant(ParityCase parity, string variant, ClipTokenizer tokenizer, IReadOnlyList<string> prompts)
     {
         var expectedPad = parity.Params.GetProperty(variant == "pad_eos" ? "pad_token_id_eos_variant" : "pad_token_id_bang_variant").GetInt64();
         Assert.Equal(expectedPad, tokenizer.PadTokenId);

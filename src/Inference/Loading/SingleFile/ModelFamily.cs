@@ -33,4 +33,10 @@ public static class ModelFamilyExtensions
 
     /// <summary>Whether the family has a first text encoder (text_encoder); the SDXL refiner has only text_encoder_2.</summary>
     public static bool HasTextEncoder(this ModelFamily family) => family != ModelFamily.StableDiffusionXLRefiner;
+
+    /// <summary>
+    /// Whether Easel ships the family's configs, tokenizers and scheduler (<see cref="DefaultConfigs"/>), so that its
+    /// single files load without a config folder. The SDXL refiner has none: it needs its diffusers folder.
+    /// </summary>
+    public static bool HasBuiltInConfigs(this ModelFamily family) => family != ModelFamily.StableDiffusionXLRefiner;
 }

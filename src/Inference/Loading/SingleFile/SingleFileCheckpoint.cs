@@ -17,74 +17,35 @@ namespace Easel.Inference.Loading.SingleFile;
 /// </summary>
 public sealed class SingleFileCheckpoint : IDisposable
 {
-    private static readonly string[] PickleExtensions = [".ckpt", ".pt", ".pth", ".bin", ".pkl"];
-
-    // Buffers of the LDM training wrapper (DDPM schedule, loss weights) and EMA copies: present in real files, unused here.
-    private static readonly HashSet<string> IgnoredKeys = new(StringComparer.Ordinal)
-    {
-        "alphas_cumprod", "alphas_cumprod_prev", "betas", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod",
-        "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "posterior_variance",
-        "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2", "logvar", "lvlb_weights",
-    };
-
     private readonly SafeTensorsFile _file;
-    private readonly Dictionary<string, long[]> _shapes;
+    private readonly SingleFileHeader _header;
 
-    private SingleFileCheckpoint(SafeTensorsFile file)
+    private SingleFileCheckpoint(SingleFileHeader header, SafeTensorsFile file)
     {
+        _header = header;
         _file = file;
-        _shapes = file.Keys.ToDictionary(k => k, k => file[k].Shape, StringComparer.Ordinal);
-        Family = FamilyDetector.Detect(_shapes);
-        var unclaimed = _shapes.Keys.Where(k => !IsIgnored(k) && ComponentOf(k) is null).Order(StringComparer.Ordinal).ToList();
-        if (unclaimed.Count > 0)
-            throw new CheckpointMismatchException($"{System.IO.Path.GetFileName(Path)} ({Family} single file)", [], unclaimed, []);
     }
 
     /// <summary>The path the checkpoint was opened from.</summary>
-    public string Path => _file.Path;
+    public string Path => _header.Path;
 
     /// <summary>The detected family.</summary>
-    public ModelFamily Family { get; }
+    public ModelFamily Family => _header.Family;
 
     /// <summary>Every key of the file with its shape.</summary>
-    public IReadOnlyDictionary<string, long[]> Shapes => _shapes;
+    public IReadOnlyDictionary<string, long[]> Shapes => _header.Shapes;
 
     /// <summary>The file's <c>__metadata__</c>.</summary>
-    public IReadOnlyDictionary<string, string> Metadata => _file.Metadata;
+    public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
 
     /// <summary>
-    /// Opens a .safetensors single-file checkpoint, detects its family and checks that every key belongs to a
-    /// component or is a known unused key.
+    /// Opens a .safetensors single-file checkpoint after checking its header (<see cref="SingleFileHeader.Read"/>:
+    /// family detected, every key belongs to a component or is a known unused key) and memory-maps it.
     /// </summary>
     /// <exception cref="NotSupportedException">The file is a pickle (.ckpt/.pt/.pth/.bin, or pickle/zip content).</exception>
     /// <exception cref="InvalidDataException">The file is not a Stable Diffusion checkpoint in the original layout.</exception>
     /// <exception cref="CheckpointMismatchException">The file holds keys that belong to no component.</exception>
-    public static SingleFileCheckpoint Open(string path)
-    {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
-        RefusePickleExtension(path);
-        SafeTensorsFile file;
-        try
-        {
-            file = SafeTensorsFile.Open(path);
-        }
-        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or IOException && LooksLikePickle(path))
-        {
-            throw new NotSupportedException(
-                $"'{System.IO.Path.GetFileName(path)}' holds pickle data (a torch.save file named {System.IO.Path.GetExtension(path)}): unpickling can execute arbitrary code, so it is refused. " +
-                "Convert it to .safetensors with a trusted tool first.", e);
-        }
-        try
-        {
-            return new SingleFileCheckpoint(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static SingleFileCheckpoint Open(string path) => new(SingleFileHeader.Read(path), SafeTensorsFile.Open(path));
 
     /// <summary>The UNet; <paramref name="baseConfig"/> is a diffusers model folder (holding unet/) or the unet folder itself; null = the family's built-in config.</summary>
     public UNet2DConditionModel LoadUNet(string? baseConfig = null, Device? device = null, ScalarType dtype = ScalarType.Float32)
@@ -147,7 +108,8 @@ public sealed class SingleFileCheckpoint : IDisposable
     /// <summary>
     /// Every model component of the file (text encoders the family has, UNet, VAE), each built from
     /// <paramref name="baseConfig"/> or the family's built-in config. Tokenizers and the scheduler are not in single
-    /// files: take them from <see cref="ComponentFolder"/>(baseConfig, "tokenizer" / "tokenizer_2" / "scheduler").
+    /// files: take them from <see cref="ComponentFolder"/>(baseConfig, "tokenizer" / "tokenizer_2" / "scheduler") or
+    /// <see cref="DefaultConfigs"/>.
     /// </summary>
     public SingleFileComponents LoadComponents(string? baseConfig = null, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
@@ -190,13 +152,13 @@ public sealed class SingleFileCheckpoint : IDisposable
     public void Dispose() => _file.Dispose();
 
     private IWeightSource Slice(string component, string prefix, ILdmKeyConverter converter) =>
-        new SingleFileWeightSource(_file, $"{System.IO.Path.GetFileName(Path)} ({component})", prefix, converter, IsIgnored);
+        new SingleFileWeightSource(_file, $"{System.IO.Path.GetFileName(Path)} ({component})", prefix, converter, SingleFileHeader.IsIgnored);
 
     private int? HighestDecoderUpIndex()
     {
         const string prefix = FamilyDetector.VaePrefix + "decoder.up.";
         int? highest = null;
-        foreach (var key in _shapes.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var key in Shapes.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
         {
             var end = key.IndexOf('.', prefix.Length);
             if (end > prefix.Length && int.TryParse(key.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
@@ -206,50 +168,6 @@ public sealed class SingleFileCheckpoint : IDisposable
     }
 
     private static ClipTextConfig ReadClipConfig(string folder) => ConfigJson.Read<ClipTextConfig>(System.IO.Path.Combine(folder, "config.json"));
-
-    private string? ComponentOf(string key)
-    {
-        if (key.StartsWith(FamilyDetector.UNetPrefix, StringComparison.Ordinal))
-            return "unet";
-        if (key.StartsWith(FamilyDetector.VaePrefix, StringComparison.Ordinal))
-            return "vae";
-        var prefixes = Family switch
-        {
-            ModelFamily.StableDiffusion1 or ModelFamily.StableDiffusion1Inpainting => [FamilyDetector.Sd1TextPrefix],
-            ModelFamily.StableDiffusion2 or ModelFamily.StableDiffusion2Inpainting => [FamilyDetector.Sd2TextPrefix],
-            ModelFamily.StableDiffusionXL or ModelFamily.StableDiffusionXLInpainting => [FamilyDetector.XlTextPrefix, FamilyDetector.XlText2Prefix],
-            ModelFamily.StableDiffusionXLRefiner => (string[])[FamilyDetector.RefinerText2Prefix],
-            _ => [],
-        };
-        return prefixes.FirstOrDefault(p => key.StartsWith(p, StringComparison.Ordinal));
-    }
-
-    /// <summary>Keys real single files carry that no component uses.</summary>
-    internal static bool IsIgnored(string key) =>
-        IgnoredKeys.Contains(key)
-        || key.StartsWith("model_ema.", StringComparison.Ordinal)
-        || key.EndsWith(".position_ids", StringComparison.Ordinal)
-        || key.EndsWith(".logit_scale", StringComparison.Ordinal);
-
-    private static void RefusePickleExtension(string path)
-    {
-        var extension = System.IO.Path.GetExtension(path);
-        if (PickleExtensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
-            throw new NotSupportedException(
-                $"'{System.IO.Path.GetFileName(path)}' is a pickle-based checkpoint ({extension}): unpickling can execute arbitrary code, so it is refused. " +
-                "Convert it to .safetensors with a trusted tool first.");
-    }
-
-    // torch.save writes either a raw pickle (protocol 2–5: 0x80 0x02..0x05) or a zip archive holding one.
-    private static bool LooksLikePickle(string path)
-    {
-        Span<byte> head = stackalloc byte[4];
-        using var stream = File.OpenRead(path);
-        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        var isPickle = read >= 2 && head[0] == 0x80 && head[1] is >= 2 and <= 5;
-        var isZip = read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4;
-        return isPickle || isZip;
-    }
 }
 
 /// <summary>The model components of a single file; disposing it disposes every model.</summary>
