@@ -101,6 +101,28 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
         await AssertSucceedsAsync(TestImages.Multipart(Request("sd15_inpaint").Also(f => { f.Remove("width"); f.Remove("height"); }),
             TestImages.Png(), TestImages.Mask()), 64, 64);
 
+    [Fact]
+    public async Task A_single_file_checkpoint_configured_as_a_model_gives_the_pixels_of_the_diffusers_folder_with_the_same_weights()
+    {
+        var folder = await PixelsAsync(Json(Request("sd15")));
+        var singleFile = await PixelsAsync(Json(Request(EaselApiFactory.SingleFileModel)));
+
+        Assert.Equal(folder, singleFile);
+    }
+
+    private async Task<byte[]> PixelsAsync(HttpContent content)
+    {
+        var submitted = await _client.PostAsync("/v1/generations", content);
+        Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
+        var job = await JobPolling.UntilFinishedAsync(_client, submitted.Headers.Location!.OriginalString, Deadline);
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
+        var png = await _client.GetByteArrayAsync(Assert.Single(job.GetProperty("images").EnumerateArray()).GetProperty("url").GetString());
+        using var decoded = Image.Load<Rgb24>(png);
+        var rgb = new byte[decoded.Width * decoded.Height * 3];
+        decoded.CopyPixelDataTo(rgb);
+        return rgb;
+    }
+
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
 
     private async Task AssertSucceedsAsync(HttpContent content, int width, int height)

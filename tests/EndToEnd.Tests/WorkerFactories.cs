@@ -7,6 +7,8 @@ public sealed class SqliteServiceFactory : EaselApiFactory
 {
     protected override bool InProcessWorkers => true;
 
+    protected override bool ConfigureSingleFileModel => true;
+
     protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(TestDatabase.Sqlite(DataDir));
 }
 
@@ -14,6 +16,8 @@ public sealed class SqliteServiceFactory : EaselApiFactory
 public sealed class PostgresServiceFactory : EaselApiFactory
 {
     protected override bool InProcessWorkers => true;
+
+    protected override bool ConfigureSingleFileModel => true;
 
     protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabase.CreatePostgresAsync();
 }

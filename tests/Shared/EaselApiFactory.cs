@@ -34,6 +34,14 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
     /// <summary>Whether the fixture models are configured; without them the service falls back to its bundled model.</summary>
     protected virtual bool ConfigureFixtureModels => true;
 
+    /// <summary>
+    /// Whether <see cref="SingleFileModel"/> is configured too: the sd15 fixture's weights as a single LDM-layout file, with
+    /// the sd15 folder as its ConfigFrom.
+    /// </summary>
+    protected virtual bool ConfigureSingleFileModel => false;
+
+    public const string SingleFileModel = "sd15_single";
+
     protected abstract Task<TestDatabase> CreateDatabaseAsync();
 
     public async Task InitializeAsync()
@@ -71,6 +79,11 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
             foreach (var model in FixtureModels)
                 builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
             builder.UseSetting("Easel:DefaultModel", "sd15");
+            if (ConfigureSingleFileModel)
+            {
+                builder.UseSetting($"Easel:Models:{SingleFileModel}:Path", TestPaths.SingleFileCheckpoint("sd15"));
+                builder.UseSetting($"Easel:Models:{SingleFileModel}:ConfigFrom", TestPaths.FixtureModel("sd15"));
+            }
         }
         // Small enough that a test can exceed it cheaply; a 64×64 PNG is a few kilobytes.
         builder.UseSetting("Easel:Generation:MaxInputImageBytes", MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
