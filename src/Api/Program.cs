@@ -7,7 +7,7 @@ return await StartupRefusal.RunAsync(async () =>
     var builder = WebApplication.CreateBuilder(MigrateCommand.HostArguments(args));
     builder.AddEaselApi();
 
-    await using var app = builder.Build();
+    var app = builder.Build();
     // `dotnet Easel.Api.dll migrate`: apply the migrations (and Hangfire's schema on PostgreSQL), then exit.
     if (MigrateCommand.IsRequested(args))
         return await MigrateCommand.RunAsync(app.Services);

@@ -22,7 +22,7 @@ public sealed class StartupValidationTests
     [InlineData("Easel:Auth:DefaultRateLimitPerMinute", "0", "Easel:Auth:DefaultRateLimitPerMinute (0) must be between 1 and 1000000")]
     [InlineData("Easel:Auth:DefaultMaxQueuedJobs", "0", "Easel:Auth:DefaultMaxQueuedJobs (0) must be between 1 and 1000000")]
     [InlineData("Easel:Retention:BatchSize", "0", "Easel:Retention:BatchSize (0) must be between 1 and 10000")]
-    [InlineData("Easel:Webhooks:Timeout", "00:10:00", "Easel:Webhooks:Timeout (00:10:00) must be between 00:00:00.100 and 00:05:00")]
+    [InlineData("Easel:Webhooks:Timeout", "00:10:00", "Easel:Webhooks:Timeout (00:10:00) must be between 00:00:00.1 and 00:05:00")]
     [InlineData("Easel:Webhooks:RetryDelays:0", "8.00:00:00", "Easel:Webhooks:RetryDelays (8.00:00:00) must each be between 0 and 7 days")]
     public async Task Invalid_setting_stops_the_service_with_a_message_naming_it(string key, string value, string named)
     {

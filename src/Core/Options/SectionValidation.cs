@@ -49,7 +49,12 @@ public sealed class SectionValidation<TOptions>(string? name, string section) : 
             _ => result.ErrorMessage!,
         };
 
-    private static string Format(object? value) => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+    private static string Format(object? value) => value switch
+    {
+        // As configuration writes it (00:00:00.1), not as a TimeSpan bound prints it (00:00:00.1000000).
+        TimeSpan time when time.ToString("c") is var text && text.LastIndexOf('.') > text.LastIndexOf(':') => text.TrimEnd('0'),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
 }
 
 public static class SectionValidationExtensions

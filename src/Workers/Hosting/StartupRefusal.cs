@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -19,13 +20,17 @@ public static class StartupRefusal
     /// <summary>PostgreSQL could not be reached or refused the connection (<c>ConnectionStrings:Easel</c>).</summary>
     public const int DatabaseExitCode = 3;
 
+    /// <summary>
+    /// Runs an executable's body. Under WebApplicationFactory the body runs inside a test process (another entry
+    /// assembly), which needs the exception itself, so it passes through there.
+    /// </summary>
     public static async Task<int> RunAsync(Func<Task<int>> main)
     {
         try
         {
             return await main();
         }
-        catch (Exception e) when (Describe(e) is { } refusal)
+        catch (Exception e) when (Describe(e) is { } refusal && Assembly.GetEntryAssembly() == main.Method.Module.Assembly)
         {
             foreach (var reason in refusal.Reasons)
                 await Console.Error.WriteLineAsync(reason);
