@@ -218,7 +218,9 @@ public sealed class GenerationOptions : IValidatableObject
     /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        foreach (var (name, value) in new[] { (nameof(MinSize), MinSize), (nameof(MaxSize), MaxSize), (nameof(DefaultWidth), DefaultWidth), (nameof(DefaultHeight), DefaultHeight) })
+        (string Name, int Value)[] sizes =
+            [(nameof(MinSize), MinSize), (nameof(MaxSize), MaxSize), (nameof(DefaultWidth), DefaultWidth), (nameof(DefaultHeight), DefaultHeight)];
+        foreach (var (name, value) in sizes)
         {
             if (value % 8 != 0)
                 yield return Refuse($"{Key(name)} ({value}) must be a multiple of 8", name);
@@ -227,7 +229,7 @@ public sealed class GenerationOptions : IValidatableObject
             yield return Refuse($"{Key(nameof(MinSize))} ({MinSize}) must be ≤ {Key(nameof(MaxSize))} ({MaxSize})", nameof(MinSize));
         if ((long)MinSize * MinSize > MaxPixels)
             yield return Refuse($"{Key(nameof(MinSize))}² ({(long)MinSize * MinSize}) must be ≤ {Key(nameof(MaxPixels))} ({MaxPixels})", nameof(MinSize));
-        foreach (var (name, value) in new[] { (nameof(DefaultWidth), DefaultWidth), (nameof(DefaultHeight), DefaultHeight) })
+        foreach (var (name, value) in sizes[2..])
         {
             if (value < MinSize)
                 yield return Refuse($"{Key(name)} ({value}) must be ≥ {Key(nameof(MinSize))} ({MinSize})", name);
