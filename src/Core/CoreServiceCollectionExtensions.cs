@@ -71,6 +71,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<GenerationRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.
         services.AddSingleton<IValidateOptions<GenerationOptions>, DefaultSchedulerValidation>();
+        services.AddSingleton<IValidateOptions<ModelsOptions>, ModelDefaultsValidation>();
         services.AddMetrics();
         services.AddSingleton<EaselMetrics>();
         return services;

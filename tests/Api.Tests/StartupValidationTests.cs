@@ -45,6 +45,12 @@ public sealed class StartupValidationTests
     [InlineData("Easel:Generation:MaxPixels=4000", "Easel:Generation:MinSize² (4096) must be ≤ Easel:Generation:MaxPixels (4000)")]
     [InlineData("Easel:Generation:MaxGuidanceScale=5",
         "Easel:Generation:DefaultGuidanceScale (7.5) must be ≤ Easel:Generation:MaxGuidanceScale (5)")]
+    [InlineData("Easel:Models:sd15:Defaults:Steps=200", "Easel:Models:sd15:Defaults:Steps (200) must be between 1 and Easel:Generation:MaxSteps (150)")]
+    [InlineData("Easel:Models:sd15:Defaults:Width=500",
+        "Easel:Models:sd15:Defaults:Width (500) must be a multiple of 8 between Easel:Generation:MinSize (64) and Easel:Generation:MaxSize (2048)")]
+    [InlineData("Easel:Models:sd15:Defaults:GuidanceScale=31",
+        "Easel:Models:sd15:Defaults:GuidanceScale (31) must be between 0 and Easel:Generation:MaxGuidanceScale (30)")]
+    [InlineData("Easel:Models:sd15:Defaults:Scheduler=plms-nope", "Easel:Models:sd15:Defaults:Scheduler 'plms-nope' is not a known scheduler")]
     [InlineData("Easel:Workers:Device=cpu;Easel:Workers:DType=float16",
         "Easel:Workers:DType float16 cannot run on Easel:Workers:Device cpu")]
     public async Task Contradicting_settings_stop_the_service_with_a_message_naming_both_keys(string settings, string named)
