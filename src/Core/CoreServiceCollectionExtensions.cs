@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Easel.Core;
 
@@ -23,22 +24,24 @@ public static class CoreServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddEaselCore(this IServiceCollection services)
     {
-        services.AddOptions<EaselOptions>().BindConfiguration(EaselOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EaselOptions>().BindConfiguration(EaselOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(EaselOptions.Section).ValidateOnStart();
         services.AddOptions<DatabaseOptions>()
             .BindConfiguration(DatabaseOptions.Section)
             .Configure<IConfiguration>((o, configuration) => o.ConnectionString ??= configuration.GetConnectionString("Easel"))
-            .ValidateDataAnnotations()
+            .ValidateDataAnnotationsNamingKeys(DatabaseOptions.Section)
             .ValidateOnStart();
         // The bundled model is added by the processes that run jobs (AddEaselJobServers), not by an API in front of workers.
-        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations()
-            .Validate(o => o.HeartbeatTimeout > 2 * o.HeartbeatInterval,
-                $"{WorkerOptions.Section}:{nameof(WorkerOptions.HeartbeatTimeout)} must be more than twice {nameof(WorkerOptions.HeartbeatInterval)}, "
-                + "or live workers would be taken for lost ones.")
-            .ValidateOnStart();
+        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(ModelsOptions.Section).ValidateOnStart();
+        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(JobsOptions.Section).ValidateOnStart();
+        services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(GenerationOptions.Section).ValidateOnStart();
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(WebhookOptions.Section).ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(WorkerOptions.Section).ValidateOnStart();
 
         services.AddDbContext<SqliteEaselDbContext>((sp, builder) =>
         {
@@ -68,24 +71,33 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<GenerationRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.
         services.AddSingleton<IValidateOptions<GenerationOptions>, DefaultSchedulerValidation>();
+        services.AddSingleton<IValidateOptions<ModelsOptions>, ModelDefaultsValidation>();
         services.AddMetrics();
         services.AddSingleton<EaselMetrics>();
         return services;
     }
 
-    /// <summary>Creates the data folder and applies pending migrations when <c>Easel:Database:MigrateOnStart</c> says so.</summary>
+    /// <summary>
+    /// Creates the data folder, opens one connection to PostgreSQL, and applies pending migrations when
+    /// <c>Easel:Database:MigrateOnStart</c> says so. The connection makes an unreachable server fail here, before the host
+    /// starts, rather than inside a Hangfire server's start with the host's error log and its drain.
+    /// </summary>
     public static async Task MigrateEaselDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         var easel = services.GetRequiredService<IOptions<EaselOptions>>().Value;
         var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
         Directory.CreateDirectory(easel.DataDirFullPath);
+        if (database.Provider == DatabaseProvider.Postgres)
+        {
+            await using var connection = new NpgsqlConnection(database.ResolveConnectionString(easel));
+            await connection.OpenAsync(cancellationToken);
+        }
         if (!database.ShouldMigrateOnStart)
             return;
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Easel.Core.Data.Migrations");
-        logger.LogInformation("Migrating the {Provider} database", database.Provider);
-        await db.Database.MigrateAsync(cancellationToken);
+        await DatabaseMigration.ApplyAsync(db, database.Provider, logger, cancellationToken);
         if (database.Provider == DatabaseProvider.Sqlite)
         {
             // Write-ahead logging (persistent in the file): readers (API polls, the outbox poll) no longer block the

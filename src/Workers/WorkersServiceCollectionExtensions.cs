@@ -1,6 +1,7 @@
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
 using Easel.Core.Models;
+using Easel.Core.Options;
 using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Housekeeping;
@@ -25,7 +26,8 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<ModelCache>();
         services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
-        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(RetentionOptions.Section).ValidateOnStart();
         services.AddScoped<RetentionJob>();
         services.AddScoped<JobRecoverySweep>();
         return services;

@@ -1,3 +1,4 @@
+using Easel.Core.Options;
 using Hangfire.Dashboard;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
@@ -17,7 +18,8 @@ public static class AuthExtensions
     public static WebApplicationBuilder AddEaselAuth(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(AuthOptions.Section).ValidateOnStart();
 
         var enabled = !string.IsNullOrEmpty(builder.Configuration[$"{AuthOptions.Section}:{nameof(AuthOptions.AdminKey)}"]);
         services.AddSingleton(new OpenModeBinding(enabled ? [] : LoopbackBinding.RebindToLoopback(builder.Configuration)));

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 
 namespace Easel.Core.Options;
 
@@ -211,13 +212,46 @@ public sealed class GenerationOptions : IValidatableObject
     [Range(0.0, 1.0)]
     public double DefaultImageToImageStrength { get; set; } = 0.8;
 
+    /// <summary>
+    /// Settings that are each valid but contradict each other, so that every request that relies on a default would be
+    /// refused (<c>DefaultSteps=200</c> with <c>MaxSteps=150</c>) or no size could be accepted at all.
+    /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (MinSize % 8 != 0 || MaxSize % 8 != 0)
-            yield return new ValidationResult("MinSize and MaxSize must be multiples of 8.", [nameof(MinSize), nameof(MaxSize)]);
+        (string Name, int Value)[] sizes =
+            [(nameof(MinSize), MinSize), (nameof(MaxSize), MaxSize), (nameof(DefaultWidth), DefaultWidth), (nameof(DefaultHeight), DefaultHeight)];
+        foreach (var (name, value) in sizes)
+        {
+            if (value % 8 != 0)
+                yield return Refuse($"{Key(name)} ({value}) must be a multiple of 8", name);
+        }
         if (MinSize > MaxSize)
-            yield return new ValidationResult("MinSize must not exceed MaxSize.", [nameof(MinSize), nameof(MaxSize)]);
+            yield return Refuse($"{Key(nameof(MinSize))} ({MinSize}) must be ≤ {Key(nameof(MaxSize))} ({MaxSize})", nameof(MinSize));
+        if ((long)MinSize * MinSize > MaxPixels)
+            yield return Refuse($"{Key(nameof(MinSize))}² ({(long)MinSize * MinSize}) must be ≤ {Key(nameof(MaxPixels))} ({MaxPixels})", nameof(MinSize));
+        foreach (var (name, value) in sizes[2..])
+        {
+            if (value < MinSize)
+                yield return Refuse($"{Key(name)} ({value}) must be ≥ {Key(nameof(MinSize))} ({MinSize})", name);
+            if (value > MaxSize)
+                yield return Refuse($"{Key(name)} ({value}) must be ≤ {Key(nameof(MaxSize))} ({MaxSize})", name);
+        }
+        if ((long)DefaultWidth * DefaultHeight > MaxPixels)
+            yield return Refuse(
+                $"{Key(nameof(DefaultWidth))} × {Key(nameof(DefaultHeight))} ({(long)DefaultWidth * DefaultHeight}) must be ≤ {Key(nameof(MaxPixels))} ({MaxPixels})",
+                nameof(DefaultWidth));
+        if (DefaultSteps > MaxSteps)
+            yield return Refuse($"{Key(nameof(DefaultSteps))} ({DefaultSteps}) must be ≤ {Key(nameof(MaxSteps))} ({MaxSteps})", nameof(DefaultSteps));
+        if (DefaultGuidanceScale > MaxGuidanceScale)
+            yield return Refuse(
+                $"{Key(nameof(DefaultGuidanceScale))} ({DefaultGuidanceScale.ToString(CultureInfo.InvariantCulture)}) must be ≤ "
+                + $"{Key(nameof(MaxGuidanceScale))} ({MaxGuidanceScale.ToString(CultureInfo.InvariantCulture)})",
+                nameof(DefaultGuidanceScale));
     }
+
+    private static string Key(string member) => $"{Section}:{member}";
+
+    private static ValidationResult Refuse(string message, string member) => new(message, [member]);
 }
 
 /// <summary>Start-up check that <c>Easel:Generation:DefaultScheduler</c> names a scheduler of the catalogue.</summary>
@@ -231,7 +265,7 @@ public sealed class DefaultSchedulerValidation(Generation.SchedulerCatalog sched
 }
 
 /// <summary><c>Easel:Workers</c>: whether the API process also runs jobs, and on what device.</summary>
-public sealed class WorkerOptions
+public sealed class WorkerOptions : IValidatableObject
 {
     public const string Section = "Easel:Workers";
 
@@ -240,11 +274,12 @@ public sealed class WorkerOptions
 
     /// <summary>"auto", "cpu", "cuda" or "cuda:N".</summary>
     [Required]
+    [RegularExpression(@"^\s*(?i:auto|cpu|cuda(:[0-9]+)?)\s*$", ErrorMessage = "{0} must be auto, cpu, cuda or cuda:N")]
     public string Device { get; set; } = "auto";
 
     /// <summary>"float32", "float16" or "bfloat16".</summary>
     [Required]
-    [RegularExpression("^(float32|float16|bfloat16)$")]
+    [RegularExpression("^(float32|float16|bfloat16)$", ErrorMessage = "{0} must be float32, float16 or bfloat16")]
     public string DType { get; set; } = "float32";
 
     /// <summary>How many loaded pipelines a worker keeps; loading another evicts the least recently used.</summary>
@@ -285,6 +320,18 @@ public sealed class WorkerOptions
     /// <summary>Claims a job may get; a job whose worker was lost this many times fails instead of being queued again.</summary>
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 3;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (HeartbeatTimeout <= 2 * HeartbeatInterval)
+            yield return new ValidationResult(
+                $"{Section}:{nameof(HeartbeatTimeout)} ({HeartbeatTimeout}) must be more than twice {Section}:{nameof(HeartbeatInterval)} "
+                + $"({HeartbeatInterval}), or live workers would be taken for lost ones", [nameof(HeartbeatTimeout)]);
+        // InferenceDevice refuses half precision on the CPU, so every job would fail at its model load.
+        if (Device.Trim().Equals("cpu", StringComparison.OrdinalIgnoreCase) && DType == "float16")
+            yield return new ValidationResult(
+                $"{Section}:{nameof(DType)} float16 cannot run on {Section}:{nameof(Device)} cpu; use float32 or bfloat16", [nameof(DType)]);
+    }
 }
 
 /// <summary><c>Easel:Webhooks</c>: delivery of job webhooks.</summary>
@@ -332,6 +379,7 @@ public sealed class WebhookOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (RetryDelays is { } delays && delays.Any(d => d < TimeSpan.Zero || d > TimeSpan.FromDays(7)))
-            yield return new ValidationResult("Easel:Webhooks:RetryDelays must each be between 0 and 7 days.", [nameof(RetryDelays)]);
+            yield return new ValidationResult(
+                $"{Section}:{nameof(RetryDelays)} ({string.Join(", ", delays)}) must each be between 0 and 7 days", [nameof(RetryDelays)]);
     }
 }

@@ -1,7 +1,6 @@
 using Easel.Core.Data;
 using Easel.Core.Options;
 using Hangfire.PostgreSql;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,8 +10,9 @@ namespace Easel.Workers.Hosting;
 
 /// <summary>
 /// <c>dotnet Easel.Api.dll migrate</c> / <c>dotnet Easel.Workers.dll migrate</c>: applies the EF Core migrations of the
-/// configured provider and, for PostgreSQL, installs or upgrades Hangfire's schema, then exits (0 on success). For
-/// deployments that migrate once (an init container, a release step) rather than at every start-up.
+/// configured provider and, for PostgreSQL, installs or upgrades Hangfire's schema, then exits: 0 on success, 1 when a
+/// migration fails (logged with its error), and <see cref="StartupRefusal"/>'s codes for a setting or a database it cannot
+/// work with. For deployments that migrate once (an init container, a release step) rather than at every start-up.
 /// </summary>
 public static class MigrateCommand
 {
@@ -34,10 +34,7 @@ public static class MigrateCommand
             await using (var scope = services.CreateAsyncScope())
             {
                 var db = scope.ServiceProvider.GetRequiredService<EaselDbContext>();
-                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-                logger.LogInformation("Applying {Count} migration(s) to the {Provider} database: {Migrations}", pending.Count,
-                    database.Provider, pending.Count == 0 ? "none pending" : string.Join(", ", pending));
-                await db.Database.MigrateAsync(cancellationToken);
+                await DatabaseMigration.ApplyAsync(db, database.Provider, logger, cancellationToken);
             }
             if (database.Provider == DatabaseProvider.Postgres)
             {
@@ -49,7 +46,7 @@ public static class MigrateCommand
             logger.LogInformation("Migration finished");
             return 0;
         }
-        catch (Exception e)
+        catch (Exception e) when (!StartupRefusal.Explains(e))
         {
             logger.LogCritical(e, "Migration failed: {Reason}", e.Message);
             return 1;

@@ -17,7 +17,7 @@ namespace Easel.Workers.Hosting;
 /// </summary>
 public static class WorkerHost
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => StartupRefusal.RunAsync(async () =>
     {
         var builder = WebApplication.CreateBuilder(MigrateCommand.HostArguments(args));
         builder.AddEaselWorkerProcess();
@@ -25,17 +25,16 @@ public static class WorkerHost
         if (MigrateCommand.IsRequested(args))
             return await MigrateCommand.RunAsync(app.Services);
 
+        StartupRefusal.ValidateOptions(app.Services);
         if (app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider != DatabaseProvider.Postgres)
-        {
-            app.Logger.LogCritical("The worker process needs Easel:Database:Provider = postgres: its queue is shared through "
-                                   + "PostgreSQL. In the embedded mode (SQLite) the API runs the jobs itself.");
-            return 2;
-        }
+            throw new OptionsValidationException(DatabaseOptions.Section, typeof(DatabaseOptions),
+                ["The worker process needs Easel:Database:Provider = postgres: its queue is shared through PostgreSQL. "
+                 + "In the embedded mode (SQLite) the API runs the jobs itself."]);
         await app.Services.MigrateEaselDatabaseAsync();
         app.MapEaselProbes();
         await app.RunAsync();
         return 0;
-    }
+    });
 
     public static WebApplicationBuilder AddEaselWorkerProcess(this WebApplicationBuilder builder)
     {
