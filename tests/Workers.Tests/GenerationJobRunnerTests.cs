@@ -176,6 +176,21 @@ public sealed class GenerationJobRunnerTests
     }
 
     [Fact]
+    public async Task A_job_for_a_model_this_worker_does_not_serve_is_dispatched_to_that_model_queue_instead_of_failing()
+    {
+        await using var harness = new RunnerHarness();
+        var id = await harness.SubmitAsync(model: "elsewhere");
+
+        await harness.RunAsync(id);
+
+        var job = await harness.JobAsync(id);
+        Assert.Equal((JobStatus.Queued, 0, null), (job.Status, job.Attempts, job.Error));
+        Assert.Equal(0, harness.Loader.Loads);
+        using var connection = harness.Services.GetRequiredService<Hangfire.JobStorage>().GetConnection();
+        Assert.Equal("gpu_2_normal_elsewhere", connection.GetJobData(job.DispatchId!)!.Job.Queue);
+    }
+
+    [Fact]
     public async Task Missing_job_is_ignored()
     {
         await using var harness = new RunnerHarness();

@@ -6,6 +6,7 @@ using Easel.Core.Models;
 using Easel.Inference.Pipelines;
 using Easel.Testing;
 using Easel.Workers.Generation;
+using Easel.Workers.Hosting;
 using Easel.Workers.Models;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -42,6 +43,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         services.AddEaselCore();
         services.AddSingleton<IGenerationModelLoader>(Loader);
         services.AddEaselWorkers();
+        services.AddEaselHangfire(); // the dispatcher's client, on the in-memory storage of the embedded mode
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         _services.MigrateEaselDatabaseAsync().GetAwaiter().GetResult();
     }

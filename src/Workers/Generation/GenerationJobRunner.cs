@@ -4,6 +4,7 @@ using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Images;
 using Easel.Core.Jobs;
+using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
@@ -27,6 +28,8 @@ namespace Easel.Workers.Generation;
 public sealed class GenerationJobRunner(
     EaselDbContext db,
     ModelCache models,
+    ILocalModels localModels,
+    IJobDispatcher dispatcher,
     IBlobStore blobs,
     SchedulerCatalog schedulers,
     EaselMetrics metrics,
@@ -56,6 +59,15 @@ public sealed class GenerationJobRunner(
             return;
         }
         using var activity = EaselTracing.StartJob(job);
+        if (job.Status == JobStatus.Queued && job.Model is { } wanted && !localModels.TryGet(wanted, out _))
+        {
+            // Not this worker's model (a queue shared by accident, or configuration changed under a queued job): the job
+            // goes to its model's queue instead of failing here.
+            logger.LogWarning("Job {JobId} is for model {Model}, which this worker does not serve; dispatched to {Queue}", jobId, wanted,
+                WorkerQueues.ForJob(job));
+            dispatcher.Dispatch(job);
+            return;
+        }
         if (!await TryClaimAsync(job, cancellationToken))
             return;
 
