@@ -14,24 +14,9 @@ public sealed class SingleFileCheckpointTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
-    public static TheoryData<string> Checkpoints
-    {
-        get
-        {
-            var data = new TheoryData<string>();
-            foreach (var c in SingleFileFixtures.Checkpoints)
-                data.Add(c.Name);
-            if (data.Count == 0)
-                data.Add("(none)");
-            return data;
-        }
-    }
+    public static TheoryData<string> Checkpoints => SingleFileFixtures.Names;
 
-    private static SingleFileFixture Fixture(string name)
-    {
-        Skip.If(name == "(none)", "The fixture set has no single-file/cases.json.");
-        return SingleFileFixtures.Checkpoints.Single(c => c.Name == name);
-    }
+    private static SingleFileFixture Fixture(string name) => SingleFileFixtures.Named(name);
 
     private static SingleFileFixture FixtureOfPipeline(string pipelineClass)
     {

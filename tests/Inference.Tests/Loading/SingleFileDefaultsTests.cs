@@ -19,24 +19,9 @@ public sealed class SingleFileDefaultsTests
 {
     private const string RealVocabCase = "tokenizer_clip_full";
 
-    public static TheoryData<string> Checkpoints
-    {
-        get
-        {
-            var data = new TheoryData<string>();
-            foreach (var c in SingleFileFixtures.Checkpoints)
-                data.Add(c.Name);
-            if (data.Count == 0)
-                data.Add("(none)");
-            return data;
-        }
-    }
+    public static TheoryData<string> Checkpoints => SingleFileFixtures.Names;
 
-    private static SingleFileFixture Fixture(string name)
-    {
-        Skip.If(name == "(none)", "The fixture set has no single-file/cases.json.");
-        return SingleFileFixtures.Checkpoints.Single(c => c.Name == name);
-    }
+    private static SingleFileFixture Fixture(string name) => SingleFileFixtures.Named(name);
 
     /// <summary>SD 1.x and SDXL's tokenizer pad with &lt;|endoftext|&gt; (pad_eos), SD 2.x and SDXL's tokenizer_2 with "!" (pad_bang).</summary>
     [SkippableTheory]

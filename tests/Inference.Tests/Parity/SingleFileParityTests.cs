@@ -86,6 +86,27 @@ public static class SingleFileFixtures
 
     public static IReadOnlyList<SingleFileFixture> Checkpoints => LazyCheckpoints.Value;
 
+    /// <summary>The checkpoint names as theory data; "(none)" when the set has no single files, which <see cref="Named"/> skips.</summary>
+    public static TheoryData<string> Names
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var c in Checkpoints)
+                data.Add(c.Name);
+            if (data.Count == 0)
+                data.Add("(none)");
+            return data;
+        }
+    }
+
+    /// <summary>The checkpoint of a <see cref="Names"/> entry.</summary>
+    public static SingleFileFixture Named(string name)
+    {
+        Skip.If(name == "(none)", "The fixture set has no single-file/cases.json.");
+        return Checkpoints.Single(c => c.Name == name);
+    }
+
     /// <summary>The model_dir of a case (null when it has none or names several).</summary>
     public static string? ModelDirOf(string caseName)
     {
