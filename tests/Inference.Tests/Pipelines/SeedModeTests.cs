@@ -54,6 +54,22 @@ public sealed class SeedModeTests(FixturePipelines fixtures) : IClassFixture<Fix
     }
 
     [Fact]
+    public void PerImage_Sdxl_ImageIOfABatch_EqualsTheSingleRunWithSeedPlusI()
+    {
+        // SDXL's added conditions (pooled text embeds, time ids) are split per image along with the hidden states.
+        using var scope = torch.NewDisposeScope();
+        var sdxl = (StableDiffusionPipeline)fixtures.Sdxl;
+        Tensor Run(long seed, int count)
+        {
+            var request = new TextToImageRequest("a lion", "blurry", 64, 64, 2, 5.0, seed, "euler_a", count);
+            using var scheduler = sdxl.CreateScheduler(request);
+            return sdxl.GenerateLatents(request, scheduler, StableDiffusionPipeline.CreateNoiseSource(request));
+        }
+        var batch = Run(Seed, 2);
+        Assert.True(Identical(Run(Seed + 1, 1), batch[1..2]));
+    }
+
+    [Fact]
     public void PerImage_Images_EqualTheSingleRunsPixelForPixel()
     {
         var batch = fixtures.Sd15.Generate(Request("img2img_euler_a", Seed, 2, SeedMode.PerImage));
