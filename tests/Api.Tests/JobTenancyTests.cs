@@ -48,6 +48,30 @@ public abstract class JobTenancyTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task A_stored_input_can_be_referred_to_only_by_the_key_whose_job_stored_it()
+    {
+        var alice = await NewKeyClientAsync("alice");
+        var bob = await NewKeyClientAsync("bob");
+        var body = ValidRequest();
+        body.Remove("width");
+        body.Remove("height");
+        body["image"] = Convert.ToBase64String(TestImages.Png());
+        var stored = await ReadJsonAsync(await alice.PostAsync("/v1/generations", Json(body.ToJsonString())));
+        var shown = stored.GetProperty("request").GetRawText();
+
+        var aliceAgain = await alice.PostAsync("/v1/generations", Json(shown));
+        var fromBob = await bob.PostAsync("/v1/generations", Json(shown));
+
+        Assert.Equal(HttpStatusCode.Accepted, aliceAgain.StatusCode);
+        Assert.Equal(stored.GetProperty("request").GetProperty("image").GetProperty("blob").GetString(),
+            (await ReadJsonAsync(aliceAgain)).GetProperty("request").GetProperty("image").GetProperty("blob").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, fromBob.StatusCode);
+        Assert.True((await ReadJsonAsync(fromBob)).GetProperty("errors").TryGetProperty("image", out _));
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Fact]
     public async Task A_key_lists_and_cancels_only_its_own_jobs()
     {
         var alice = await NewKeyClientAsync("alice");

@@ -107,6 +107,24 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Swagger_documents_seed_mode_and_image_and_mask_as_base64_or_a_stored_input()
+    {
+        var document = await ReadJsonAsync(await Client.GetAsync("/swagger/v1/swagger.json"));
+
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var request = schemas.GetProperty("GenerationRequest").GetProperty("properties");
+        Assert.True(request.TryGetProperty("seed_mode", out _), request.ToString());
+        foreach (var field in new[] { "image", "mask" })
+        {
+            var schema = request.GetProperty(field);
+            if (schema.TryGetProperty("$ref", out var reference))
+                schema = schemas.GetProperty(reference.GetString()!.Split('/')[^1]);
+            var kinds = schema.GetProperty("oneOf").EnumerateArray().Select(s => s.GetProperty("type").GetString()).ToList();
+            Assert.Equal(["string", "object"], kinds);
+        }
+    }
+
+    [Fact]
     public async Task Unknown_route_is_a_404_problem()
     {
         var response = await Client.GetAsync("/v1/nothing-here");

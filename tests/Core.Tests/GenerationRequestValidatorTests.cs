@@ -185,6 +185,56 @@ public sealed class GenerationRequestValidatorTests
     [Fact]
     public void Negative_seed_is_rejected() => Assert.Equal(["seed"], ErrorsOf(Valid with { Seed = -1 }).Keys);
 
+    [Theory]
+    [InlineData(null, SeedMode.PerImage)]
+    [InlineData("per_image", SeedMode.PerImage)]
+    [InlineData("batch", SeedMode.Batch)]
+    [InlineData(" Batch ", SeedMode.Batch)]
+    public void Seed_mode_defaults_to_per_image_and_is_stored(string? given, SeedMode stored) =>
+        Assert.Equal(stored, Validator().Validate(Valid with { SeedMode = given }).Parameters!.SeedMode);
+
+    [Theory]
+    [InlineData("per-image")]
+    [InlineData("random")]
+    public void Unknown_seed_mode_is_rejected(string seedMode)
+    {
+        var errors = ErrorsOf(Valid with { SeedMode = seedMode });
+        Assert.Equal(["seed_mode"], errors.Keys);
+        Assert.Contains("per_image, batch", errors["seed_mode"][0]);
+    }
+
+    [Fact]
+    public void Per_image_seeds_must_all_stay_within_the_largest_seed()
+    {
+        var last = Valid with { Seed = GenerationRequestValidator.MaxSeed - 1, NumImages = 2 };
+        Assert.True(Validator().Validate(last).IsValid);
+        Assert.Equal(["seed"], ErrorsOf(last with { NumImages = 3 }).Keys);
+        Assert.True(Validator().Validate(last with { NumImages = 3, SeedMode = "batch" }).IsValid);
+    }
+
+    [Theory]
+    [InlineData("text_to_image", true)]
+    [InlineData("image_to_image", false)]
+    [InlineData("inpaint", false)]
+    [InlineData("txt2img", false)]
+    public void Mode_when_sent_must_be_what_the_inputs_make_it(string mode, bool valid)
+    {
+        var result = Validator().Validate(Valid with { Mode = mode });
+        Assert.Equal(valid, result.IsValid);
+        if (!valid)
+            Assert.Equal(["mode"], result.Errors.Keys);
+    }
+
+    [Fact]
+    public void Stored_input_reference_needs_its_bytes_and_the_shown_size()
+    {
+        var reference = Valid with { Width = null, Height = null, Image = new InputImageField(null, new StoredInputImage("ab", 64, 64)) };
+        Assert.Equal(["image"], ErrorsOf(reference).Keys);
+        Assert.True(Validator().Validate(reference, TestImages.Png(), null).IsValid);
+        var wrongSize = reference with { Image = new InputImageField(null, new StoredInputImage("ab", 64, 32)) };
+        Assert.Equal(["image"], Validator().Validate(wrongSize, TestImages.Png(), null).Errors.Keys);
+    }
+
     [Fact]
     public void Every_bad_field_is_reported_at_once()
     {

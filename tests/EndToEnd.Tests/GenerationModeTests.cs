@@ -104,23 +104,69 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
     [Fact]
     public async Task A_single_file_checkpoint_configured_as_a_model_gives_the_pixels_of_the_diffusers_folder_with_the_same_weights()
     {
-        var folder = await PixelsAsync(Json(Request("sd15")));
-        var singleFile = await PixelsAsync(Json(Request(EaselApiFactory.SingleFileModel)));
+        var folder = await PixelsAsync(await RunAsync(Json(Request("sd15"))));
+        var singleFile = await PixelsAsync(await RunAsync(Json(Request(EaselApiFactory.SingleFileModel))));
 
         Assert.Equal(folder, singleFile);
     }
 
-    private async Task<byte[]> PixelsAsync(HttpContent content)
+    [Fact]
+    public async Task The_shown_request_submitted_again_gives_the_same_images_and_image_i_is_the_run_with_seed_plus_i()
+    {
+        var body = WithImage(Request(scheduler: "euler_a"), mask: false);
+        body["strength"] = 0.7;
+        body["steps"] = 3;
+        body["num_images"] = 2;
+        var first = await RunAsync(Json(body));
+        var shown = first.GetProperty("request");
+        Assert.Equal("per_image", shown.GetProperty("seed_mode").GetString());
+        Assert.Equal("image_to_image", shown.GetProperty("mode").GetString());
+        Assert.Equal([42L, 43L], first.GetProperty("images").EnumerateArray().Select(i => i.GetProperty("seed").GetInt64()));
+
+        var again = await RunAsync(new StringContent(shown.GetRawText(), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(await PixelsAsync(first), await PixelsAsync(again));
+
+        var second = JsonNode.Parse(shown.GetRawText())!.AsObject();
+        second["seed"] = 43;
+        second["num_images"] = 1;
+        var alone = await RunAsync(Json(second));
+        Assert.Equal((await PixelsAsync(first))[1], Assert.Single(await PixelsAsync(alone)));
+    }
+
+    [Fact]
+    public async Task A_stored_input_reference_is_refused_unless_a_job_of_the_caller_stored_it()
+    {
+        var body = Request();
+        body.Remove("width");
+        body.Remove("height");
+        body["image"] = new JsonObject { ["blob"] = new string('0', 64), ["width"] = 64, ["height"] = 64 };
+        var submitted = await _client.PostAsync("/v1/generations", Json(body));
+        Assert.Equal(HttpStatusCode.BadRequest, submitted.StatusCode);
+        var problem = await submitted.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("image", out _), problem.ToString());
+    }
+
+    private async Task<JsonElement> RunAsync(HttpContent content)
     {
         var submitted = await _client.PostAsync("/v1/generations", content);
         Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
         var job = await JobPolling.UntilFinishedAsync(_client, submitted.Headers.Location!.OriginalString, Deadline);
         Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
-        var png = await _client.GetByteArrayAsync(Assert.Single(job.GetProperty("images").EnumerateArray()).GetProperty("url").GetString());
-        using var decoded = Image.Load<Rgb24>(png);
-        var rgb = new byte[decoded.Width * decoded.Height * 3];
-        decoded.CopyPixelDataTo(rgb);
-        return rgb;
+        return job;
+    }
+
+    /// <summary>The decoded RGB of each image (the PNG bytes also carry the job id in their metadata).</summary>
+    private async Task<List<byte[]>> PixelsAsync(JsonElement job)
+    {
+        var pixels = new List<byte[]>();
+        foreach (var image in job.GetProperty("images").EnumerateArray())
+        {
+            using var decoded = Image.Load<Rgb24>(await _client.GetByteArrayAsync(image.GetProperty("url").GetString()));
+            var rgb = new byte[decoded.Width * decoded.Height * 3];
+            decoded.CopyPixelDataTo(rgb);
+            pixels.Add(rgb);
+        }
+        return pixels;
     }
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");

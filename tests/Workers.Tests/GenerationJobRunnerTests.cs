@@ -33,11 +33,36 @@ public sealed class GenerationJobRunnerTests
             await using var stream = blobs.OpenRead(image.BlobKey)!;
             using var png = await Image.LoadAsync<Rgb24>(stream);
             Assert.Equal((16, 8), (png.Width, png.Height));
-            Assert.Equal((16, 8, 1234L, "image/png"), (image.Width, image.Height, image.Seed, image.ContentType));
+            var seed = 1234L + image.Index; // per-image seeds: image i is the run with seed + i
+            Assert.Equal((16, 8, seed, "image/png"), (image.Width, image.Height, image.Seed, image.ContentType));
             var text = png.Metadata.GetPngMetadata().TextData.ToDictionary(t => t.Keyword, t => t.Value);
-            Assert.Equal("a red circle\nNegative prompt: blurry\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: 1234, Size: 16x8, Model: good",
+            Assert.Equal($"a red circle\nNegative prompt: blurry\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: {seed}, Size: 16x8, Model: good",
                 text["parameters"]);
             Assert.Contains("\"num_images\":2", text["easel"]);
+            Assert.Contains($"\"index\":{image.Index},\"seed\":{seed},", text["easel"]);
+            Assert.Contains("\"seed_mode\":\"per_image\"", text["easel"]);
+        }
+    }
+
+    [Fact]
+    public async Task Batch_seed_mode_images_name_the_batch_seed_and_their_place_instead_of_a_seed_of_their_own()
+    {
+        await using var harness = new RunnerHarness();
+        var id = await harness.SubmitAsync(steps: 2, numImages: 2, seedMode: Core.Generation.SeedMode.Batch);
+
+        await harness.RunAsync(id);
+
+        var job = await harness.JobAsync(id);
+        var blobs = harness.Services.GetRequiredService<IBlobStore>();
+        foreach (var image in job.Images)
+        {
+            Assert.Equal(1234L, image.Seed);
+            await using var stream = blobs.OpenRead(image.BlobKey)!;
+            using var png = await Image.LoadAsync<Rgb24>(stream);
+            var text = png.Metadata.GetPngMetadata().TextData.ToDictionary(t => t.Keyword, t => t.Value);
+            Assert.EndsWith($"CFG scale: 7.5, Batch seed: 1234, Batch size: 2, Batch pos: {image.Index}, Size: 16x8, Model: good", text["parameters"]);
+            Assert.DoesNotContain("Seed:", text["parameters"]);
+            Assert.Contains($"\"index\":{image.Index},\"seed\":null,", text["easel"]);
         }
     }
 

@@ -39,6 +39,19 @@ public sealed class PipelineRequestMappingTests
         Assert.Equal((16, 8, 4, 1234L, "dpmpp_2m_karras"), (request.Width, request.Height, request.Steps, request.Seed, request.Scheduler));
     }
 
+    [Theory]
+    [InlineData(Core.Generation.SeedMode.PerImage, Inference.Pipelines.SeedMode.PerImage)]
+    [InlineData(Core.Generation.SeedMode.Batch, Inference.Pipelines.SeedMode.Batch)]
+    public async Task Seed_mode_is_passed_to_the_pipeline(Core.Generation.SeedMode stored, Inference.Pipelines.SeedMode expected)
+    {
+        await using var harness = new RunnerHarness();
+        using var scope = harness.Services.CreateScope();
+
+        var request = Runner(scope).ToPipelineRequest(Parameters(GenerationMode.TextToImage) with { SeedMode = stored });
+
+        Assert.Equal(expected, request.SeedMode);
+    }
+
     [Fact]
     public async Task Inpaint_reads_the_stored_image_as_rgb_and_the_mask_as_gray()
     {

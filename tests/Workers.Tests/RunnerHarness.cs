@@ -67,9 +67,9 @@ public sealed class RunnerHarness : IAsyncDisposable
             .ToList();
     }
 
-    public async Task<Guid> SubmitAsync(string model = "good", int steps = 3, int numImages = 1)
+    public async Task<Guid> SubmitAsync(string model = "good", int steps = 3, int numImages = 1, Core.Generation.SeedMode seedMode = Core.Generation.SeedMode.PerImage)
     {
-        var parameters = new GenerationParameters("a red circle", "blurry", model, 16, 8, steps, 7.5, 1234, "ddim", numImages);
+        var parameters = new GenerationParameters("a red circle", "blurry", model, 16, 8, steps, 7.5, 1234, "ddim", numImages, SeedMode: seedMode);
         var job = Job.Create(JobKind.Generation, parameters, DateTimeOffset.UtcNow);
         await WithDbAsync(async db =>
         {

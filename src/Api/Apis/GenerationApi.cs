@@ -85,7 +85,9 @@ public static class GenerationApi
             }
             if (request is null)
                 return Problem(400, "The request could not be read.", "The body is empty or null.");
-            validation = services.Validator.Validate(request);
+            validation = services.Validator.Validate(request,
+                await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
+                await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
         }
         else if (http.HasFormContentType)
         {
@@ -150,6 +152,23 @@ public static class GenerationApi
         services.Logger.LogInformation("Job {JobId} ({Kind} {Mode}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, job.Kind, parameters.Mode, parameters.Model, queued);
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job));
+    }
+
+    /// <summary>
+    /// The bytes of a stored input a JSON request refers to (the <c>{"blob", …}</c> form a job's request shows), when it is
+    /// an input of the caller's own jobs and still stored; otherwise null, and the validator refuses the field.
+    /// </summary>
+    private static async Task<byte[]?> ReadStoredInputAsync(InputImageField? field, HttpContext http, GenerationServices services,
+        CancellationToken cancellationToken)
+    {
+        if (field?.Stored is not { } stored || !await StoredInputs.IsInputOfAsync(services.Db, stored.Blob, http.GetOwner(), cancellationToken))
+            return null;
+        await using var stream = services.Blobs.OpenRead(stored.Blob);
+        if (stream is null)
+            return null;
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
     }
 
     /// <summary>Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.</summary>
@@ -239,7 +258,9 @@ public static class GenerationApi
                 ? events.SelectMany(e => (e ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
                 : null,
             Text("cancel_after"),
-            Number<int>("priority"));
+            Number<int>("priority"),
+            Text("seed_mode"),
+            Text("mode"));
         return (request, image, mask, errors, status);
     }
 }

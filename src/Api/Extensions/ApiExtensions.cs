@@ -40,6 +40,25 @@ public static class ApiExtensions
                 Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
             });
             o.OperationFilter<GenerationUploadOperationFilter>();
+            o.MapType<Core.Generation.InputImageField>(() => new OpenApiSchema
+            {
+                Description = "Base64 PNG or JPEG (a data: URI prefix is allowed), or a stored input {blob, width, height} as a job's request shows it.",
+                OneOf =
+                [
+                    new OpenApiSchema { Type = JsonSchemaType.String },
+                    new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object,
+                        Required = new HashSet<string> { "blob", "width", "height" },
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            ["blob"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                            ["width"] = new OpenApiSchema { Type = JsonSchemaType.Integer },
+                            ["height"] = new OpenApiSchema { Type = JsonSchemaType.Integer },
+                        },
+                    },
+                ],
+            });
             o.OperationFilter<JobHeadersOperationFilter>();
         });
 

@@ -35,6 +35,7 @@ public sealed class GenerationUploadOperationFilter : IOperationFilter
                     ["seed"] = Number(JsonSchemaType.Integer, "Seed; chosen and recorded when omitted."),
                     ["scheduler"] = Text("A name, A1111 name or alias from GET /v1/schedulers (case-insensitive)."),
                     ["num_images"] = Number(JsonSchemaType.Integer, "Images in the batch."),
+                    ["seed_mode"] = Text("per_image (default): image i uses seed + i and can be regenerated alone with it; batch: one generator for the whole batch (diffusers)."),
                     ["strength"] = Number(JsonSchemaType.Number, "In (0, 1]; default 0.8 for image-to-image, 1 for inpainting."),
                     ["image"] = File("PNG or JPEG: makes the request image-to-image (or inpainting with a mask)."),
                     ["mask"] = File("PNG or JPEG of the image's size; white = repaint."),

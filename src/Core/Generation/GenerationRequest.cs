@@ -7,9 +7,10 @@ namespace Easel.Core.Generation;
 /// <see cref="Mask"/>, inpainting.
 /// </summary>
 /// <param name="Image">Image-to-image / inpaint input: base64 PNG or JPEG (a <c>data:image/...;base64,</c> prefix is
-/// allowed). The output has the image's size. In a multipart request this is a file part instead.</param>
-/// <param name="Mask">Inpaint mask, same size as the image: white (≥ 50 %) is repainted, black kept. Base64 PNG or JPEG;
-/// colour masks are converted to luminance.</param>
+/// allowed), or a stored input as a job's request shows it (<see cref="InputImageField"/>). The output has the image's
+/// size. In a multipart request this is a file part instead.</param>
+/// <param name="Mask">Inpaint mask, same size as the image: white (≥ 50 %) is repainted, black kept. Base64 PNG or JPEG
+/// (or a stored input); colour masks are converted to luminance.</param>
 /// <param name="Strength">In (0, 1]: how much of the schedule is re-run over the image. Default 0.8 for image-to-image,
 /// 1.0 for inpainting.</param>
 /// <param name="Webhook">URL that receives the job (Standard Webhooks signature) on the events of <paramref name="WebhookEvents"/>.</param>
@@ -17,6 +18,10 @@ namespace Easel.Core.Generation;
 /// <param name="CancelAfter">Deadline: a duration ("90s", "5m", "1h30m", seconds) or an RFC 3339 time. Queued past it → canceled;
 /// running past it → stopped.</param>
 /// <param name="Priority">-100 … 100, default 0: higher runs earlier among queued jobs.</param>
+/// <param name="SeedMode"><c>per_image</c> (default): image i uses seed + i and regenerating it alone with that seed gives
+/// the same pixels; <c>batch</c>: one generator seeded <paramref name="Seed"/> for the whole batch, as diffusers draws it.</param>
+/// <param name="Mode">Optional: text_to_image, image_to_image or inpaint; when sent it must be what the inputs make it (a job's
+/// <c>request</c> shows it, so the shown request can be submitted again).</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -28,13 +33,15 @@ public sealed record GenerationRequest(
     long? Seed = null,
     string? Scheduler = null,
     int? NumImages = null,
-    string? Image = null,
-    string? Mask = null,
+    InputImageField? Image = null,
+    InputImageField? Mask = null,
     double? Strength = null,
     string? Webhook = null,
     IReadOnlyList<string>? WebhookEvents = null,
     string? CancelAfter = null,
-    int? Priority = null);
+    int? Priority = null,
+    string? SeedMode = null,
+    string? Mode = null);
 
 /// <summary>What a generation does, decided by which inputs the request carries.</summary>
 public enum GenerationMode
@@ -42,6 +49,16 @@ public enum GenerationMode
     TextToImage,
     ImageToImage,
     Inpaint,
+}
+
+/// <summary>How a generation's seed seeds its batch (the request's <c>seed_mode</c>).</summary>
+public enum SeedMode
+{
+    /// <summary>Image i draws its noise from its own generator seeded Seed + i: regenerating it alone with that seed gives the same pixels.</summary>
+    PerImage,
+
+    /// <summary>One generator seeded Seed for the whole batch (diffusers' order); image i cannot be regenerated alone.</summary>
+    Batch,
 }
 
 /// <summary>
@@ -52,8 +69,9 @@ public sealed record StoredInputImage(string Blob, int Width, int Height);
 
 /// <summary>
 /// A validated generation with every value decided (defaults applied, scheduler normalized, seed chosen): what the job
-/// stores as its request and what the worker runs. Image <c>i</c> of the batch is recorded with seed <c>Seed + i</c>
-/// only as a label; the pipeline draws the batch's latents from one generator seeded with <see cref="Seed"/>.
+/// stores as its request and what the worker runs. With <see cref="SeedMode.PerImage"/> image <c>i</c> of the batch is
+/// generated (and recorded) with seed <c>Seed + i</c>; with <see cref="SeedMode.Batch"/> all images come from one
+/// generator seeded <see cref="Seed"/>.
 /// For image-to-image and inpainting, <see cref="Width"/>/<see cref="Height"/> are the input image's size.
 /// </summary>
 public sealed record GenerationParameters(
@@ -70,4 +88,5 @@ public sealed record GenerationParameters(
     GenerationMode Mode = GenerationMode.TextToImage,
     double? Strength = null,
     StoredInputImage? Image = null,
-    StoredInputImage? Mask = null);
+    StoredInputImage? Mask = null,
+    SeedMode SeedMode = SeedMode.PerImage);

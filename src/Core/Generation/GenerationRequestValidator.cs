@@ -31,8 +31,9 @@ public sealed class GenerationRequestValidator(
     public GenerationValidationResult Validate(GenerationRequest request) => Validate(request, null, null);
 
     /// <summary>
-    /// Validates a request; <paramref name="imageBytes"/> / <paramref name="maskBytes"/> are uploaded files (multipart)
-    /// that take the place of the base64 <see cref="GenerationRequest.Image"/> / <see cref="GenerationRequest.Mask"/>.
+    /// Validates a request; <paramref name="imageBytes"/> / <paramref name="maskBytes"/> are uploaded files (multipart), or
+    /// the stored inputs a request refers to, that take the place of <see cref="GenerationRequest.Image"/> /
+    /// <see cref="GenerationRequest.Mask"/>.
     /// </summary>
     public GenerationValidationResult Validate(GenerationRequest request, byte[]? imageBytes, byte[]? maskBytes)
     {
@@ -131,8 +132,17 @@ public sealed class GenerationRequestValidator(
         if (numImages < 1 || numImages > limits.MaxImages)
             Add("num_images", $"num_images must be between 1 and {limits.MaxImages}.");
 
+        var seedMode = SeedMode.PerImage;
+        if (!string.IsNullOrWhiteSpace(request.SeedMode) && !TryParseSeedMode(request.SeedMode, out seedMode))
+            Add("seed_mode", $"Unknown seed_mode '{request.SeedMode}'. Known seed modes: {SeedModeName(SeedMode.PerImage)}, {SeedModeName(SeedMode.Batch)}.");
         if (request.Seed is < 0 or > MaxSeed)
             Add("seed", $"seed must be between 0 and {MaxSeed}.");
+        else if (seedMode == SeedMode.PerImage && request.Seed + (numImages - 1) > MaxSeed && numImages <= limits.MaxImages)
+            Add("seed", $"seed + num_images − 1 must be at most {MaxSeed}: image i uses seed + i.");
+
+        if (request.Mode is { } requestedMode && requestedMode != ModeName(mode))
+            Add("mode", $"mode '{requestedMode}' does not fit the inputs, which make this request {ModeName(mode)} "
+                + "(no image: text_to_image; image: image_to_image; image and mask: inpaint). Omit mode or send the matching inputs.");
 
         var schedulerName = string.IsNullOrWhiteSpace(request.Scheduler) ? model?.Defaults?.Scheduler ?? limits.DefaultScheduler : request.Scheduler;
         if (!schedulers.TryResolve(schedulerName, out var scheduler))
@@ -174,7 +184,8 @@ public sealed class GenerationRequestValidator(
             scheduler!.Name,
             numImages,
             mode,
-            strength);
+            strength,
+            SeedMode: seedMode);
         return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions);
 
         void CheckSize(string field, int value)
@@ -185,11 +196,16 @@ public sealed class GenerationRequestValidator(
                 Add(field, $"{field} must be between {limits.MinSize} and {limits.MaxSize}.");
         }
 
-        DecodedInputImage? ReadInput(string field, string? base64, byte[]? bytes, bool grayscale)
+        DecodedInputImage? ReadInput(string field, InputImageField? input, byte[]? bytes, bool grayscale)
         {
             if (bytes is null)
             {
-                if (base64 is null)
+                if (input is { Stored: { } unresolved })
+                {
+                    Add(field, $"The stored input '{unresolved.Blob}' is not available: send the image itself.");
+                    return null;
+                }
+                if (input?.Base64 is not { } base64)
                     return null;
                 if (!TryDecodeBase64(base64, limits.MaxInputImageBytes, out bytes, out var problem))
                 {
@@ -206,9 +222,31 @@ public sealed class GenerationRequestValidator(
                     status = 413;
                 Add(field, refused.Message);
             }
+            if (decoded is not null && input?.Stored is { } stored && (stored.Width, stored.Height) != (decoded.Width, decoded.Height))
+                Add(field, $"The stored input '{stored.Blob}' is {decoded.Width}×{decoded.Height}, not {stored.Width}×{stored.Height}.");
             return decoded;
         }
     }
+
+    /// <summary>The JSON name of a seed mode (per_image, batch), as the job's request shows it.</summary>
+    public static string SeedModeName(SeedMode mode) => JobJson.Options.PropertyNamingPolicy!.ConvertName(mode.ToString());
+
+    private static bool TryParseSeedMode(string text, out SeedMode mode)
+    {
+        foreach (var candidate in Enum.GetValues<SeedMode>())
+        {
+            if (string.Equals(SeedModeName(candidate), text.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                mode = candidate;
+                return true;
+            }
+        }
+        mode = default;
+        return false;
+    }
+
+    /// <summary>The JSON name of a mode (text_to_image, image_to_image, inpaint), as the job's request shows it.</summary>
+    private static string ModeName(GenerationMode mode) => JobJson.Options.PropertyNamingPolicy!.ConvertName(mode.ToString());
 
     /// <summary>Base64 (standard alphabet, optionally a data: URI); the length is checked before anything is allocated.</summary>
     private static bool TryDecodeBase64(string text, long maxBytes, out byte[]? bytes, out InputImageProblem? problem)

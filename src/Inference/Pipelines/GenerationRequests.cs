@@ -9,7 +9,7 @@ namespace Easel.Inference.Pipelines;
 /// for <c>negative_prompt=None</c>.</param>
 /// <param name="GuidanceScale">Classifier-free guidance weight w; w ≤ 1 skips the unconditional pass (Turbo models).</param>
 /// <param name="Scheduler">A scheduler name ("ddim", "Euler a", …), or null for the one in the model folder.</param>
-/// <param name="Seed">Seeds a per-request CPU torch.Generator; all noise is drawn from it, in diffusers' order.</param>
+/// <param name="Seed">Seeds the request's CPU torch.Generators (see <see cref="GenerationRequest.SeedMode"/>).</param>
 public abstract record GenerationRequest(
     string Prompt,
     string NegativePrompt,
@@ -29,8 +29,25 @@ public abstract record GenerationRequest(
     /// <summary>SDXL size and crop conditioning; null uses the defaults (no crop, original = target = output size).</summary>
     public MicroConditioning? Micro { get; init; }
 
+    /// <summary>
+    /// How <see cref="GenerationRequest.Seed"/> seeds the batch: <see cref="Pipelines.SeedMode.PerImage"/> (image i from its own
+    /// generator seeded Seed + i) or <see cref="Pipelines.SeedMode.Batch"/> (one generator for the batch, diffusers' order).
+    /// The two agree for a single image.
+    /// </summary>
+    public SeedMode SeedMode { get; init; } = SeedMode.PerImage;
+
     /// <summary>Overrides the scheduler's timestep_spacing ("leading", "trailing", "linspace"); Turbo models want "trailing".</summary>
     public string? TimestepSpacing { get; init; }
+}
+
+/// <summary>Which generators a batch's noise comes from.</summary>
+public enum SeedMode
+{
+    /// <summary>Image i draws all its noise from a generator seeded Seed + i, so it can be regenerated alone with that seed (as in A1111).</summary>
+    PerImage,
+
+    /// <summary>One generator seeded Seed for the whole batch, drawn in diffusers' order: diffusers' images for <c>generator=torch.Generator().manual_seed(seed)</c>.</summary>
+    Batch,
 }
 
 /// <summary>Text-to-image: starts from pure noise of the requested size.</summary>

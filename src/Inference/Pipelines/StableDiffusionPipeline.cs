@@ -206,9 +206,9 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         CancellationToken cancellationToken = default) => Generate(request, progress, cancellationToken);
 
     /// <summary>
-    /// Runs a request with all noise from one CPU generator seeded with <see cref="GenerationRequest.Seed"/>, drawn in
-    /// diffusers' order, so the same request gives the same pixels on the same device and diffusers' image for
-    /// <c>generator=torch.Generator().manual_seed(seed)</c>.
+    /// Runs a request with its noise from <see cref="CreateNoiseSource"/>, so the same request gives the same pixels on the
+    /// same device: in <see cref="SeedMode.Batch"/> diffusers' images for <c>generator=torch.Generator().manual_seed(seed)</c>,
+    /// in <see cref="SeedMode.PerImage"/> image i equals the single-image run with seed + i.
     /// </summary>
     public IReadOnlyList<GeneratedImage> Generate(GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
         CancellationToken cancellationToken = default)
@@ -217,8 +217,10 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         using var scheduler = CreateScheduler(request); // owns its schedules; disposed with the request
-        var latents = GenerateLatents(request, scheduler, GeneratorNoiseSource.FromSeed(request.Seed), null, progress, cancellationToken);
-        return ImageTensors.ToImages(Decode(latents));
+        var latents = GenerateLatents(request, scheduler, CreateNoiseSource(request), null, progress, cancellationToken);
+        // Per-image seeds decode image by image for the same reason the UNet runs so (PredictNoise).
+        var images = request.SeedMode == SeedMode.PerImage ? torch.cat(latents.split(1).Select(Decode).ToArray(), 0) : Decode(latents);
+        return ImageTensors.ToImages(images);
     }
 
     /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config (the caller disposes it).</summary>
@@ -229,11 +231,24 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     }
 
     /// <summary>
+    /// The CPU generators of a request: one seeded <see cref="GenerationRequest.Seed"/> for the batch, or one per image
+    /// seeded Seed + i (<see cref="GenerationRequest.SeedMode"/>).
+    /// </summary>
+    public static INoiseSource CreateNoiseSource(GenerationRequest request) => request.SeedMode switch
+    {
+        SeedMode.Batch => GeneratorNoiseSource.FromSeed(request.Seed),
+        SeedMode.PerImage => PerImageNoiseSource.FromSeed(request.Seed, request.NumImages),
+        _ => throw new ArgumentException($"Unknown seed mode {request.SeedMode}.", nameof(request)),
+    };
+
+    /// <summary>
     /// Prepares the starting latents and timesteps of <paramref name="request"/>, denoises, and returns the final
     /// latents (before they are divided by the VAE scaling factor). Draw order from <paramref name="noise"/>, as
     /// diffusers: text-to-image — x_T, then the scheduler's; image-to-image — the image posterior sample, the
     /// noise added at the first timestep, then the scheduler's; inpainting — the image posterior sample (ordinary
-    /// UNets, or strength &lt; 1), the starting noise, the masked-image posterior sample, then the scheduler's.
+    /// UNets, or strength &lt; 1), the starting noise, the masked-image posterior sample, then the scheduler's. The
+    /// posterior samples of the one input image are drawn once and repeated over the batch
+    /// (<see cref="INoiseSource.NextRepeated"/>), every other draw has the batch's size.
     /// </summary>
     /// <param name="initialNoise">Replaces the draw of the starting noise (x_T, or the noise added to the image), e.g. a
     /// parity case's in.latents; diffusers' inpainting instead ignores the image when given latents with strength &lt; 1.</param>
@@ -266,7 +281,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             {
                 // SDEdit: x_0 = E(image), then x_t0 ~ q(x_t0 | x_0) at the first of the last int(N·strength) timesteps.
                 timesteps = StrengthTimesteps(scheduler, r.Steps, r.Strength);
-                var imageLatents = EncodeImage(r.Image.ToRgbTensor(device) * 2 - 1, noise).repeat(count, 1, 1, 1);
+                var imageLatents = EncodeImage(r.Image.ToRgbTensor(device) * 2 - 1, noise, count);
                 latents = scheduler.AddNoise(imageLatents, StartNoise(), timesteps[..1].repeat(count));
                 break;
             }
@@ -277,10 +292,10 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
                 var fromPureNoise = r.Strength >= 1.0;
                 var image = r.Image.ToRgbTensor(device) * 2 - 1; // (1, 3, H, W) in [-1, 1]
                 var mask = (r.Mask.ToGrayTensor(device) >= 0.5).to(float32); // (1, 1, H, W), 1 = repaint
-                var imageLatents = !IsInpaintingModel || !fromPureNoise ? EncodeImage(image, noise).repeat(count, 1, 1, 1) : null;
+                var imageLatents = !IsInpaintingModel || !fromPureNoise ? EncodeImage(image, noise, count) : null;
                 var start = StartNoise();
                 latents = fromPureNoise ? start * scheduler.InitNoiseSigma : scheduler.AddNoise(imageLatents!, start, timesteps[..1].repeat(count));
-                var maskedImageLatents = EncodeImage(image * (mask < 0.5), noise).repeat(count, 1, 1, 1); // diffusers encodes it for every UNet
+                var maskedImageLatents = EncodeImage(image * (mask < 0.5), noise, count); // diffusers encodes it for every UNet
                 var latentMask = nn.functional.interpolate(mask, [latentShape[2], latentShape[3]], mode: InterpolationMode.Nearest).repeat(count, 1, 1, 1);
                 hooks = IsInpaintingModel
                     ? InpaintingUNetInputs(latentMask, maskedImageLatents, guidance)
@@ -314,7 +329,6 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     {
         var guidance = request.GuidanceScale > 1.0;
         var stepOptions = new StepOptions { Eta = request.Eta };
-        var conditioning = prompt.UNetConditioning;
         var total = (int)timesteps.shape[0];
         var latentFormat = new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor);
         for (var i = 0; i < total; i++)
@@ -325,7 +339,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             var modelInput = scheduler.ScaleModelInput(guidance ? torch.cat([latents, latents], 0) : latents, t); // (B, C, h, w)
             if (hooks.ExtendModelInput is { } extend)
                 modelInput = extend(modelInput);
-            var prediction = _unet.forward(modelInput.to(Placement.DType), t.to(Placement.Device), prompt.HiddenStates, conditioning).to(float32);
+            var prediction = PredictNoise(modelInput.to(Placement.DType), t.to(Placement.Device), prompt, request).to(float32);
             if (guidance)
             {
                 var halves = prediction.chunk(2, 0); // [unconditional, conditional]
@@ -340,6 +354,29 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             progress?.Report(new DenoisingProgress(i + 1, total) { Latents = latents, LatentFormat = latentFormat });
         }
         return latents;
+    }
+
+    /// <summary>
+    /// The UNet over the model input (B, C, h, w), B = N or 2N with guidance. In <see cref="SeedMode.PerImage"/> it runs
+    /// image by image (the rows of image i: its unconditional and conditional halves): batched CPU convolutions differ in
+    /// the last bits with the batch size (oneDNN picks its algorithm by shape), so only separate calls make image i equal
+    /// the single-image run with seed + i.
+    /// </summary>
+    private Tensor PredictNoise(Tensor modelInput, Tensor t, PromptEmbeddings prompt, GenerationRequest request)
+    {
+        var count = request.NumImages;
+        if (request.SeedMode == SeedMode.Batch || count == 1)
+            return _unet.forward(modelInput, t, prompt.HiddenStates, prompt.UNetConditioning);
+        using var scope = torch.NewDisposeScope();
+        var perImage = new Tensor[count];
+        for (var i = 0; i < count; i++)
+        {
+            var rows = torch.arange(i, modelInput.shape[0], count, dtype: int64, device: modelInput.device); // [i], or [i, N + i] with guidance
+            Tensor Rows(Tensor x) => x.index_select(0, rows.to(x.device));
+            var added = prompt.Added is { } a ? new AddedConditions(Rows(a.TextEmbeds), Rows(a.TimeIds)) : null;
+            perImage[i] = _unet.forward(Rows(modelInput), t, Rows(prompt.HiddenStates), added is null ? null : new UNetConditioning(Added: added));
+        }
+        return torch.stack(perImage, 1).flatten(0, 1).MoveToOuterDisposeScope(); // (halves, N, …) → back to the batch's row order
     }
 
     /// <summary>Inpainting UNets read [latents, mask, masked-image latents] along the channels (9 = 4 + 1 + 4).</summary>
@@ -376,13 +413,16 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         return scheduler.Timesteps[(skip * scheduler.Order)..];
     }
 
-    /// <summary>Encodes an image in [-1, 1] to scaled latents: scaling_factor · (mean + std·ε), ε drawn next from <paramref name="noise"/>.</summary>
-    private Tensor EncodeImage(Tensor image, INoiseSource noise)
+    /// <summary>
+    /// Encodes one image in [-1, 1] to scaled latents for a batch of <paramref name="count"/>: scaling_factor · (mean + std·ε),
+    /// ε drawn next from <paramref name="noise"/> (<see cref="INoiseSource.NextRepeated"/>).
+    /// </summary>
+    private Tensor EncodeImage(Tensor image, INoiseSource noise, int count)
     {
         using var scope = torch.NewDisposeScope();
-        using var posterior = _vae.Encode(image.to(_vaeDType));
-        var eps = noise.Next(posterior.Mean.shape, float32, Placement.Device).to(posterior.Mean.dtype);
-        return (posterior.Sample(eps).to(float32) * _vae.Config.ScalingFactor).MoveToOuterDisposeScope(); // (1, C, h, w)
+        using var posterior = _vae.Encode(image.to(_vaeDType)); // mean, std: (1, C, h, w)
+        var eps = noise.NextRepeated(posterior.Mean.shape, count, float32, Placement.Device).to(posterior.Mean.dtype); // (N, C, h, w)
+        return (posterior.Sample(eps).to(float32) * _vae.Config.ScalingFactor).MoveToOuterDisposeScope(); // (N, C, h, w)
     }
 
     /// <summary>Decodes latents to images in [0, 1], NHWC float32 on the CPU.</summary>

@@ -207,7 +207,7 @@ public sealed class GenerationJobRunner(
                 Index = i,
                 Width = images[i].Width,
                 Height = images[i].Height,
-                Seed = p.Seed,
+                Seed = GenerationMetadata.ImageSeed(p, i) ?? p.Seed, // batch mode: the batch's seed, with the index
                 ContentType = "image/png",
                 CreatedAt = now,
             }, png));
@@ -219,7 +219,12 @@ public sealed class GenerationJobRunner(
     /// Core's stored request → the inference core's request of the same mode. Input images come back from the blob
     /// store as the normalized PNGs the API wrote (RGB image, gray mask); the scheduler is the canonical name.
     /// </summary>
-    internal Inference.Pipelines.GenerationRequest ToPipelineRequest(GenerationParameters p)
+    internal Inference.Pipelines.GenerationRequest ToPipelineRequest(GenerationParameters p) => ToModeRequest(p) with
+    {
+        SeedMode = p.SeedMode == Core.Generation.SeedMode.Batch ? Inference.Pipelines.SeedMode.Batch : Inference.Pipelines.SeedMode.PerImage,
+    };
+
+    private Inference.Pipelines.GenerationRequest ToModeRequest(GenerationParameters p)
     {
         switch (p.Mode)
         {
