@@ -60,7 +60,7 @@ public abstract class WebhookTenantTests<TFactory>(TFactory factory) : ApiTestBa
         var foreignRedeliver = await bob.PostAsync($"{path}/{deliveryId}/redeliver", null);
         var ownRedeliver = await alice.PostAsync($"{path}/{deliveryId}/redeliver", null);
 
-        Assert.Equal(deliveryId, Assert.Single(own.EnumerateArray()).GetProperty("id").GetGuid());
+        Assert.Equal(deliveryId, Assert.Single(own.GetProperty("data").EnumerateArray()).GetProperty("id").GetGuid());
         Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, foreignRedeliver.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, ownRedeliver.StatusCode);

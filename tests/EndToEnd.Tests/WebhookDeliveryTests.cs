@@ -256,7 +256,7 @@ public abstract class WebhookDeliveryTests<TFactory>(TFactory factory) : Webhook
         Assert.Equal("application/problem+json", unknownJob.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.NotFound, unknownDelivery.StatusCode);
         Assert.Equal("application/problem+json", unknownDelivery.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(0, empty.GetArrayLength());
+        Assert.Equal(0, empty.GetProperty("data").GetArrayLength());
         await JobPolling.UntilFinishedAsync(Client, $"/v1/jobs/{job.GetProperty("id").GetGuid()}", JobDeadline);
     }
 

@@ -65,7 +65,7 @@ public abstract class WebhookTargetTests<TFactory>(TFactory factory) : ApiTestBa
         var deadline = DateTimeOffset.UtcNow.AddSeconds(20);
         while (true)
         {
-            var deliveries = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<JsonElement>(Client, $"/v1/jobs/{jobId}/webhook-deliveries");
+            var deliveries = (await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<JsonElement>(Client, $"/v1/jobs/{jobId}/webhook-deliveries")).GetProperty("data");
             if (deliveries.GetArrayLength() == 1 && deliveries[0].GetProperty("status").GetString() == "failed")
                 return deliveries[0];
             if (DateTimeOffset.UtcNow > deadline)

@@ -36,7 +36,7 @@ public abstract class WebhookTestBase<TFactory>(TFactory factory) : ApiTestBase<
         var deadline = DateTimeOffset.UtcNow + DeliveryDeadline;
         while (true)
         {
-            var deliveries = await Client.GetFromJsonAsync<JsonElement>(path);
+            var deliveries = (await Client.GetFromJsonAsync<JsonElement>(path)).GetProperty("data");
             var list = deliveries.EnumerateArray().ToList();
             if (list.Count > 0 && done(list))
                 return deliveries;

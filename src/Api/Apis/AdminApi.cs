@@ -1,9 +1,12 @@
 using Easel.Api.Auth;
+using Easel.Api.Extensions;
 using Easel.Core;
 using Easel.Core.Auth;
 using Easel.Core.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Easel.Api.Apis;
 
@@ -13,6 +16,9 @@ public static class AdminApi
     public const int MaxNameLength = 200;
 
     public const int MaxLimit = 1_000_000;
+
+    /// <summary>A key request is a name and two numbers; anything near this size is not one.</summary>
+    public const long MaxBodyBytes = 64 * 1024;
 
     public static string PathOf(string id) => $"/v1/admin/keys/{id}";
 
@@ -27,8 +33,11 @@ public static class AdminApi
                 + "SHA-256 is stored). Send it as `Authorization: Bearer <token>`. Everything the key creates belongs to it; "
                 + "other keys get 404. `rate_limit_per_minute` and `max_queued_jobs` override Easel:Auth:DefaultRateLimitPerMinute "
                 + "and Easel:Auth:DefaultMaxQueuedJobs for this key.")
+            .Accepts<CreateApiKeyRequest>("application/json")
             .Produces<CreatedApiKeyResponse>(StatusCodes.Status201Created)
-            .ProducesValidationProblem();
+            .ProducesValidationProblem()
+            .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesValidationProblem(StatusCodes.Status415UnsupportedMediaType);
 
         api.MapGet("", ListKeys)
             .WithName("ListApiKeys")
@@ -52,10 +61,16 @@ public static class AdminApi
         return app;
     }
 
-    public static async Task<Results<Created<CreatedApiKeyResponse>, ValidationProblem>> CreateKey(
-        CreateApiKeyRequest request, EaselDbContext db, TimeProvider time, ILogger<AdminServices> logger,
+    public static async Task<Results<Created<CreatedApiKeyResponse>, ValidationProblem, ProblemHttpResult>> CreateKey(
+        HttpRequest http, IOptions<JsonOptions> json, EaselDbContext db, TimeProvider time, ILogger<AdminServices> logger,
         CancellationToken cancellationToken)
     {
+        var body = StrictRequestBody.IsJson(http)
+            ? await StrictRequestBody.ReadJsonAsync<CreateApiKeyRequest>(http, json.Value.SerializerOptions, MaxBodyBytes, cancellationToken)
+            : new(StrictRequestBody.UnsupportedContentType(http, "application/json"));
+        if (body.Refusal is { } refusal)
+            return refusal.ToProblem();
+        var request = body.Value!;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var name = request.Name?.Trim();
         if (string.IsNullOrEmpty(name))

@@ -1,6 +1,3 @@
-using System.Numerics;
-using System.Globalization;
-using System.Text.Json;
 using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
@@ -33,6 +30,9 @@ public static class GenerationApi
         + "Easel:Generation:MaxInputImageBytes; 415 for another content type; 422 for text-to-image on an inpainting model. "
         + "Inpainting on an ordinary model is accepted (latents are blended under the mask). The decoded input is stored "
         + "as a PNG blob named by its SHA-256 and the job's `request` refers to it (`image.blob`), never inline.";
+
+    /// <summary>The fields a multipart request may send as file parts (the base64 strings of the JSON variant).</summary>
+    private static readonly string[] UploadFields = ["image", "mask"];
 
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
@@ -68,49 +68,28 @@ public static class GenerationApi
         var bodyLimit = BodyLimit(limits);
         await services.Catalog.RefreshAsync(cancellationToken);
 
-        GenerationValidationResult validation;
-        if (http.HasJsonContentType())
-        {
-            GenerationRequest? request;
-            try
-            {
-                request = await http.ReadFromJsonAsync<GenerationRequest>(services.Json.Value.SerializerOptions, cancellationToken);
-            }
-            catch (JsonException e)
-            {
-                var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
-                return field is null
-                    ? Problem(400, "The request could not be read.", "The body is not valid JSON.")
-                    : Invalid(400, new Dictionary<string, string[]> { [field] = [$"The value of {field} has the wrong type or format."] });
-            }
-            if (request is null)
-                return Problem(400, "The request could not be read.", "The body is empty or null.");
-            validation = services.Validator.Validate(request,
-                await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
-                await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
-        }
-        else if (http.HasFormContentType)
-        {
-            http.HttpContext.Features.Set<IFormFeature>(new FormFeature(http, new FormOptions
+        var json = services.Json.Value.SerializerOptions;
+        RequestBody<GenerationRequest> body;
+        if (StrictRequestBody.IsJson(http))
+            body = await StrictRequestBody.ReadJsonAsync<GenerationRequest>(http, json, bodyLimit, cancellationToken);
+        else if (StrictRequestBody.IsMultipart(http))
+            body = await StrictRequestBody.ReadMultipartAsync<GenerationRequest>(http, json, new FormOptions
             {
                 MultipartBodyLengthLimit = bodyLimit,
                 ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
-            }));
-            var form = await http.ReadFormAsync(cancellationToken);
-            var (request, imageBytes, maskBytes, errors, status) = await ReadFormAsync(form, limits, cancellationToken);
-            if (errors.Count > 0)
-            {
-                services.Metrics.RequestRejected(JobKind.Generation);
-                return Invalid(status, errors);
-            }
-            validation = services.Validator.Validate(request!, imageBytes, maskBytes);
-        }
+            }, UploadFields, limits.MaxInputImageBytes, cancellationToken);
         else
+            body = new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
+        if (body.Refusal is { } refusal)
         {
-            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type.",
-                "Send application/json or multipart/form-data.");
+            services.Metrics.RequestRejected(JobKind.Generation);
+            return refusal.ToProblem();
         }
 
+        var request = body.Value!;
+        var validation = services.Validator.Validate(request,
+            body.Files.GetValueOrDefault("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
+            body.Files.GetValueOrDefault("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
         if (!validation.IsValid)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
@@ -151,7 +130,9 @@ public static class GenerationApi
         services.Metrics.JobSubmitted(job.Kind);
         services.Logger.LogInformation("Job {JobId} ({Kind} {Mode}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, job.Kind, parameters.Mode, parameters.Model, queued);
-        return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job));
+        // The answer shows where the job stands, as a GET right after it would.
+        var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);
+        return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
     }
 
     /// <summary>
@@ -195,74 +176,6 @@ public static class GenerationApi
                 _ => "The generation request is invalid.",
             },
         });
-
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(detail, statusCode: status, title: title);
-
-    /// <summary>
-    /// The multipart variant: text fields with the JSON names (numbers in invariant culture) and <c>image</c> /
-    /// <c>mask</c> as file parts (a text field holding base64 is accepted too).
-    /// </summary>
-    private static async Task<(GenerationRequest? Request, byte[]? Image, byte[]? Mask, Dictionary<string, string[]> Errors, int Status)>
-        ReadFormAsync(IFormCollection form, GenerationOptions limits, CancellationToken cancellationToken)
-    {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var status = 400;
-        string? Text(string name) => form.TryGetValue(name, out var v) && v.Count > 0 ? v.ToString() : null;
-        T? Number<T>(string name) where T : struct, INumber<T>
-        {
-            var text = Text(name);
-            if (string.IsNullOrWhiteSpace(text))
-                return null;
-            var style = typeof(T) == typeof(double) ? NumberStyles.Float : NumberStyles.Integer;
-            if (T.TryParse(text.Trim(), style, CultureInfo.InvariantCulture, out var value))
-                return value;
-            errors[name] = [$"The value of {name} has the wrong type or format."];
-            return null;
-        }
-
-        async Task<byte[]?> FileAsync(string name)
-        {
-            var file = form.Files.GetFile(name);
-            if (file is null)
-                return null;
-            if (file.Length > limits.MaxInputImageBytes)
-            {
-                status = StatusCodes.Status413PayloadTooLarge;
-                errors[name] = [$"The {name} is {file.Length} bytes; at most {limits.MaxInputImageBytes} are accepted."];
-                return null;
-            }
-            using var buffer = new MemoryStream((int)file.Length);
-            await file.CopyToAsync(buffer, cancellationToken);
-            return buffer.ToArray();
-        }
-
-        var image = await FileAsync("image");
-        var mask = await FileAsync("mask");
-        var request = new GenerationRequest(
-            Text("prompt"),
-            Text("negative_prompt"),
-            Text("model"),
-            Number<int>("width"),
-            Number<int>("height"),
-            Number<int>("steps"),
-            Number<double>("guidance_scale"),
-            Number<long>("seed"),
-            Text("scheduler"),
-            Number<int>("num_images"),
-            image is null && form.Files.GetFile("image") is null ? Text("image") : null,
-            mask is null && form.Files.GetFile("mask") is null ? Text("mask") : null,
-            Number<double>("strength"),
-            Text("webhook"),
-            form.TryGetValue("webhook_events", out var events) && events.Count > 0
-                ? events.SelectMany(e => (e ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
-                : null,
-            Text("cancel_after"),
-            Number<int>("priority"),
-            Text("seed_mode"),
-            Text("mode"));
-        return (request, image, mask, errors, status);
-    }
 }
 
 public sealed record GenerationServices(

@@ -43,7 +43,7 @@ public static class WebhookApi
         deliveries.MapGet("", GetDeliveries)
             .WithName("GetWebhookDeliveries")
             .WithSummary("List the webhook deliveries of a job")
-            .WithDescription("One delivery per posted event (started, progress, completed), oldest first, with its status "
+            .WithDescription("`{\"data\": [...]}`: one delivery per posted event (started, progress, completed), oldest first, with its status "
                 + "(pending, delivered, failed), the next attempt while retrying, and every attempt: the receiver's status code, "
                 + "latency and error. Retries follow Easel:Webhooks:RetryDelays (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 24 h, "
                 + "±10 %); 410 Gone and refused targets stop them.")
@@ -78,7 +78,7 @@ public static class WebhookApi
         return TypedResults.Ok(new WebhookSecretResponse(secret.Secret, WebhookSecrets.PreviousExpiry(secret, now)));
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryResponse>>, ProblemHttpResult>> GetDeliveries(
+    public static async Task<Results<Ok<WebhookDeliveryListResponse>, ProblemHttpResult>> GetDeliveries(
         Guid id, HttpContext http, EaselDbContext db, CancellationToken cancellationToken)
     {
         var owner = http.GetOwner();
@@ -89,7 +89,7 @@ public static class WebhookApi
             .Where(d => d.JobId == id)
             .OrderBy(d => d.CreatedAt).ThenBy(d => d.Id)
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok<IReadOnlyList<WebhookDeliveryResponse>>(rows.Select(WebhookDeliveryResponse.From).ToList());
+        return TypedResults.Ok(new WebhookDeliveryListResponse([.. rows.Select(WebhookDeliveryResponse.From)]));
     }
 
     public static async Task<Results<Accepted<WebhookDeliveryResponse>, ProblemHttpResult>> Redeliver(
@@ -129,6 +129,9 @@ public static class WebhookApi
 /// <param name="Secret"><c>whsec_</c> + base64 of 32 random bytes.</param>
 /// <param name="PreviousSecretExpiresAt">Until when the rotated-out secret also signs; null when only this one signs.</param>
 public sealed record WebhookSecretResponse(string Secret, DateTimeOffset? PreviousSecretExpiresAt);
+
+/// <summary>The deliveries of one job, oldest first, in the list shape of the other collections (<c>{"data": [...]}</c>).</summary>
+public sealed record WebhookDeliveryListResponse(IReadOnlyList<WebhookDeliveryResponse> Data);
 
 /// <param name="WebhookId">The webhook-id header of every attempt: <c>msg_</c> + <paramref name="Id"/>.</param>
 /// <param name="Event">started, progress or completed.</param>

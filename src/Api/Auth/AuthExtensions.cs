@@ -36,7 +36,7 @@ public static class AuthExtensions
                 .RequireRole(CallerClaims.AdminRole));
 
         services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<IOptions<AuthOptions>>((o, auth) => CallerRateLimiter.Configure(o, auth.Value));
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<AuthOptions>, TimeProvider>((o, auth, time) => CallerRateLimiter.Configure(o, auth.Value, time));
         services.AddScoped<QueuedJobsCap>();
 
         services.ConfigureSwaggerGen(o =>

@@ -7,12 +7,13 @@ namespace Easel.Api.Auth;
 
 /// <summary>
 /// Requests per minute under /v1, one fixed one-minute window per API key (its own limit or
-/// <c>Easel:Auth:DefaultRateLimitPerMinute</c>); unauthenticated requests share a window per remote address. The
+/// <c>Easel:Auth:DefaultRateLimitPerMinute</c>); unauthenticated requests share a window per remote address. A refusal's
+/// <c>Retry-After</c> is the seconds left in the window (<see cref="FixedWindowLimiter"/>). The
 /// windows live in this process: with several API replicas each enforces the limit on its own.
 /// </summary>
 public static class CallerRateLimiter
 {
-    public static void Configure(RateLimiterOptions options, AuthOptions auth)
+    public static void Configure(RateLimiterOptions options, AuthOptions auth, TimeProvider time)
     {
         options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
         options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
@@ -22,15 +23,16 @@ public static class CallerRateLimiter
             if (http.GetOwner() is { } keyId)
             {
                 var limit = http.GetInt(CallerClaims.RateLimitPerMinute) ?? auth.DefaultRateLimitPerMinute;
-                return RateLimitPartition.GetFixedWindowLimiter($"key:{keyId}:{limit}", _ => PerMinute(limit));
+                return RateLimitPartition.Get($"key:{keyId}:{limit}", _ => PerMinute(limit, time));
             }
             if (auth.IsEnabled || auth.RateLimitWhenOpen)
-                return RateLimitPartition.GetFixedWindowLimiter($"address:{http.Connection.RemoteIpAddress}", _ => PerMinute(auth.DefaultRateLimitPerMinute));
+                return RateLimitPartition.Get($"address:{http.Connection.RemoteIpAddress}", _ => PerMinute(auth.DefaultRateLimitPerMinute, time));
             return RateLimitPartition.GetNoLimiter("");
         });
         options.OnRejected = async (context, cancellationToken) =>
         {
             var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+            // Whole seconds, rounded up: retrying after them lands in the next window.
             var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
             var http = context.HttpContext;
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
@@ -48,11 +50,5 @@ public static class CallerRateLimiter
         };
     }
 
-    private static FixedWindowRateLimiterOptions PerMinute(int limit) => new()
-    {
-        PermitLimit = limit,
-        Window = TimeSpan.FromMinutes(1),
-        QueueLimit = 0,
-        AutoReplenishment = true,
-    };
+    private static RateLimiter PerMinute(int limit, TimeProvider time) => new FixedWindowLimiter(limit, TimeSpan.FromMinutes(1), time);
 }

@@ -4,8 +4,10 @@ using Microsoft.AspNetCore.Diagnostics;
 namespace Easel.Api.Extensions;
 
 /// <summary>
-/// Turns a body that is not valid JSON for the endpoint (a string where a number belongs, a truncated document) into
-/// a 400 validation problem naming the field, instead of a bare 400. Other exceptions go on to the default 500.
+/// Turns a request the framework could not read (a parameter it could not bind, a body over the server's limit or cut
+/// short) into a validation problem with <c>errors</c> naming the field, or <c>body</c> / <c>Content-Type</c>, instead of
+/// a bare status. Request bodies themselves are read by <see cref="StrictRequestBody"/>. Other exceptions go on to the
+/// default 500.
 /// </summary>
 public sealed class RequestBodyExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
@@ -16,21 +18,14 @@ public sealed class RequestBodyExceptionHandler(IProblemDetailsService problems)
         context.Response.StatusCode = badRequest.StatusCode;
         var json = FindJsonException(exception);
         var field = json?.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
-        var details = field is null
-            ? new Microsoft.AspNetCore.Mvc.ProblemDetails
-            {
-                Status = badRequest.StatusCode,
-                Title = "The request could not be read.",
-                Detail = json is null ? badRequest.Message : "The body is not valid JSON.",
-            }
-            : new HttpValidationProblemDetails(new Dictionary<string, string[]>
-            {
-                [field] = [$"The value of {field} has the wrong type or format."],
-            })
-            {
-                Status = badRequest.StatusCode,
-                Title = "The request body is invalid.",
-            };
+        var (key, message) = field is not null ? (field, $"The value of {field} has the wrong type or format.")
+            : badRequest.StatusCode == StatusCodes.Status415UnsupportedMediaType ? (StrictRequestBody.ContentTypeKey, badRequest.Message)
+            : (StrictRequestBody.BodyKey, json is null ? badRequest.Message : "The body is not valid JSON.");
+        var details = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [key] = [message] })
+        {
+            Status = badRequest.StatusCode,
+            Title = "The request could not be read.",
+        };
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Easel.Core.Options;
 
 namespace Easel.Core.Jobs;
 
@@ -48,7 +49,7 @@ public static partial class JobOptionsReader
             else if (!string.IsNullOrEmpty(uri.UserInfo))
                 addError("webhook", "webhook must not carry credentials in the URL.");
             else if (!allowPrivateWebhookTargets && WebhookTargetPolicy.IsForbiddenHost(uri))
-                addError("webhook", $"webhook host '{uri.Host}' is a loopback, private, link-local or metadata address; such targets are refused.");
+                addError("webhook", $"webhook host '{uri.Host}' is a loopback, private, link-local or metadata address; such targets are refused unless {WebhookOptions.Section}:{nameof(WebhookOptions.AllowPrivateTargets)} is true.");
             else
                 url = uri.AbsoluteUri;
         }
