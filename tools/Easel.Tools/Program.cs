@@ -5,16 +5,19 @@ using Easel.Tools;
 //                (one stage; every option is read in TrainShapesCommand; scripts/train-shapes-model.sh chains the bundled model's stages)
 //   export-shapes (same options as train-shapes: writes the model from the latest checkpoints of an unfinished run)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
+//   fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]
+//                (mutated bodies to POST /v1/generations of a service it starts on loopback; exit 1 on any 5xx)
 return args.Length == 0 ? Usage() : args[0] switch
 {
     "train-shapes" => TrainShapesCommand.Run(new Options(args[1..])),
     "export-shapes" => TrainShapesCommand.Export(new Options(args[1..])),
     "eval-shapes" => EvalShapesCommand.Run(new Options(args[1..])),
+    "fuzz-requests" => FuzzRequestsCommand.Run(new Options(args[1..])),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes [--option value ...]");
+    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes|fuzz-requests [--option value ...]");
     return 2;
 }

@@ -27,7 +27,7 @@ public static class ApiExtensions
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
         // The framework adds the trace id to every problem; with the snake_case policy it is written "trace_id".
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = StrictRequestBody.AddErrorsToBareRefusal);
         services.AddExceptionHandler<RequestBodyExceptionHandler>();
 
         services.AddEndpointsApiExplorer();

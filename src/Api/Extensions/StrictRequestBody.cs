@@ -36,6 +36,24 @@ public static class StrictRequestBody
         StatusCodes.Status415UnsupportedMediaType, "Unsupported content type.",
         One(ContentTypeKey, $"Content-Type '{(string.IsNullOrWhiteSpace(request.ContentType) ? "(none)" : request.ContentType)}' is not accepted; send {accepted}."));
 
+    /// <summary>
+    /// Gives the refusals that the framework writes itself an <c>errors</c> member too: the router's 415 for a content
+    /// type that no endpoint of the route accepts, the server's 413 for a body over its limit (both bare statuses that
+    /// the status-code pages turn into problems). Registered as <see cref="ProblemDetailsOptions.CustomizeProblemDetails"/>.
+    /// </summary>
+    public static void AddErrorsToBareRefusal(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem is HttpValidationProblemDetails || problem.Extensions.ContainsKey("errors"))
+            return;
+        var contentType = context.HttpContext.Request.ContentType;
+        if (problem.Status == StatusCodes.Status415UnsupportedMediaType)
+            problem.Extensions["errors"] = One(ContentTypeKey,
+                $"Content-Type '{(string.IsNullOrWhiteSpace(contentType) ? "(none)" : contentType)}' is not accepted here; the operation's request body in /swagger lists the types it takes.");
+        else if (problem.Status == StatusCodes.Status413PayloadTooLarge)
+            problem.Extensions["errors"] = One(BodyKey, "The body is larger than this endpoint accepts.");
+    }
+
     /// <summary>A JSON body (UTF-8, at most <paramref name="maxBytes"/>) as <typeparamref name="T"/>.</summary>
     public static async Task<RequestBody<T>> ReadJsonAsync<T>(
         HttpRequest request, JsonSerializerOptions options, long maxBytes, CancellationToken cancellationToken) where T : class

@@ -18,13 +18,25 @@ public sealed record InputImageProblem(int Status, string Message);
 /// Reads client images defensively (ImageSharp 2.1.13 has advisories for crafted images, and a tiny PNG can declare a
 /// huge canvas): the byte count is capped first, then only the header is read (<c>Image.Identify</c>)
 /// to learn the format and the dimensions, which are capped before a single pixel is decoded — and only PNG and JPEG
-/// decoders are ever run on client bytes. Alpha is dropped (as diffusers' <c>convert("RGB")</c>); EXIF orientation is
+/// decoders, with metadata off (no compressed text chunk is ever inflated), are ever run on client bytes. Alpha is dropped (as diffusers' <c>convert("RGB")</c>); EXIF orientation is
 /// not applied.
 /// </summary>
 public static class InputImageDecoder
 {
-    /// <summary>Decoders allowed on client bytes.</summary>
-    private static readonly Configuration Decoders = new(new PngConfigurationModule(), new JpegConfigurationModule());
+    /// <summary>
+    /// Decoders allowed on client bytes. They skip metadata: a PNG's zTXt/iTXt/iCCP chunks are deflated, so a few
+    /// kilobytes of them can inflate to gigabytes (a decompression bomb that no pixel count catches), and nothing here
+    /// keeps metadata anyway.
+    /// </summary>
+    private static readonly Configuration Decoders = CreateDecoders();
+
+    private static Configuration CreateDecoders()
+    {
+        var configuration = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule());
+        configuration.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
+        configuration.ImageFormatsManager.SetDecoder(JpegFormat.Instance, new JpegDecoder { IgnoreMetadata = true });
+        return configuration;
+    }
 
     private static readonly PngEncoder RgbPng = new() { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 };
     private static readonly PngEncoder GrayPng = new() { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit8 };
@@ -37,22 +49,26 @@ public static class InputImageDecoder
         if (bytes.Length == 0)
             return (null, new InputImageProblem(400, "The image is empty."));
 
+        // The format from its signature alone (the default configuration knows more formats than we decode, so that a
+        // GIF is named as such); only the PNG and JPEG decoders ever read further.
+        var format = ImageSharpImage.DetectFormat(Configuration.Default, bytes);
+        if (format is null)
+            return (null, new InputImageProblem(400, "The data is not an image (expected PNG or JPEG)."));
+        if (format is not (PngFormat or JpegFormat))
+            return (null, new InputImageProblem(400, $"Unsupported image format {format.Name}; send PNG or JPEG."));
+
         IImageInfo? info;
-        IImageFormat? format;
         try
         {
-            // The default configuration knows more formats than we decode, so that a GIF is named as such.
-            info = ImageSharpImage.Identify(Configuration.Default, bytes, out format);
+            info = ImageSharpImage.Identify(Decoders, bytes, out _);
         }
         catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException
                                       or IndexOutOfRangeException or EndOfStreamException)
         {
             return (null, new InputImageProblem(400, "The data is not a readable image."));
         }
-        if (info is null || format is null)
-            return (null, new InputImageProblem(400, "The data is not an image (expected PNG or JPEG)."));
-        if (format is not (PngFormat or JpegFormat))
-            return (null, new InputImageProblem(400, $"Unsupported image format {format.Name}; send PNG or JPEG."));
+        if (info is null)
+            return (null, new InputImageProblem(400, "The data is not a readable image."));
         if (info.Width <= 0 || info.Height <= 0)
             return (null, new InputImageProblem(400, "The image has no pixels."));
         if ((long)info.Width * info.Height > maxPixels)
