@@ -134,12 +134,38 @@ public abstract class AuthApiTests<TFactory>(TFactory factory) : ApiTestBase<TFa
     [InlineData("{\"name\":\"  \"}", "name")]
     [InlineData("{\"name\":\"x\",\"rate_limit_per_minute\":0}", "rate_limit_per_minute")]
     [InlineData("{\"name\":\"x\",\"max_queued_jobs\":-1}", "max_queued_jobs")]
+    [InlineData("{\"name\":\"x\",\"rate_limit\":10}", "rate_limit")]
+    [InlineData("{\"name\":\"x\",\"name\":\"y\"}", "name")]
+    [InlineData("{\"name\":\"x\",\"max_queued_jobs\":\"ten\"}", "max_queued_jobs")]
+    [InlineData("[]", "body")]
     public async Task Invalid_key_request_is_a_400_naming_the_field(string body, string field)
     {
         var response = await Admin.PostAsync("/v1/admin/keys", new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.True((await ReadJsonAsync(response)).GetProperty("errors").TryGetProperty(field, out _));
+    }
+
+    [Fact]
+    public async Task Key_request_with_a_misspelt_field_is_refused_suggesting_the_known_name_and_creates_no_key()
+    {
+        var keysBefore = await Factory.WithDbAsync(db => db.ApiKeys.CountAsync());
+
+        var response = await Admin.PostAsync("/v1/admin/keys", new StringContent("{\"name\":\"ci\",\"max_queud_jobs\":3}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var message = (await ReadJsonAsync(response)).GetProperty("errors").GetProperty("max_queud_jobs")[0].GetString();
+        Assert.Contains("did you mean 'max_queued_jobs'?", message);
+        Assert.Equal(keysBefore, await Factory.WithDbAsync(db => db.ApiKeys.CountAsync()));
+    }
+
+    [Fact]
+    public async Task Key_request_in_another_content_type_is_a_415_with_errors()
+    {
+        var response = await Admin.PostAsync("/v1/admin/keys", new StringContent("name=ci", Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.True((await ReadJsonAsync(response)).GetProperty("errors").TryGetProperty("Content-Type", out _));
     }
 
     [Fact]

@@ -134,9 +134,12 @@ public static class StrictRequestBody
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var status = StatusCodes.Status400BadRequest;
         var json = new JsonObject();
+        const string Nameless = "A part has no name; each needs Content-Disposition: form-data; name=\"<field>\".";
         foreach (var (name, values) in form)
         {
-            if (RequestContract.Field(typeInfo, name) is not { } property)
+            if (name.Length == 0)
+                errors[BodyKey] = [Nameless];
+            else if (RequestContract.Field(typeInfo, name) is not { } property)
                 errors[name] = [RequestContract.UnknownFieldMessage(name, "", known)];
             else if (form.Files.Any(f => f.Name == name))
                 errors[name] = [$"{name} is given both as a text field and as a file part; send it once."];
@@ -150,7 +153,9 @@ public static class StrictRequestBody
         foreach (var parts in form.Files.GroupBy(f => f.Name, StringComparer.Ordinal))
         {
             var name = parts.Key;
-            if (RequestContract.Field(typeInfo, name) is null)
+            if (name.Length == 0)
+                errors[BodyKey] = [Nameless];
+            else if (RequestContract.Field(typeInfo, name) is null)
                 errors[name] = [RequestContract.UnknownFieldMessage(name, "", known)];
             else if (!fileFields.Contains(name))
                 errors[name] = [$"{name} is a text field; send it as a form value, not as a file part."];

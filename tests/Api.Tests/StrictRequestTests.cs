@@ -1,0 +1,240 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Easel.Testing;
+
+namespace Easel.Api.Tests;
+
+/// <summary>
+/// POST /v1/generations refuses what it does not understand, as Stripe and OpenAI do: unknown and repeated fields,
+/// values of the wrong type and malformed bodies of either encoding are 400/413/415 problems whose <c>errors</c> name
+/// the field (or <c>body</c> / <c>Content-Type</c>), and nothing is stored.
+/// </summary>
+public abstract class StrictRequestTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
+    where TFactory : EaselApiFactory
+{
+    private Task<HttpResponseMessage> PostRawAsync(byte[] body, string? contentType)
+    {
+        var content = new ByteArrayContent(body);
+        if (contentType is not null)
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return Client.PostAsync("/v1/generations", content);
+    }
+
+    private async Task<JsonElement> RefusedAsync(HttpResponseMessage response, int status, string key)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"expected {status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(key, out var messages), $"errors {errors} do not name '{key}'");
+        Assert.NotEmpty(messages.EnumerateArray());
+        return errors;
+    }
+
+    private static string Message(JsonElement errors, string key) => errors.GetProperty(key)[0].GetString()!;
+
+    [Fact]
+    public async Task Misspelt_field_is_refused_naming_it_and_suggesting_the_known_name()
+    {
+        var jobsBefore = await Factory.CountJobsAsync();
+        var body = ValidRequest();
+        body.Remove("guidance_scale");
+        body["guidence_scale"] = 7.5;
+
+        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "guidence_scale");
+
+        Assert.Contains("did you mean 'guidance_scale'?", Message(errors, "guidence_scale"));
+        Assert.Single(errors.EnumerateObject());
+        Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
+    }
+
+    [Theory]
+    [InlineData("guidanceScale", "guidance_scale")]
+    [InlineData("Negative-Prompt", "negative_prompt")]
+    [InlineData("stpes", "steps")]
+    [InlineData("widht", "width")]
+    public async Task Other_spellings_of_a_field_get_its_snake_case_name_suggested(string sent, string known)
+    {
+        var body = ValidRequest();
+        body[sent] = 1;
+
+        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, sent);
+
+        Assert.Contains($"did you mean '{known}'?", Message(errors, sent));
+    }
+
+    [Fact]
+    public async Task A_method_not_built_yet_is_refused_like_a_typo_with_the_known_fields_listed()
+    {
+        var body = ValidRequest();
+        body["attend_and_excite"] = new JsonObject { ["token_indices"] = new JsonArray(2, 5) };
+        body["n"] = 2;
+
+        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "attend_and_excite");
+
+        Assert.Contains("Known fields: prompt, negative_prompt", Message(errors, "attend_and_excite"));
+        Assert.True(errors.TryGetProperty("n", out _), errors.ToString());
+    }
+
+    [Fact]
+    public async Task Multipart_field_names_are_checked_against_the_same_request()
+    {
+        var jobsBefore = await Factory.CountJobsAsync();
+        var fields = ValidRequest();
+        fields["guidence_scale"] = "7";
+
+        var errors = await RefusedAsync(await Client.PostAsync("/v1/generations", TestImages.Multipart(fields)), 400, "guidence_scale");
+
+        Assert.Contains("did you mean 'guidance_scale'?", Message(errors, "guidence_scale"));
+        Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
+    }
+
+    [Fact]
+    public async Task Multipart_with_every_job_field_is_accepted_with_the_same_meaning_as_json()
+    {
+        var fields = ValidRequest();
+        fields["priority"] = "7";
+        fields["cancel_after"] = "5m";
+        var content = TestImages.Multipart(fields);
+
+        var response = await Client.PostAsync("/v1/generations", content);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var job = await ReadJsonAsync(response);
+        Assert.Equal(7, job.GetProperty("priority").GetInt32());
+        Assert.Equal(JsonValueKind.String, job.GetProperty("cancel_after").ValueKind);
+        Assert.Equal(5, job.GetProperty("request").GetProperty("steps").GetInt32());
+    }
+
+    public static TheoryData<string, string, string, int, string> MalformedBodies => new()
+    {
+        // case, content type, body (\xFF = an invalid UTF-8 byte), status, errors key
+        { "empty body", "application/json", "", 400, "body" },
+        { "blank body", "application/json", " \r\n", 400, "body" },
+        { "not valid utf-8", "application/json", "{\"prompt\":\"a red \xFF circle\"}", 400, "body" },
+        { "truncated", "application/json", "{\"prompt\":\"a red ci", 400, "body" },
+        { "an array", "application/json", "[{\"prompt\":\"a red circle\"}]", 400, "body" },
+        { "null", "application/json", "null", 400, "body" },
+        { "too deep", "application/json", "{\"prompt\":\"a\",\"negative_prompt\":" + new string('[', 40) + new string(']', 40) + "}", 400, "body" },
+        { "repeated field", "application/json", "{\"prompt\":\"a red circle\",\"prompt\":\"a blue square\"}", 400, "prompt" },
+        { "number where a string belongs", "application/json", "{\"prompt\":42}", 400, "prompt" },
+        { "string where a number belongs", "application/json", "{\"prompt\":\"a\",\"steps\":\"many\"}", 400, "steps" },
+        { "number too large for its field", "application/json", "{\"prompt\":\"a\",\"steps\":99999999999999999999}", 400, "steps" },
+        { "list given as a string", "application/json", "{\"prompt\":\"a\",\"webhook_events\":\"completed\"}", 400, "webhook_events" },
+        { "utf-16 charset", "application/json; charset=utf-16", "{\"prompt\":\"a\"}", 415, "Content-Type" },
+        { "no content type", "", "{\"prompt\":\"a\"}", 415, "Content-Type" },
+        { "text/plain", "text/plain", "prompt=a", 415, "Content-Type" },
+        { "octet-stream", "application/octet-stream", "{\"prompt\":\"a\"}", 415, "Content-Type" },
+        { "url-encoded form", "application/x-www-form-urlencoded", "prompt=a", 415, "Content-Type" },
+        { "multipart without a boundary", "multipart/form-data", "--x\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na\r\n--x--\r\n", 400, "Content-Type" },
+        { "multipart truncated", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na red", 400, "body" },
+        { "multipart repeated field", "multipart/form-data; boundary=x",
+            "--x\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na\r\n--x\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nb\r\n--x--\r\n", 400, "prompt" },
+        { "multipart part without a name", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data\r\n\r\na\r\n--x--\r\n", 400, "body" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedBodies))]
+    public async Task Malformed_body_is_a_problem_with_errors_and_nothing_is_stored(string @case, string contentType, string body, int status, string key)
+    {
+        var jobsBefore = await Factory.CountJobsAsync();
+        var bytes = Encoding.UTF8.GetBytes(body.Replace("\xFF", "\u0001", StringComparison.Ordinal));
+        var invalidAt = body.IndexOf('\xFF', StringComparison.Ordinal);
+        if (invalidAt >= 0)
+            bytes[Encoding.UTF8.GetByteCount(body[..invalidAt])] = 0xFF;
+
+        var response = await PostRawAsync(bytes, contentType.Length == 0 ? null : contentType);
+
+        Assert.True((int)response.StatusCode == status, $"{@case}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        await RefusedAsync(response, status, key);
+        Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
+    }
+
+    [Fact]
+    public async Task Two_image_parts_are_refused_naming_the_field()
+    {
+        var content = TestImages.Multipart(ValidRequest(), TestImages.Png());
+        var second = new ByteArrayContent(TestImages.Png());
+        second.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        content.Add(second, "image", "second.png");
+
+        await RefusedAsync(await Client.PostAsync("/v1/generations", content), 400, "image");
+    }
+
+    [Fact]
+    public async Task Png_whose_compressed_text_chunk_inflates_to_megabytes_is_read_without_inflating_it()
+    {
+        var body = ValidRequest();
+        body.Remove("width");
+        body.Remove("height");
+        body["image"] = Convert.ToBase64String(PngWithCompressedText(TestImages.Png(), inflatedBytes: 128 << 20));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var response = await PostGenerationAsync(body);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}: the text chunk was inflated");
+    }
+
+    [Fact]
+    public async Task Accepted_job_answers_with_its_queue_position_as_a_get_right_after_does()
+    {
+        var response = await PostGenerationAsync(ValidRequest());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await ReadJsonAsync(response);
+        var position = accepted.GetProperty("queue_position");
+        Assert.Equal(JsonValueKind.Number, position.ValueKind);
+        var fetched = await ReadJsonAsync(await Client.GetAsync(response.Headers.Location));
+        Assert.Equal(fetched.GetProperty("queue_position").GetInt32(), position.GetInt32());
+    }
+
+    [Fact]
+    public async Task Loopback_webhook_is_refused_naming_the_setting_that_allows_it()
+    {
+        var body = ValidRequest();
+        body["webhook"] = "http://127.0.0.1:9000/hook";
+
+        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "webhook");
+
+        Assert.Contains("Easel:Webhooks:AllowPrivateTargets", Message(errors, "webhook"));
+    }
+
+    /// <summary>A PNG with a zTXt chunk after IHDR whose deflated zeros inflate to <paramref name="inflatedBytes"/>.</summary>
+    private static byte[] PngWithCompressedText(byte[] png, int inflatedBytes)
+    {
+        using var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var zeros = new byte[1 << 20];
+            for (var written = 0; written < inflatedBytes; written += zeros.Length)
+                zlib.Write(zeros);
+        }
+        byte[] data = [.. "Comment"u8, 0, 0, .. compressed.ToArray()];
+        var chunk = new byte[12 + data.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(chunk, data.Length);
+        "zTXt"u8.CopyTo(chunk.AsSpan(4));
+        data.CopyTo(chunk, 8);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + data.Length), Crc32(chunk.AsSpan(4, 4 + data.Length)));
+        return [.. png.Take(33), .. chunk, .. png.Skip(33)];
+    }
+
+    private static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var bit = 0; bit < 8; bit++)
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        return ~crc;
+    }
+}
+
+public sealed class StrictRequestTestsOnSqlite(SqliteApiFactory factory) : StrictRequestTests<SqliteApiFactory>(factory);
+
+public sealed class StrictRequestTestsOnPostgres(PostgresApiFactory factory) : StrictRequestTests<PostgresApiFactory>(factory);
