@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
@@ -34,6 +35,7 @@ public static class AdminApi
                 + "other keys get 404. `rate_limit_per_minute` and `max_queued_jobs` override Easel:Auth:DefaultRateLimitPerMinute "
                 + "and Easel:Auth:DefaultMaxQueuedJobs for this key.")
             .Accepts<CreateApiKeyRequest>("application/json")
+            .WithRequestExample(new JsonObject { ["name"] = "ci", ["rate_limit_per_minute"] = 120, ["max_queued_jobs"] = 10 })
             .Produces<CreatedApiKeyResponse>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)

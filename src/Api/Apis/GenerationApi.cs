@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
@@ -32,7 +33,7 @@ public static class GenerationApi
         + "as a PNG blob named by its SHA-256 and the job's `request` refers to it (`image.blob`), never inline.";
 
     /// <summary>The fields a multipart request may send as file parts (the base64 strings of the JSON variant).</summary>
-    private static readonly string[] UploadFields = ["image", "mask"];
+    public static readonly IReadOnlyList<string> UploadFields = ["image", "mask"];
 
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
@@ -48,6 +49,8 @@ public static class GenerationApi
             .WithPreferWait()
             .WithIdempotencyKey()
             .Accepts<GenerationRequest>("application/json", "multipart/form-data")
+            // No size or steps: the defaults apply, which the bundled model draws in seconds.
+            .WithRequestExample(new JsonObject { ["prompt"] = "a red circle" })
             .Produces<JobResponse>(StatusCodes.Status202Accepted)
             .Produces<JobResponse>(StatusCodes.Status200OK)
             .ProducesValidationProblem()

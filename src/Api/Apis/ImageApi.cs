@@ -21,7 +21,7 @@ public static class ImageApi
             .WithSummary("Download an image")
             .WithDescription("The PNG bytes. Images never change: the ETag is the SHA-256 of the bytes and the response may be "
                 + "cached forever (Cache-Control: immutable); If-None-Match answers 304.")
-            .Produces(StatusCodes.Status200OK, contentType: "image/png")
+            .Produces<Stream>(StatusCodes.Status200OK, "image/png")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status404NotFound);
 

@@ -27,7 +27,7 @@ public static class JobEventsApi
                 + "(increasing), `event:` (its type) and `data:` (JSON). History is replayed first, then new events follow "
                 + "until the final one, after which the stream ends. Resume after a disconnect with the Last-Event-ID header "
                 + "(or ?last_event_id=): only later events are sent. A comment line keeps idle connections alive every 15 s.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         return app;

@@ -5,8 +5,8 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace Easel.Api.Auth;
 
 /// <summary>
-/// Every /v1 operation needs the Bearer scheme (while authentication is on) and may answer 401 and 429 as
-/// problem+json; admin operations also 403. Added here rather than on each endpoint so that endpoints mapped by other
+/// Every /v1 operation needs the Bearer scheme (while authentication is on) and may answer 401, 403 (admin operations
+/// to ordinary keys; any operation to a non-loopback client while authentication is off) and 429 as problem+json. Added here rather than on each endpoint so that endpoints mapped by other
 /// files are documented the same way as they are protected (by the fallback policy and the global rate limiter).
 /// </summary>
 public sealed class AuthOperationFilter : IOperationFilter
@@ -47,8 +47,9 @@ public sealed class AuthOperationFilter : IOperationFilter
 
         Add(StatusCodes.Status401Unauthorized, "No valid API key (Authorization: Bearer <key>) while authentication is on; "
             + "the response carries WWW-Authenticate: Bearer.");
-        if (path.StartsWith("v1/admin", StringComparison.OrdinalIgnoreCase))
-            Add(StatusCodes.Status403Forbidden, "An ordinary API key: this endpoint needs the admin key.");
+        Add(StatusCodes.Status403Forbidden, path.StartsWith("v1/admin", StringComparison.OrdinalIgnoreCase)
+            ? "An ordinary API key: this endpoint needs the admin key; or, while authentication is off, a client that is not on loopback."
+            : "While authentication is off, a client that is not on loopback.");
         Add(StatusCodes.Status429TooManyRequests, "The key's requests per minute are used up (or, on submit, its queued-jobs "
             + "cap is reached); Retry-After says when to try again.", retryAfter: true);
     }

@@ -39,6 +39,7 @@ public static class ApiExtensions
                 Version = "v1",
                 Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
             });
+            o.SchemaFilter<GenerationRequestSchemaFilter>();
             o.OperationFilter<GenerationUploadOperationFilter>();
             o.MapType<Core.Generation.InputImageField>(() => new OpenApiSchema
             {
@@ -59,7 +60,12 @@ public static class ApiExtensions
                     },
                 ],
             });
+            o.OperationFilter<RequestBodyOperationFilter>();
             o.OperationFilter<JobHeadersOperationFilter>();
+            // The <param> docs of the request records (image, mask, strength, webhook, …).
+            var coreDocs = Path.Combine(AppContext.BaseDirectory, "Easel.Core.xml");
+            if (File.Exists(coreDocs))
+                o.IncludeXmlComments(coreDocs);
         });
 
         services.AddEaselHealthChecks();

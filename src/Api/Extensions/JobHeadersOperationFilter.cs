@@ -5,7 +5,8 @@ namespace Easel.Api.Extensions;
 
 /// <summary>
 /// Documents the request headers that endpoint filters read (they are not handler parameters, so ApiExplorer does not
-/// see them): <c>Idempotency-Key</c> and <c>Prefer: wait=N</c>, and the response headers that answer them.
+/// see them): <c>Idempotency-Key</c>, <c>Prefer: wait=N</c> and the event stream's <c>Last-Event-ID</c>, and the response
+/// headers that answer them.
 /// </summary>
 public sealed class JobHeadersOperationFilter : IOperationFilter
 {
@@ -17,6 +18,18 @@ public sealed class JobHeadersOperationFilter : IOperationFilter
             AddHeader(operation, IdempotencyKeys.HeaderName, $"At most 255 characters. {IdempotencyKeys.Description}",
                 new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 });
             AddResponseHeader(operation, "200", IdempotencyKeys.ReplayedHeaderName, "\"true\" when the answer replays an earlier request with the same key.");
+        }
+        if (operation.OperationId == "StreamJobEvents")
+        {
+            AddHeader(operation, "Last-Event-ID", "Resume: only events with a greater `id:` are sent (what an EventSource sends "
+                + "on reconnect). Wins over the `last_event_id` query parameter.", new OpenApiSchema { Type = JsonSchemaType.String, Pattern = "^[0-9]+$" });
+            operation.Parameters!.Add(new OpenApiParameter
+            {
+                Name = "last_event_id",
+                In = ParameterLocation.Query,
+                Description = "The same as Last-Event-ID, for clients that cannot set headers.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Pattern = "^[0-9]+$" },
+            });
         }
         if (metadata.OfType<PreferWait.Metadata>().Any())
         {
