@@ -20,7 +20,10 @@ public abstract class RequestFuzzTests<TFactory>(TFactory factory) : ApiTestBase
             var content = new ByteArrayContent(fuzzCase.Body);
             if (fuzzCase.ContentType is not null)
                 content.Headers.TryAddWithoutValidation("Content-Type", fuzzCase.ContentType);
-            using var response = await Client.PostAsync("/v1/generations", content);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
+            if (fuzzCase.IdempotencyKey is not null)
+                request.Headers.Add("Idempotency-Key", fuzzCase.IdempotencyKey);
+            using var response = await Client.SendAsync(request);
             return new FuzzAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsStringAsync());
         });
 

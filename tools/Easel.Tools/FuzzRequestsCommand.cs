@@ -137,9 +137,12 @@ internal static class FuzzRequestsCommand
         var content = new ByteArrayContent(fuzzCase.Body);
         if (fuzzCase.ContentType is not null)
             content.Headers.TryAddWithoutValidation("Content-Type", fuzzCase.ContentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
+        if (fuzzCase.IdempotencyKey is not null)
+            request.Headers.Add("Idempotency-Key", fuzzCase.IdempotencyKey);
         try
         {
-            using var response = await client.PostAsync("/v1/generations", content);
+            using var response = await client.SendAsync(request);
             return new FuzzAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsStringAsync());
         }
         catch (HttpRequestException e)
@@ -160,6 +163,8 @@ internal static class FuzzRequestsCommand
             .Append($"Content-Length: {fuzzCase.Body.Length + fuzzCase.DeclaredExtraBytes}\r\n");
         if (fuzzCase.ContentType is not null)
             head.Append($"Content-Type: {fuzzCase.ContentType}\r\n");
+        if (fuzzCase.IdempotencyKey is not null)
+            head.Append($"Idempotency-Key: {fuzzCase.IdempotencyKey}\r\n");
         head.Append("Connection: close\r\n\r\n");
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
         await stream.WriteAsync(fuzzCase.Body);

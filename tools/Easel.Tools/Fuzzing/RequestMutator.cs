@@ -10,8 +10,13 @@ namespace Easel.Tools.Fuzzing;
 /// One request body to send to <c>POST /v1/generations</c>: its content type (null = no header) and bytes.
 /// <see cref="DeclaredExtraBytes"/> &gt; 0 means the transport declares that many more bytes than it sends and then
 /// closes its side (a client that dies mid-upload); transports that cannot do that send the bytes as they are.
+/// <see cref="IdempotencyKey"/>, when set, is sent as <c>Idempotency-Key</c> (unique per case), so that the body also
+/// passes through the idempotency filter, which reads it before the endpoint does.
 /// </summary>
-public sealed record FuzzCase(string Kind, string? ContentType, byte[] Body, int DeclaredExtraBytes = 0);
+public sealed record FuzzCase(string Kind, string? ContentType, byte[] Body, int DeclaredExtraBytes = 0)
+{
+    public string? IdempotencyKey { get; init; }
+}
 
 /// <summary>
 /// Seeded, deterministic mutations of valid generation requests: JSON (fields dropped, misspelt, added, retyped,
@@ -46,8 +51,11 @@ public sealed class RequestMutator(int seed)
     {
         var generators = Generators();
         var (_, make) = generators[_random.Next(generators.Length)];
-        return make();
+        var fuzzCase = make();
+        return _random.Next(4) == 0 ? fuzzCase with { IdempotencyKey = $"fuzz-{seed}-{++_cases}" } : fuzzCase;
     }
+
+    private int _cases;
 
     public IEnumerable<FuzzCase> Take(int count)
     {
