@@ -55,6 +55,27 @@ public abstract class OpenApiDocumentTests<TFactory>(TFactory factory) : ApiTest
     }
 
     [Fact]
+    public async Task Every_operation_with_a_body_refuses_an_unknown_field_naming_it()
+    {
+        foreach (var (path, method, operation) in Operations(await DocumentAsync()))
+        {
+            if (!operation.TryGetProperty("requestBody", out var body))
+                continue;
+            var example = System.Text.Json.Nodes.JsonNode.Parse(body.GetProperty("content").GetProperty("application/json").GetProperty("example").GetRawText())!.AsObject();
+            example["attend_and_excite"] = new System.Text.Json.Nodes.JsonObject { ["token_indices"] = new System.Text.Json.Nodes.JsonArray(1) };
+
+            var response = await Admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)
+            {
+                Content = new StringContent(example.ToJsonString(), Encoding.UTF8, "application/json"),
+            });
+
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{method} {path}: {(int)response.StatusCode} {text}");
+            Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty("attend_and_excite", out _), $"{method} {path}: {text}");
+        }
+    }
+
+    [Fact]
     public async Task The_generation_example_is_a_prompt_alone_so_the_defaults_apply()
     {
         var content = (await DocumentAsync()).GetProperty("paths").GetProperty("/v1/generations").GetProperty("post")

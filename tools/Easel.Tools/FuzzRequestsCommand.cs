@@ -9,7 +9,8 @@ namespace Easel.Tools;
 
 /// <summary>
 /// <c>fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]</c>: starts the service
-/// (the built Easel.Api.dll) on a free loopback port with SQLite in a temporary folder, workers off and no rate limit,
+/// (the built Easel.Api.dll) on a free loopback port with SQLite in a temporary folder, its in-process worker on the CPU
+/// (so that the bundled model is served; each accepted job is canceled at once) and no rate limit,
 /// sends <c>--count</c> mutated generation requests (see <see cref="RequestMutator"/>) over real sockets — those that cut
 /// their connection short over a raw TCP connection — and prints how many of each kind got which status. Exits 1 when
 /// any answer was a 5xx or a refusal without problem+json <c>errors</c>, or when the service stored another number of
@@ -90,9 +91,11 @@ internal static class FuzzRequestsCommand
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(address.ToString().TrimEnd('/'));
         start.Environment["Easel__DataDir"] = dataDir;
-        start.Environment["Easel__Workers__InProcess"] = "false";
+        // The in-process worker makes the bundled model a served one; every accepted job is canceled at once (SendAsync).
+        start.Environment["Easel__Workers__Device"] = "cpu";
         start.Environment["Easel__Auth__RateLimitWhenOpen"] = "false";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__LogLevel__Hangfire"] = "Warning";
         var process = Process.Start(start)!;
         // Warnings and worse only; an error or critical entry (an unhandled exception) fails the run even when the
         // client saw no answer (a connection cut short).
@@ -143,12 +146,24 @@ internal static class FuzzRequestsCommand
         try
         {
             using var response = await client.SendAsync(request);
-            return new FuzzAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsStringAsync());
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
+                await CancelAsync(client, body);
+            return new FuzzAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), body);
         }
         catch (HttpRequestException e)
         {
             return new FuzzAnswer(0, null, e.Message);
         }
+    }
+
+    /// <summary>Cancels an accepted job (queued: at once; running: between two steps), so that the run costs no GPU time.</summary>
+    private static async Task CancelAsync(HttpClient client, string job)
+    {
+        var id = JsonDocument.Parse(job).RootElement.GetProperty("id").GetGuid();
+        using var response = await client.PostAsync($"/v1/jobs/{id}/cancel", null);
+        if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.Accepted or HttpStatusCode.Conflict))
+            throw new InvalidOperationException($"Canceling job {id} answered {(int)response.StatusCode}.");
     }
 
     /// <summary>Declares more bytes than it sends, then closes its sending side and reads what the service answers.</summary>
