@@ -44,6 +44,17 @@ public sealed class RequestContractTests
         Assert.Contains("did you mean 'scale'?", errors["control.scael"][0]);
     }
 
+    [Theory]
+    [InlineData("""{"prompt":"a red \u0000 circle"}""", false)]
+    [InlineData("""{"prompt":"a red \ud800 circle"}""", false)]
+    [InlineData("""{"prompt":"a red \udc00 circle"}""", false)]
+    [InlineData("""{"loras":[{"name":"x\u0000"}]}""", false)]
+    [InlineData("""{"prompt":"a red \ud83d\ude00 circle, caf\u00e9"}""", true)]
+    public void Text_that_no_store_can_hold_is_named_and_other_unicode_passes(string json, bool passes)
+    {
+        Assert.Equal(passes, Unexpected(json).Count == 0);
+    }
+
     [Fact]
     public void A_field_repeated_in_one_object_is_named()
     {

@@ -153,6 +153,26 @@ public abstract class StrictRequestTests<TFactory>(TFactory factory) : ApiTestBa
         Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
     }
 
+    /// <summary>PostgreSQL cannot store U+0000 in text or jsonb, nor can Npgsql encode a lone surrogate: both were 500s there.</summary>
+    [Theory]
+    [InlineData("prompt", "\"a red\\u0000 circle\"", "prompt")]
+    [InlineData("negative_prompt", "\"blurry\\u0000\"", "negative_prompt")]
+    [InlineData("prompt", "\"a red \\ud800 circle\"", "prompt")]
+    [InlineData("webhook_events", "[\"completed\\u0000\"]", "webhook_events[0]")]
+    public async Task Text_no_store_can_hold_is_refused_naming_the_field(string field, string rawJsonValue, string key)
+    {
+        var jobsBefore = await Factory.CountJobsAsync();
+        var request = ValidRequest();
+        request.Remove(field);
+        var json = request.ToJsonString();
+
+        var response = await PostRawAsync(Encoding.UTF8.GetBytes(json.Insert(json.Length - 1, $",\"{field}\":{rawJsonValue}")), "application/json");
+
+        var errors = await RefusedAsync(response, 400, key);
+        Assert.Contains("U+0000", Message(errors, key));
+        Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
+    }
+
     [Fact]
     public async Task Two_image_parts_are_refused_naming_the_field()
     {

@@ -7,7 +7,8 @@ namespace Easel.Api.Extensions;
 /// The fields a request type accepts, read from the serializer's own contract for it (<see cref="JsonTypeInfo"/>: the
 /// snake_case names of the record's properties, recursively through nested objects and arrays), so that a field added
 /// to a request record is known at once and nothing keeps a list of names by hand. Finds what a JSON document sends
-/// beyond that — unknown and repeated fields — and suggests the known name closest to a misspelt one.
+/// beyond that — unknown and repeated fields, and text no store can hold — and suggests the known name closest to a
+/// misspelt one.
 /// </summary>
 public static class RequestContract
 {
@@ -19,7 +20,8 @@ public static class RequestContract
 
     /// <summary>
     /// Adds an error for every unknown or repeated member of <paramref name="element"/> (and of the objects nested in
-    /// it), keyed by its path (<c>guidence_scale</c>, <c>loras[0].wieght</c>).
+    /// it), and for every string of a known one holding U+0000 or an unpaired surrogate, keyed by its path
+    /// (<c>guidence_scale</c>, <c>loras[0].wieght</c>).
     /// </summary>
     public static void FindUnexpectedFields(JsonElement element, JsonTypeInfo type, Dictionary<string, string[]> errors) =>
         Walk(element, type, "", errors);
@@ -63,6 +65,11 @@ public static class RequestContract
 
     private static void Walk(JsonElement element, JsonTypeInfo type, string path, Dictionary<string, string[]> errors)
     {
+        if (element.ValueKind == JsonValueKind.String && !IsStorableText(element))
+        {
+            errors[path] = [$"{path} contains a NUL character (U+0000) or an unpaired surrogate escape (\\ud800 …), which text cannot hold."];
+            return;
+        }
         switch (type.Kind)
         {
             case JsonTypeInfoKind.Object when element.ValueKind == JsonValueKind.Object:
@@ -91,6 +98,35 @@ public static class RequestContract
                     Walk(member.Value, type.Options.GetTypeInfo(valueType), Join(path, member.Name), errors);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Text that every store can hold: PostgreSQL refuses U+0000 in text and jsonb, and strict UTF-8 encoders (Npgsql's)
+    /// refuse unpaired surrogates, which JSON escapes can produce.
+    /// </summary>
+    private static bool IsStorableText(JsonElement text)
+    {
+        try
+        {
+            return IsStorableText(text.GetString()!);
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // an escape that decodes to invalid UTF-16 (a lone \ud800)
+        }
+    }
+
+    private static bool IsStorableText(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0' || char.IsLowSurrogate(c))
+                return false;
+            if (char.IsHighSurrogate(c) && (++i >= text.Length || !char.IsLowSurrogate(text[i])))
+                return false;
+        }
+        return true;
     }
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";

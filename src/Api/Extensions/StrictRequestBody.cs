@@ -175,6 +175,8 @@ public static class StrictRequestBody
             if (errors.Count >= RequestContract.MaxReportedFields)
                 break;
         }
+        if (errors.Count == 0)
+            RequestContract.FindUnexpectedFields(JsonSerializer.SerializeToElement(json), typeInfo, errors);
         if (errors.Count > 0)
             return new(new BodyRefusal(status, status == StatusCodes.Status413PayloadTooLarge ? "An input is too large." : "The request is invalid.", errors));
         return Deserialize<T>(typeInfo, t => json.Deserialize(t), files);

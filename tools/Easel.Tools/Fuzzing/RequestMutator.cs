@@ -75,6 +75,7 @@ public sealed class RequestMutator(int seed)
         ("json extreme value", () => Json("json extreme value", Extreme(BaseRequest()))),
         ("json duplicate field", () => DuplicateJsonField()),
         ("json deep nesting", () => DeepNesting()),
+        ("json unstorable text", () => UnstorableText()),
         ("json truncated", () => Bytes("json truncated", "application/json", Truncate(JsonBytes(BaseRequest())))),
         ("json flipped bytes", () => Bytes("json flipped bytes", "application/json", Flip(JsonBytes(BaseRequest())))),
         ("json invalid utf-8", () => Bytes("json invalid utf-8", "application/json", InvalidUtf8(JsonBytes(BaseRequest())))),
@@ -100,6 +101,7 @@ public sealed class RequestMutator(int seed)
         ("multipart flipped bytes", () => Bytes("multipart flipped bytes", $"multipart/form-data; boundary={Boundary}",
             Flip(MultipartBytes(FormFields(BaseRequest()), [("image", "in.png", _png)])))),
         ("multipart bad part headers", () => MultipartBadHeaders()),
+        ("multipart nul in a value", () => Multipart("multipart nul in a value", [.. FormFields(BaseRequest()), (Pick(["negative_prompt", "scheduler", "cancel_after"]), "a\0b")], [])),
         ("multipart cut connection", () => Bytes("multipart cut connection", $"multipart/form-data; boundary={Boundary}",
             MultipartBytes(FormFields(BaseRequest()), [("image", "in.png", _png)]), 1 + _random.Next(5000))),
     ];
@@ -223,6 +225,17 @@ public sealed class RequestMutator(int seed)
         var text = body.ToJsonString();
         var duplicated = text.Insert(text.Length - 1, $",\"{name}\":{(name == "prompt" ? "\"again\"" : "1")}");
         return Bytes("json duplicate field", "application/json", Encoding.UTF8.GetBytes(duplicated));
+    }
+
+    /// <summary>Escapes that decode to text a database cannot hold: U+0000 (PostgreSQL) and unpaired surrogates.</summary>
+    private FuzzCase UnstorableText()
+    {
+        var body = BaseRequest();
+        var field = Pick(["prompt", "negative_prompt", "model", "scheduler", "cancel_after", "webhook", "image"]);
+        body.Remove(field);
+        var text = body.ToJsonString();
+        var value = Pick(["a\\u0000b", "\\u0000", "a\\ud800b", "\\udc00", "\\ud800\\u0041", "\\ud83d\\ude00"]);
+        return Bytes("json unstorable text", "application/json", Encoding.UTF8.GetBytes(text.Insert(text.Length - 1, $",\"{field}\":\"{value}\"")));
     }
 
     private FuzzCase DeepNesting()
