@@ -9,6 +9,7 @@ using Easel.Workers;
 using Easel.Workers.Generation;
 using Easel.Workers.Recovery;
 using Hangfire;
+using Hangfire.States;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,6 +56,36 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
                 throw new TimeoutException($"Job {id} is {job.Status} (step {job.ProgressStep}/{job.ProgressTotal}) after {Deadline}.");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>A Hangfire job that would run the job, created straight in <paramref name="state"/> (in no queue).</summary>
+    private string CreateHangfireJob(Guid jobId, IState state) =>
+        Factory.Services.GetRequiredService<IBackgroundJobClient>()
+            .Create(Hangfire.Common.Job.FromExpression<GenerationJobRunner>(r => r.RunAsync(jobId, CancellationToken.None)), state);
+
+    private string? HangfireState(string hangfireJobId)
+    {
+        using var connection = Factory.Services.GetRequiredService<JobStorage>().GetConnection();
+        return connection.GetJobData(hangfireJobId)?.State;
+    }
+
+    /// <summary>Hangfire's Processing state as a worker of <paramref name="serverId"/> writes it when it fetches a job.</summary>
+    private sealed class ProcessingOn(string serverId) : IState
+    {
+        public string Name => ProcessingState.StateName;
+
+        public string? Reason => null;
+
+        public bool IsFinal => false;
+
+        public bool IgnoreJobLoadException => false;
+
+        public Dictionary<string, string> SerializeData() => new()
+        {
+            ["StartedAt"] = Hangfire.Common.JobHelper.SerializeDateTime(DateTime.UtcNow),
+            ["ServerId"] = serverId,
+            ["WorkerId"] = Guid.NewGuid().ToString(),
+        };
     }
 
     private async Task<Guid> SubmitAsync(Action<System.Text.Json.Nodes.JsonObject>? change = null)
@@ -259,6 +290,49 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         Assert.Equal((JobStatus.Succeeded, 1), (done.Status, done.Attempts));
         Assert.NotEqual("987654321", done.DispatchId);
         Assert.Single(done.Images);
+    }
+
+    [Fact]
+    public async Task Queued_job_fetched_by_a_server_that_is_gone_is_dispatched_again_at_once_and_its_stale_hangfire_job_deleted()
+    {
+        var job = NewJob();
+        var stale = CreateHangfireJob(job.Id, new ProcessingOn($"easel-worker-device-gone-{Guid.NewGuid():N}:1:{Guid.NewGuid()}"));
+        (job.DispatchId, job.DispatchedAt) = (stale, DateTimeOffset.UtcNow); // just fetched, then its process was killed
+
+        await InsertAsync(job);
+        var done = await UntilAsync(job.Id, j => j.IsFinished);
+
+        Assert.Equal((JobStatus.Succeeded, 1), (done.Status, done.Attempts));
+        Assert.Single(done.Images);
+        Assert.NotEqual(stale, done.DispatchId);
+        Assert.Equal(DeletedState.StateName, HangfireState(stale));
+        Assert.Single(await EventsAsync(job.Id), e => e.Type == JobEventType.Started);
+    }
+
+    [Fact]
+    public async Task Queued_job_fetched_by_a_live_server_is_left_to_that_server()
+    {
+        var job = NewJob();
+        var storage = Factory.Services.GetRequiredService<JobStorage>();
+        var live = storage.GetMonitoringApi().Servers().First(s => s.Queues.Contains(WorkerQueues.GpuNormal)).Name;
+        var held = CreateHangfireJob(job.Id, new ProcessingOn(live));
+        job.CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
+        (job.DispatchId, job.DispatchedAt) = (held, job.CreatedAt);
+        await InsertAsync(job);
+
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var sweep = scope.ServiceProvider.GetRequiredService<JobRecoverySweep>();
+            for (var i = 0; i < 5; i++)
+                Assert.Equal(0, (await sweep.RunOnceAsync(CancellationToken.None)).Redispatched);
+        }
+        var untouched = await JobAsync(job.Id);
+
+        Assert.Equal((JobStatus.Queued, held), (untouched.Status, untouched.DispatchId));
+        Assert.Equal(ProcessingState.StateName, HangfireState(held));
+        // Hand the job back to the sweep so that the fixture's worker is left with nothing pending.
+        Factory.Services.GetRequiredService<IBackgroundJobClient>().Delete(held);
+        Assert.Equal(JobStatus.Succeeded, (await UntilAsync(job.Id, j => j.IsFinished)).Status);
     }
 
     [Fact]

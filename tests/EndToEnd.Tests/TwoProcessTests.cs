@@ -49,6 +49,49 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_killed_right_after_it_fetched_a_job_is_found_dead_in_seconds_and_another_worker_runs_the_job_once()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var first = await StartAsync("Easel.Workers.dll", killAt: "fetched");
+        using var client = api.CreateClient();
+        var location = await SubmitAsync(client);
+        await first.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        var lost = await client.GetFromJsonAsync<JsonElement>(location);
+        var stale = await DispatchIdAsync(lost);
+        // What the issue saw: the row never claimed, its Hangfire job Processing on a server that no longer exists.
+        Assert.Equal(("queued", 0), (lost.GetProperty("status").GetString(), lost.GetProperty("attempts").GetInt32()));
+        Assert.Equal("Processing", await HangfireStateAsync(stale));
+        var died = Stopwatch.StartNew();
+
+        await using var second = await StartAsync("Easel.Workers.dll");
+        var job = await JobPolling.UntilFinishedAsync(client, location, TimeSpan.FromSeconds(90));
+
+        output.WriteLine($"finished {died.Elapsed.TotalSeconds:F1} s after the first worker died");
+        await AssertSucceededOnceAsync(job, expectedAttempts: 1);
+        await AssertStaleDeliveryDeletedAsync(job, stale);
+    }
+
+    [Fact]
+    public async Task A_worker_killed_right_after_it_claimed_a_job_loses_its_hangfire_job_and_another_worker_runs_the_job_once()
+    {
+        await using var api = await StartAsync("Easel.Api.dll");
+        var first = await StartAsync("Easel.Workers.dll", killAt: "claimed");
+        using var client = api.CreateClient();
+        var location = await SubmitAsync(client);
+        await first.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        var lost = await client.GetFromJsonAsync<JsonElement>(location);
+        var stale = await DispatchIdAsync(lost);
+        Assert.Equal(("running", 1), (lost.GetProperty("status").GetString(), lost.GetProperty("attempts").GetInt32()));
+        Assert.Equal("Processing", await HangfireStateAsync(stale));
+
+        await using var second = await StartAsync("Easel.Workers.dll");
+        var job = await JobPolling.UntilFinishedAsync(client, location, TimeSpan.FromSeconds(90));
+
+        await AssertSucceededOnceAsync(job, expectedAttempts: 2);
+        await AssertStaleDeliveryDeletedAsync(job, stale);
+    }
+
+    [Fact]
     public async Task On_SIGTERM_a_worker_hands_its_running_job_back_and_another_worker_runs_it_to_success()
     {
         await using var api = await StartAsync("Easel.Api.dll");
@@ -181,13 +224,18 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    /// <summary>The README's layout: the model is configured on the workers only; the API learns it from their registration.</summary>
-    private Dictionary<string, string> Environment(string assembly, string drainTimeout, string unservedModel)
+    /// <summary>
+    /// The README's layout: the model is configured on the workers only; the API learns it from their registration.
+    /// <paramref name="killAt"/> arms a worker's <c>EASEL_TEST_SIGKILL_AT</c> kill point.
+    /// </summary>
+    private Dictionary<string, string> Environment(string assembly, string drainTimeout, string unservedModel, string? killAt)
     {
         var environment = Environment(drainTimeout);
         environment["Easel__Jobs__UnservedModel"] = unservedModel;
         if (assembly == "Easel.Workers.dll")
             environment["Easel__Models__sd15__Path"] = TestPaths.FixtureModel("sd15");
+        if (killAt is not null)
+            environment["EASEL_TEST_SIGKILL_AT"] = killAt;
         return environment;
     }
 
@@ -211,9 +259,10 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         ["OMP_NUM_THREADS"] = "1",
     };
 
-    private async Task<ServiceProcess> StartAsync(string assembly, string drainTimeout = "00:00:30", string unservedModel = "refuse")
+    private async Task<ServiceProcess> StartAsync(string assembly, string drainTimeout = "00:00:30", string unservedModel = "refuse",
+        string? killAt = null)
     {
-        var process = await ServiceProcess.StartAsync(assembly, Environment(assembly, drainTimeout, unservedModel));
+        var process = await ServiceProcess.StartAsync(assembly, Environment(assembly, drainTimeout, unservedModel, killAt));
         _processes.Add(process);
         return process;
     }
@@ -269,6 +318,36 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, image.GetProperty("index").GetInt32());
 
         Assert.Equal(1L, await CountAsync("SELECT count(*) FROM images WHERE job_id = @id", job));
+    }
+
+    /// <summary>
+    /// The Hangfire job that carried the job to the killed worker is deleted (so it can never run), the row names another
+    /// one, and the job ran to success once: one succeeded event, one Hangfire job per delivery.
+    /// </summary>
+    private async Task AssertStaleDeliveryDeletedAsync(JsonElement job, string stale)
+    {
+        Assert.Equal("Deleted", await HangfireStateAsync(stale));
+        Assert.NotEqual(stale, await DispatchIdAsync(job));
+        Assert.Equal(1L, await CountAsync("SELECT count(*) FROM job_events WHERE job_id = @id AND type = 'succeeded'", job));
+        Assert.Equal(2L, await CountAsync("SELECT count(*) FROM hangfire.job WHERE arguments::text LIKE '%' || @id::text || '%'", job));
+    }
+
+    private async Task<string> DispatchIdAsync(JsonElement job)
+    {
+        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
+        await connection.OpenAsync();
+        await using var query = new NpgsqlCommand("SELECT dispatch_id FROM jobs WHERE id = @id", connection);
+        query.Parameters.AddWithValue("id", job.GetProperty("id").GetGuid());
+        return (string)(await query.ExecuteScalarAsync())!;
+    }
+
+    private async Task<string> HangfireStateAsync(string hangfireJobId)
+    {
+        await using var connection = new NpgsqlConnection(_database!.ConnectionString);
+        await connection.OpenAsync();
+        await using var query = new NpgsqlCommand("SELECT statename FROM hangfire.job WHERE id = @id", connection);
+        query.Parameters.AddWithValue("id", long.Parse(hangfireJobId, System.Globalization.CultureInfo.InvariantCulture));
+        return (string)(await query.ExecuteScalarAsync())!;
     }
 
     private async Task<long> CountAsync(string sql, JsonElement job)

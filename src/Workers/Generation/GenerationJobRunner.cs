@@ -10,6 +10,7 @@ using Easel.Core.Storage;
 using Easel.Core.Telemetry;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
+using Easel.Workers.Hosting;
 using Easel.Workers.Models;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
@@ -52,6 +53,7 @@ public sealed class GenerationJobRunner(
     public async Task RunAsync(Guid jobId, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        TestKillPoint.Reach(TestKillPoint.Fetched, jobId, logger);
         var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null)
         {
@@ -70,6 +72,7 @@ public sealed class GenerationJobRunner(
         }
         if (!await TryClaimAsync(job, cancellationToken))
             return;
+        TestKillPoint.Reach(TestKillPoint.Claimed, jobId, logger);
 
         var started = time.GetTimestamp();
         var attempt = job.Attempts;

@@ -60,6 +60,7 @@ public static class HangfireServiceCollectionExtensions
         services.AddHangfireServer((sp, o) =>
         {
             Drain(sp, o);
+            ApplyServerLiveness(sp, o);
             o.ServerName = $"easel-{role}-device-{identity}";
             o.WorkerCount = 1;
             var models = sp.GetRequiredService<ILocalModels>().Models;
@@ -71,6 +72,7 @@ public static class HangfireServiceCollectionExtensions
         services.AddHangfireServer((sp, o) =>
         {
             Drain(sp, o);
+            ApplyServerLiveness(sp, o);
             o.ServerName = $"easel-{role}-housekeeping-{identity}";
             o.WorkerCount = WorkerQueues.HousekeepingWorkers;
             o.Queues = WorkerQueues.Housekeeping;
@@ -90,8 +92,29 @@ public static class HangfireServiceCollectionExtensions
         // LISTEN/NOTIFY: an enqueue wakes idle workers of other processes at once; the poll is the fallback.
         EnableLongPolling = true,
         UseSlidingInvisibilityTimeout = true,
+        // Only a backstop now: the recovery sweep re-dispatches a job fetched by a dead server within seconds. The sliding
+        // keep-alive renews a live worker's fetch every fifth of this (1 min), so a busy worker's job is handed out twice
+        // only if its process gets no CPU for 5 min; the default (30 min) kept a lost fetch invisible for half an hour.
+        InvisibilityTimeout = TimeSpan.FromMinutes(5),
         PrepareSchemaIfNecessary = true,
     };
+
+    /// <summary>
+    /// How the servers of this process show that they live, for the recovery sweep, which takes a job fetched by a server
+    /// without a heartbeat for <c>HeartbeatTimeout</c> for lost: a server heartbeat every <c>HeartbeatInterval</c>, as a
+    /// running job's row gets (Hangfire's default is 30 s). Hangfire's own watchdog removes a server only after four
+    /// times <c>HeartbeatTimeout</c> (checked every <c>HeartbeatTimeout</c>): a removed server that still lives restarts
+    /// its processing and cancels its running job, so that must stay rarer than the sweep's decision, which touches only
+    /// jobs that are not running yet or whose run has already lost its heartbeat. Every Hangfire server of the process
+    /// (webhooks too) uses these, so that no watchdog removes a server of the same process for its slower heartbeat.
+    /// </summary>
+    public static void ApplyServerLiveness(IServiceProvider services, BackgroundJobServerOptions options)
+    {
+        var workers = services.GetRequiredService<IOptions<WorkerOptions>>().Value;
+        options.HeartbeatInterval = workers.HeartbeatInterval;
+        options.ServerTimeout = 4 * workers.HeartbeatTimeout;
+        options.ServerCheckInterval = workers.HeartbeatTimeout;
+    }
 
     private static void Drain(IServiceProvider services, BackgroundJobServerOptions options)
     {

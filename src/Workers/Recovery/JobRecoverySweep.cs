@@ -20,32 +20,42 @@ namespace Easel.Workers.Recovery;
 /// <item>a running job whose heartbeat is older than <c>HeartbeatTimeout</c> lost its worker: it is queued again and
 /// dispatched (or failed once it has had <c>MaxAttempts</c> claims);</item>
 /// <item>a queued job past its cancel_after is canceled;</item>
+/// <item>a queued job whose Hangfire job is <c>Processing</c> on a server that is gone (not in Hangfire's server list, or
+/// no server heartbeat for <c>HeartbeatTimeout</c>: the process was killed after it fetched the job, before it claimed
+/// the row) is dispatched again at once, instead of waiting for the storage's invisibility timeout;</item>
 /// <item>a queued job that Hangfire does not carry (its Hangfire job is unknown — an in-memory store that restarted —
 /// or finished while the row is still queued, or it was never dispatched) is dispatched again.</item>
 /// </list>
 /// Each change is a conditional update on the row's version, so two sweepers in two processes never both act on one
-/// job; a duplicate dispatch would be harmless anyway (the runner's claim lets one run through).
+/// job; a duplicate dispatch would be harmless anyway (the runner's claim lets one run through). When a job is
+/// dispatched again, the Hangfire job that carried it to the lost worker is deleted: Hangfire never moves a deleted job
+/// to <c>Processing</c>, so when the storage hands it out again after its invisibility timeout, no worker runs it.
 /// </summary>
 public sealed class JobRecoverySweep(
     EaselDbContext db,
     IJobDispatcher dispatcher,
     JobStorage storage,
+    IBackgroundJobClient hangfire,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobRecoverySweep> logger)
 {
-    /// <summary>What one sweep did (for logs and tests).</summary>
-    public sealed record Outcome(int Requeued, int Failed, int Canceled, int Redispatched);
+    /// <summary>
+    /// What one sweep did (for logs and tests). <paramref name="Redispatched"/> counts queued jobs dispatched again, of which
+    /// <paramref name="TakenFromDeadServers"/> had been fetched by a server that is gone.
+    /// </summary>
+    public sealed record Outcome(int Requeued, int Failed, int Canceled, int Redispatched, int TakenFromDeadServers);
 
     public async Task<Outcome> RunOnceAsync(CancellationToken cancellationToken)
     {
         var (requeued, failed) = await RecoverLostRunsAsync(cancellationToken);
         var canceled = await CancelExpiredAsync(cancellationToken);
-        var redispatched = await RedispatchOrphansAsync(cancellationToken);
-        var outcome = new Outcome(requeued, failed, canceled, redispatched);
-        if (outcome != new Outcome(0, 0, 0, 0))
+        var (redispatched, fromDeadServers) = await RedispatchUndeliveredAsync(cancellationToken);
+        var outcome = new Outcome(requeued, failed, canceled, redispatched, fromDeadServers);
+        if (outcome != new Outcome(0, 0, 0, 0, 0))
             logger.LogInformation("Recovery sweep: {Requeued} lost run(s) queued again, {Failed} failed after too many attempts, "
-                + "{Canceled} canceled by cancel_after, {Redispatched} dispatched again", requeued, failed, canceled, redispatched);
+                + "{Canceled} canceled by cancel_after, {Redispatched} dispatched again ({FromDeadServers} fetched by a dead server)",
+                requeued, failed, canceled, redispatched, fromDeadServers);
         return outcome;
     }
 
@@ -85,6 +95,7 @@ public sealed class JobRecoverySweep(
                 }, cancellationToken);
             if (changed is null)
                 continue;
+            WithdrawStaleDelivery(changed.DispatchId, changed.Id, "its worker stopped sending heartbeats");
             if (gaveUp)
             {
                 failed++;
@@ -119,21 +130,22 @@ public sealed class JobRecoverySweep(
         return canceled;
     }
 
-    private async Task<int> RedispatchOrphansAsync(CancellationToken cancellationToken)
+    private async Task<(int Redispatched, int FromDeadServers)> RedispatchUndeliveredAsync(CancellationToken cancellationToken)
     {
         // A row younger than this may be between its commit and its dispatch in the API.
         var settledBefore = time.GetUtcNowMilliseconds() - options.Value.HeartbeatTimeout;
         var queued = await db.Jobs.AsNoTracking()
-            .Where(j => j.Status == JobStatus.Queued && (j.DispatchedAt ?? j.CreatedAt) < settledBefore)
-            .Select(j => new { j.Id, j.DispatchId, j.Version })
+            .Where(j => j.Status == JobStatus.Queued)
+            .Select(j => new { j.Id, j.DispatchId, j.Version, j.DispatchedAt, j.CreatedAt })
             .ToListAsync(cancellationToken);
         if (queued.Count == 0)
-            return 0;
-        var redispatched = 0;
+            return (0, 0);
+        var (redispatched, fromDeadServers) = (0, 0);
         using var connection = storage.GetConnection();
         foreach (var row in queued)
         {
-            if (IsCarriedByHangfire(connection, row.DispatchId))
+            var delivery = Delivery(connection, row.DispatchId);
+            if (delivery.Carried || (delivery.DeadServer is null && (row.DispatchedAt ?? row.CreatedAt) >= settledBefore))
                 continue;
             var now = time.GetUtcNowMilliseconds();
             var version = row.Version;
@@ -144,25 +156,73 @@ public sealed class JobRecoverySweep(
                     cancellationToken);
             if (claimed == 0)
                 continue;
+            if (delivery.DeadServer is { } server)
+                WithdrawStaleDelivery(row.DispatchId, row.Id, $"server {server}, which fetched it, is gone");
             var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == row.Id, cancellationToken);
             var hangfireId = dispatcher.Dispatch(job);
+            var reason = delivery.DeadServer is { } dead ? $"was fetched by server {dead}, which is gone"
+                : row.DispatchId is null ? "was never created" : "is gone or finished";
             logger.LogWarning("Job {JobId} was queued but Hangfire job {Previous} {State}; dispatched again as {HangfireJobId}",
-                job.Id, row.DispatchId ?? "(none)", row.DispatchId is null ? "was never created" : "is gone or finished", hangfireId);
+                job.Id, row.DispatchId ?? "(none)", reason, hangfireId);
             redispatched++;
+            if (delivery.DeadServer is not null)
+                fromDeadServers++;
         }
-        return redispatched;
+        return (redispatched, fromDeadServers);
     }
 
     private static readonly HashSet<string> FinalStates =
         new([SucceededState.StateName, DeletedState.StateName, FailedState.StateName], StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Whether Hangfire will still deliver this job: known to the storage and not in a final state.</summary>
-    private static bool IsCarriedByHangfire(Hangfire.Storage.IStorageConnection connection, string? dispatchId)
+    /// <summary>What Hangfire does with a queued row's Hangfire job.</summary>
+    /// <param name="Carried">it will deliver it: enqueued, scheduled, or processing on a live server</param>
+    /// <param name="DeadServer">it is processing on this server, which is gone: no worker will run it before the
+    /// storage's invisibility timeout</param>
+    private readonly record struct HangfireDelivery(bool Carried, string? DeadServer);
+
+    private HangfireDelivery Delivery(Hangfire.Storage.IStorageConnection connection, string? dispatchId)
     {
         if (dispatchId is null)
-            return false;
+            return new(false, null);
         var data = connection.GetJobData(dispatchId);
-        return data is not null && !(data.State is { } state && FinalStates.Contains(state));
+        if (data is null || (data.State is { } state && FinalStates.Contains(state)))
+            return new(false, null);
+        if (!string.Equals(data.State, ProcessingState.StateName, StringComparison.OrdinalIgnoreCase))
+            return new(true, null);
+        var processing = connection.GetStateData(dispatchId);
+        if (processing is null || !processing.Data.TryGetValue("ServerId", out var serverId) || IsAlive(serverId))
+            return new(true, null);
+        return new(false, serverId);
+    }
+
+    /// <summary>
+    /// Whether the Hangfire server is in the storage's server list with a heartbeat younger than <c>HeartbeatTimeout</c>.
+    /// The list is read after the job's state: a server announces itself before it fetches, so one that fetched this job
+    /// is in the list unless it is gone. A server that sends no heartbeat for that long is taken for dead even if it
+    /// still exists, as a job row without heartbeats is; its servers send one every <c>HeartbeatInterval</c>
+    /// (<see cref="Hosting.HangfireServiceCollectionExtensions.ApplyServerLiveness"/>).
+    /// </summary>
+    private bool IsAlive(string serverId)
+    {
+        var server = storage.GetMonitoringApi().Servers()
+            .FirstOrDefault(s => string.Equals(s.Name, serverId, StringComparison.OrdinalIgnoreCase));
+        if (server?.Heartbeat is not { } heartbeat)
+            return false;
+        var age = time.GetUtcNow().UtcDateTime - DateTime.SpecifyKind(heartbeat, DateTimeKind.Utc);
+        return age < options.Value.HeartbeatTimeout;
+    }
+
+    /// <summary>
+    /// Deletes the Hangfire job that delivered this job to a lost worker, if it is still <c>Processing</c>, so that it
+    /// cannot run later; a live worker that still holds it sees its cancellation token fire.
+    /// </summary>
+    private void WithdrawStaleDelivery(string? dispatchId, Guid jobId, string reason)
+    {
+        if (dispatchId is null)
+            return;
+        if (hangfire.ChangeState(dispatchId, new DeletedState { Reason = $"Easel job {jobId} was dispatched again: {reason}" },
+                ProcessingState.StateName))
+            logger.LogInformation("Job {JobId}: Hangfire job {HangfireJobId} deleted ({Reason})", jobId, dispatchId, reason);
     }
 
     /// <summary>Re-reads the row, checks <paramref name="still"/>, applies the change with its event, saves on the version.</summary>

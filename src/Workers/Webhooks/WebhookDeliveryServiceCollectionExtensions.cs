@@ -40,6 +40,7 @@ public static class WebhookDeliveryServiceCollectionExtensions
         services.AddHostedService<WebhookOutboxDispatcher>();
         services.AddHangfireServer((sp, server) =>
         {
+            Hosting.HangfireServiceCollectionExtensions.ApplyServerLiveness(sp, server);
             server.WorkerCount = sp.GetRequiredService<IOptions<WebhookOptions>>().Value.DeliveryWorkers;
             server.Queues = [.. Queues];
             server.ServerName = $"easel-webhooks-{Environment.MachineName}-{Environment.ProcessId}";
