@@ -2,7 +2,8 @@
 # Runs every test of the solution: installs what is missing (scripts/bootstrap.sh), starts a
 # throwaway PostgreSQL on loopback for the tests that need a real server, builds in Release, runs
 # all test projects (arguments, e.g. --filter, go to dotnet test) and prints one summary line
-# "N passed, N failed, N skipped", after the failed tests' names and messages.
+# "N passed, N failed, N skipped", after the failed tests' names and messages. Without arguments it then runs the short
+# form of the worker chaos scenario (tools/Easel.Tools chaos-workers: 10 jobs, 5 SIGKILLs of 2 workers), counted as one test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ else
   # in time, which the model tests of the other assemblies, busy on the same two cores, would slow unevenly.
   run_tests Easel.slnx --filter "FullyQualifiedName!~Easel.EndToEnd.Tests"
   run_tests tests/EndToEnd.Tests/Easel.EndToEnd.Tests.csproj
+  chaos_log="$RESULTS/chaos-workers.log"
+  chaos_status=0
+  dotnet run -c Release --no-build --project tools/Easel.Tools -- chaos-workers --jobs 10 --kills 5 --timeout-seconds 150 \
+    2>&1 | tee "$chaos_log" || chaos_status=$?
 fi
 
 passed=0; failed=0; skipped=0
@@ -38,6 +43,9 @@ for trx in "$RESULTS"/*.trx; do
   failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
   skipped=$((skipped + $(attr total) - $(attr executed)))
 done
+if [ -n "${chaos_log:-}" ]; then
+  if [ "$chaos_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
 # The failures again, last, so that a log cut to its tail still names them and says why.
 if [ "$failed" -gt 0 ]; then
   echo
@@ -62,6 +70,10 @@ if [ "$failed" -gt 0 ]; then
       failing && /<\/UnitTestResult>/ { failing = 0; part = "" }
     ' "$trx"
   done
+  if [ -n "${chaos_log:-}" ] && [ "$chaos_status" -ne 0 ]; then
+    echo "FAILED chaos-workers (exit $chaos_status; whole output in $chaos_log)"
+    tail -n 12 "$chaos_log" | sed 's/^/    /'
+  fi
 fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
