@@ -20,6 +20,13 @@ public static class WorkerQueues
     /// <summary>The GPU bands in the order a server serves them.</summary>
     public static readonly string[] Gpu = [GpuHigh, GpuNormal, GpuLow];
 
+    /// <summary>
+    /// The band of jobs whose worker died after they had been handed out (see <c>IJobDispatcher.DispatchAhead</c>), served
+    /// before every other band, as such a job was already the next to run. A new Hangfire job would otherwise queue behind
+    /// every waiting one (Hangfire.PostgreSql fetches by queue name, then by Hangfire job id). Its name sorts before the bands.
+    /// </summary>
+    public const string Redelivery = "gpu_0_redelivery";
+
     /// <summary>Fine-tunes; on the device server too, since they need the same device.</summary>
     public const string Train = "train";
 
@@ -53,11 +60,18 @@ public static class WorkerQueues
         _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
     };
 
+    /// <summary>The queue a job that lost its worker after it was handed out is dispatched to again.</summary>
+    public static string ForRedelivery(Job job) => job.Kind switch
+    {
+        JobKind.Generation => $"{Redelivery}_{Fold(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."))}",
+        _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
+    };
+
     /// <summary>The queues of the device server of a worker serving <paramref name="models"/>, in the order it looks at them.</summary>
     public static string[] Device(IEnumerable<string> models)
     {
         var folded = models.Select(Fold).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return [.. Gpu.SelectMany(band => folded.Select(m => $"{band}_{m}")), .. folded.Select(m => $"{Train}_{m}")];
+        return [.. new[] { Redelivery }.Concat(Gpu).SelectMany(band => folded.Select(m => $"{band}_{m}")), .. folded.Select(m => $"{Train}_{m}")];
     }
 
     /// <summary>A model name as it appears in queue names: lowercase, every character outside [a-z0-9_] as '_'.</summary>

@@ -60,6 +60,8 @@ internal static class ChaosWorkersCommand
             ["Easel__Workers__HeartbeatInterval"] = heartbeatInterval.ToString(),
             ["Easel__Workers__HeartbeatTimeout"] = heartbeatTimeout.ToString(),
             ["Easel__Workers__RecoveryInterval"] = recoveryInterval.ToString(),
+            // One libtorch thread per worker: two busy workers fill the machine's two cores, as one GPU per worker would.
+            ["OMP_NUM_THREADS"] = options.String("threads", "1"),
         };
         if (maxAttempts is { } attempts)
             environment["Easel__Workers__MaxAttempts"] = attempts.ToString(CultureInfo.InvariantCulture);

@@ -7,7 +7,7 @@ using Easel.Tools;
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]
 //                (mutated bodies to POST /v1/generations of a service it starts on loopback; exit 1 on any 5xx)
-//   chaos-workers [--jobs 30] [--kills 15] [--seed 1] [--steps 60] [--images 2] [--size 64] [--max-attempts N] [--timeout-seconds 600]
+//   chaos-workers [--jobs 30] [--kills 15] [--seed 1] [--steps 60] [--images 2] [--size 64] [--max-attempts N] [--timeout-seconds 600] [--threads 1]
 //                [--postgres CONNECTION] (default: EASEL_TEST_POSTGRES; a database of its own is created and dropped)
 return args.Length == 0 ? Usage() : args[0] switch
 {

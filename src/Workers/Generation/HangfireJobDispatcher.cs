@@ -14,12 +14,15 @@ namespace Easel.Workers.Generation;
 /// </summary>
 public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceScopeFactory scopes, TimeProvider time) : IJobDispatcher
 {
-    public string Dispatch(Job job)
+    public string Dispatch(Job job) => Enqueue(job, WorkerQueues.ForJob(job));
+
+    public string DispatchAhead(Job job) => Enqueue(job, WorkerQueues.ForRedelivery(job));
+
+    private string Enqueue(Job job, string queue)
     {
         var id = job.Kind switch
         {
-            JobKind.Generation => client.Enqueue<GenerationJobRunner>(
-                WorkerQueues.ForJob(job), runner => runner.RunAsync(job.Id, CancellationToken.None)),
+            JobKind.Generation => client.Enqueue<GenerationJobRunner>(queue, runner => runner.RunAsync(job.Id, CancellationToken.None)),
             _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
         };
         var now = time.GetUtcNowMilliseconds();

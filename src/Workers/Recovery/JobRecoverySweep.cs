@@ -18,11 +18,12 @@ namespace Easel.Workers.Recovery;
 /// process that hosts a Hangfire server:
 /// <list type="bullet">
 /// <item>a running job whose heartbeat is older than <c>HeartbeatTimeout</c> lost its worker: it is queued again and
-/// dispatched (or failed once it has had <c>MaxAttempts</c> claims);</item>
+/// dispatched ahead of the waiting jobs (or failed once it has had <c>MaxAttempts</c> claims);</item>
 /// <item>a queued job past its cancel_after is canceled;</item>
 /// <item>a queued job whose Hangfire job is <c>Processing</c> on a server that is gone (not in Hangfire's server list, or
 /// no server heartbeat for <c>HeartbeatTimeout</c>: the process was killed after it fetched the job, before it claimed
-/// the row) is dispatched again at once, instead of waiting for the storage's invisibility timeout;</item>
+/// the row) is dispatched again at once, ahead of the waiting jobs, instead of waiting for the storage's invisibility
+/// timeout;</item>
 /// <item>a queued job that Hangfire does not carry (its Hangfire job is unknown — an in-memory store that restarted —
 /// or finished while the row is still queued, or it was never dispatched) is dispatched again.</item>
 /// </list>
@@ -101,7 +102,7 @@ public sealed class JobRecoverySweep(
                 failed++;
                 continue;
             }
-            dispatcher.Dispatch(changed);
+            dispatcher.DispatchAhead(changed);
             requeued++;
         }
         return (requeued, failed);
@@ -159,7 +160,7 @@ public sealed class JobRecoverySweep(
             if (delivery.DeadServer is { } server)
                 WithdrawStaleDelivery(row.DispatchId, row.Id, $"server {server}, which fetched it, is gone");
             var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == row.Id, cancellationToken);
-            var hangfireId = dispatcher.Dispatch(job);
+            var hangfireId = delivery.DeadServer is null ? dispatcher.Dispatch(job) : dispatcher.DispatchAhead(job);
             var reason = delivery.DeadServer is { } dead ? $"was fetched by server {dead}, which is gone"
                 : row.DispatchId is null ? "was never created" : "is gone or finished";
             logger.LogWarning("Job {JobId} was queued but Hangfire job {Previous} {State}; dispatched again as {HangfireJobId}",
