@@ -29,14 +29,13 @@ namespace Easel.Workers.Recovery;
 /// </list>
 /// Each change is a conditional update on the row's version, so two sweepers in two processes never both act on one
 /// job; a duplicate dispatch would be harmless anyway (the runner's claim lets one run through). When a job is
-/// dispatched again, the Hangfire job that carried it to the lost worker is deleted: Hangfire never moves a deleted job
+/// dispatched again, the Hangfire job that carried it to the lost worker is then deleted: Hangfire never moves a deleted job
 /// to <c>Processing</c>, so when the storage hands it out again after its invisibility timeout, no worker runs it.
 /// </summary>
 public sealed class JobRecoverySweep(
     EaselDbContext db,
     IJobDispatcher dispatcher,
     JobStorage storage,
-    IBackgroundJobClient hangfire,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobRecoverySweep> logger)
@@ -96,14 +95,17 @@ public sealed class JobRecoverySweep(
                 }, cancellationToken);
             if (changed is null)
                 continue;
-            WithdrawStaleDelivery(changed.DispatchId, changed.Id, "its worker stopped sending heartbeats");
+            var stale = changed.DispatchId;
             if (gaveUp)
             {
                 failed++;
-                continue;
             }
-            dispatcher.DispatchAhead(changed);
-            requeued++;
+            else
+            {
+                dispatcher.DispatchAhead(changed);
+                requeued++;
+            }
+            WithdrawStaleDelivery(stale, changed.Id, "its worker stopped sending heartbeats");
         }
         return (requeued, failed);
     }
@@ -157,10 +159,10 @@ public sealed class JobRecoverySweep(
                     cancellationToken);
             if (claimed == 0)
                 continue;
-            if (delivery.DeadServer is { } server)
-                WithdrawStaleDelivery(row.DispatchId, row.Id, $"server {server}, which fetched it, is gone");
             var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == row.Id, cancellationToken);
             var hangfireId = delivery.DeadServer is null ? dispatcher.Dispatch(job) : dispatcher.DispatchAhead(job);
+            if (delivery.DeadServer is { } server)
+                WithdrawStaleDelivery(row.DispatchId, row.Id, $"server {server}, which fetched it, is gone");
             var reason = delivery.DeadServer is { } dead ? $"was fetched by server {dead}, which is gone"
                 : row.DispatchId is null ? "was never created" : "is gone or finished";
             logger.LogWarning("Job {JobId} was queued but Hangfire job {Previous} {State}; dispatched again as {HangfireJobId}",
@@ -215,16 +217,36 @@ public sealed class JobRecoverySweep(
 
     /// <summary>
     /// Deletes the Hangfire job that delivered this job to a lost worker, if it is still <c>Processing</c>, so that it
-    /// cannot run later; a live worker that still holds it sees its cancellation token fire.
+    /// cannot run later (Hangfire never moves a deleted job to Processing); a live worker that still holds it sees its
+    /// cancellation token fire. Written straight through a storage transaction, not through Hangfire's state changer:
+    /// that one first takes the job's state lock, and a process killed during a state change of this job (a sweeper
+    /// killed while it withdrew it) leaves that lock behind for the storage's lock timeout, 10 min with
+    /// Hangfire.PostgreSql, in which every sweep would wait on it.
     /// </summary>
     private void WithdrawStaleDelivery(string? dispatchId, Guid jobId, string reason)
     {
         if (dispatchId is null)
             return;
-        if (hangfire.ChangeState(dispatchId, new DeletedState { Reason = $"Easel job {jobId} was dispatched again: {reason}" },
-                ProcessingState.StateName))
+        try
+        {
+            using var connection = storage.GetConnection();
+            if (!string.Equals(connection.GetJobData(dispatchId)?.State, ProcessingState.StateName, StringComparison.OrdinalIgnoreCase))
+                return;
+            using var transaction = connection.CreateWriteTransaction();
+            transaction.SetJobState(dispatchId, new DeletedState { Reason = $"Easel job {jobId} was dispatched again: {reason}" });
+            transaction.ExpireJob(dispatchId, StaleDeliveryKeptFor);
+            transaction.Commit();
             logger.LogInformation("Job {JobId}: Hangfire job {HangfireJobId} deleted ({Reason})", jobId, dispatchId, reason);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The job is dispatched again already; should the stale delivery ever run, the runner's claim refuses it.
+            logger.LogWarning(e, "Job {JobId}: could not delete its stale Hangfire job {HangfireJobId}", jobId, dispatchId);
+        }
     }
+
+    /// <summary>How long a deleted stale delivery stays readable in the storage (the dashboard), as Hangfire keeps finished jobs.</summary>
+    private static readonly TimeSpan StaleDeliveryKeptFor = TimeSpan.FromDays(1);
 
     /// <summary>Re-reads the row, checks <paramref name="still"/>, applies the change with its event, saves on the version.</summary>
     private async Task<Job?> TransitionAsync(Guid id, Func<Job, bool> still, Func<Job, JobEventType> apply, CancellationToken cancellationToken)
