@@ -279,6 +279,8 @@ internal static class ChaosWorkersCommand
             Console.WriteLine($"stale Hangfire jobs:                   {stale.Count}, not deleted {notDeleted}, taken from a live worker {fromLiveWorkers}");
             Console.WriteLine($"longest wait after a worker died:      {longestWait:F1} s (bound: HeartbeatTimeout + 2 × RecoveryInterval + longest run {longestRun:F1} s = {bound:F1} s)");
             Console.WriteLine($"longest heartbeat age of a live worker: Hangfire server {_longestServerHeartbeatAge:F2} s, running job row {_longestRowHeartbeatAge:F2} s (dead after {heartbeatTimeout.TotalSeconds:F0} s)");
+            foreach (var s in stale.Where(s => s.State != "Deleted"))
+                Console.WriteLine($"  stale Hangfire job {s.HangfireId} of job {Short(s.Job)} is {s.State}, last processed by {s.Server ?? "no server"}");
             var ok = succeededOnce == ids.Count && notDeleted == 0 && fromLiveWorkers == 0 && longestWait <= bound;
             Console.WriteLine(ok ? "chaos-workers: PASS" : "chaos-workers: FAIL");
             return ok ? 0 : 1;
