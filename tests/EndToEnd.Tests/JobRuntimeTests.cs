@@ -314,7 +314,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     {
         var job = NewJob();
         var storage = Factory.Services.GetRequiredService<JobStorage>();
-        var live = storage.GetMonitoringApi().Servers().First(s => s.Queues.Contains(WorkerQueues.GpuNormal)).Name;
+        var live = storage.GetMonitoringApi().Servers().First(s => s.Queues.Any(q => q.StartsWith(WorkerQueues.GpuNormal, StringComparison.Ordinal))).Name;
         var held = CreateHangfireJob(job.Id, new ProcessingOn(live));
         job.CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
         (job.DispatchId, job.DispatchedAt) = (held, job.CreatedAt);
