@@ -293,7 +293,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
-    public async Task Queued_job_fetched_by_a_server_that_is_gone_is_dispatched_again_at_once_and_its_stale_hangfire_job_deleted()
+    public async Task Queued_job_fetched_by_a_server_that_is_gone_is_dispatched_again_and_its_stale_hangfire_job_deleted()
     {
         var job = NewJob();
         var stale = CreateHangfireJob(job.Id, new ProcessingOn($"easel-worker-device-gone-{Guid.NewGuid():N}:1:{Guid.NewGuid()}"));

@@ -22,8 +22,7 @@ namespace Easel.Workers.Recovery;
 /// <item>a queued job past its cancel_after is canceled;</item>
 /// <item>a queued job whose Hangfire job is <c>Processing</c> on a server that is gone (not in Hangfire's server list, or
 /// no server heartbeat for <c>HeartbeatTimeout</c>: the process was killed after it fetched the job, before it claimed
-/// the row) is dispatched again at once, ahead of the waiting jobs, instead of waiting for the storage's invisibility
-/// timeout;</item>
+/// the row) is dispatched again ahead of the waiting jobs, instead of waiting for the storage's invisibility timeout;</item>
 /// <item>a queued job that Hangfire does not carry (its Hangfire job is unknown — an in-memory store that restarted —
 /// or finished while the row is still queued, or it was never dispatched) is dispatched again.</item>
 /// </list>
@@ -91,6 +90,8 @@ public sealed class JobRecoverySweep(
                     job.ProgressStep = 0;
                     job.WorkerName = null;
                     job.HeartbeatAt = null;
+                    // Dispatched just below: another sweeper leaves the row alone until its new Hangfire job is recorded.
+                    job.DispatchedAt = time.GetUtcNowMilliseconds();
                     return JobEventType.Queued;
                 }, cancellationToken);
             if (changed is null)
@@ -135,7 +136,8 @@ public sealed class JobRecoverySweep(
 
     private async Task<(int Redispatched, int FromDeadServers)> RedispatchUndeliveredAsync(CancellationToken cancellationToken)
     {
-        // A row younger than this may be between its commit and its dispatch in the API.
+        // A row dispatched more recently may be between its commit and its dispatch (in the API, or a sweeper that has just
+        // queued a lost run again). A job fetched by a server that died is older than this by the time the death is seen.
         var settledBefore = time.GetUtcNowMilliseconds() - options.Value.HeartbeatTimeout;
         var queued = await db.Jobs.AsNoTracking()
             .Where(j => j.Status == JobStatus.Queued)
@@ -148,7 +150,7 @@ public sealed class JobRecoverySweep(
         foreach (var row in queued)
         {
             var delivery = Delivery(connection, row.DispatchId);
-            if (delivery.Carried || (delivery.DeadServer is null && (row.DispatchedAt ?? row.CreatedAt) >= settledBefore))
+            if (delivery.Carried || (row.DispatchedAt ?? row.CreatedAt) >= settledBefore)
                 continue;
             var now = time.GetUtcNowMilliseconds();
             var version = row.Version;
