@@ -310,6 +310,23 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Queued_job_waiting_in_a_queue_no_worker_reads_is_dispatched_to_its_model_queue_and_the_old_hangfire_job_deleted()
+    {
+        var job = NewJob();
+        // Enqueued before jobs were routed by model: the band's old queue name, which no device server lists any more.
+        var unread = CreateHangfireJob(job.Id, new EnqueuedState(WorkerQueues.GpuNormal));
+        job.CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
+        (job.DispatchId, job.DispatchedAt) = (unread, job.CreatedAt);
+
+        await InsertAsync(job);
+        var done = await UntilAsync(job.Id, j => j.IsFinished);
+
+        Assert.Equal((JobStatus.Succeeded, 1), (done.Status, done.Attempts));
+        Assert.NotEqual(unread, done.DispatchId);
+        Assert.Equal(DeletedState.StateName, HangfireState(unread));
+    }
+
+    [Fact]
     public async Task Queued_job_fetched_by_a_live_server_is_left_to_that_server()
     {
         var job = NewJob();

@@ -24,7 +24,8 @@ namespace Easel.Workers.Recovery;
 /// no server heartbeat for <c>HeartbeatTimeout</c>: the process was killed after it fetched the job, before it claimed
 /// the row) is dispatched again ahead of the waiting jobs, instead of waiting for the storage's invisibility timeout;</item>
 /// <item>a queued job that Hangfire does not carry (its Hangfire job is unknown — an in-memory store that restarted —
-/// or finished while the row is still queued, or it was never dispatched) is dispatched again.</item>
+/// or finished while the row is still queued, or it was never dispatched, or it waits in a queue that is not its model's:
+/// enqueued before jobs were routed by model, which no worker reads any more) is dispatched again.</item>
 /// </list>
 /// Each change is a conditional update on the row's version, so two sweepers in two processes never both act on one
 /// job; a duplicate dispatch would be harmless anyway (the runner's claim lets one run through). When a job is
@@ -141,7 +142,7 @@ public sealed class JobRecoverySweep(
         var settledBefore = time.GetUtcNowMilliseconds() - options.Value.HeartbeatTimeout;
         var queued = await db.Jobs.AsNoTracking()
             .Where(j => j.Status == JobStatus.Queued)
-            .Select(j => new { j.Id, j.DispatchId, j.Version, j.DispatchedAt, j.CreatedAt })
+            .Select(j => new { j.Id, j.DispatchId, j.Version, j.DispatchedAt, j.CreatedAt, j.Kind, j.Model, j.Priority })
             .ToListAsync(cancellationToken);
         if (queued.Count == 0)
             return (0, 0);
@@ -149,7 +150,9 @@ public sealed class JobRecoverySweep(
         using var connection = storage.GetConnection();
         foreach (var row in queued)
         {
-            var delivery = Delivery(connection, row.DispatchId);
+            var routed = new Job { Id = row.Id, Kind = row.Kind, Model = row.Model, Priority = row.Priority };
+            var delivery = Delivery(connection, row.DispatchId,
+                row.Model is null ? null : [WorkerQueues.ForJob(routed), WorkerQueues.ForRedelivery(routed)]);
             if (delivery.Carried || (row.DispatchedAt ?? row.CreatedAt) >= settledBefore)
                 continue;
             var now = time.GetUtcNowMilliseconds();
@@ -165,7 +168,10 @@ public sealed class JobRecoverySweep(
             var hangfireId = delivery.DeadServer is null ? dispatcher.Dispatch(job) : dispatcher.DispatchAhead(job);
             if (delivery.DeadServer is { } server)
                 WithdrawStaleDelivery(row.DispatchId, row.Id, $"server {server}, which fetched it, is gone");
+            if (delivery.UnreadQueue is { } unread)
+                WithdrawStaleDelivery(row.DispatchId, row.Id, $"it waits in queue {unread}, which no worker reads");
             var reason = delivery.DeadServer is { } dead ? $"was fetched by server {dead}, which is gone"
+                : delivery.UnreadQueue is { } queue ? $"waits in queue {queue}, not its model's"
                 : row.DispatchId is null ? "was never created" : "is gone or finished";
             logger.LogWarning("Job {JobId} was queued but Hangfire job {Previous} {State}; dispatched again as {HangfireJobId}",
                 job.Id, row.DispatchId ?? "(none)", reason, hangfireId);
@@ -183,15 +189,19 @@ public sealed class JobRecoverySweep(
     /// <param name="Carried">it will deliver it: enqueued, scheduled, or processing on a live server</param>
     /// <param name="DeadServer">it is processing on this server, which is gone: no worker will run it before the
     /// storage's invisibility timeout</param>
-    private readonly record struct HangfireDelivery(bool Carried, string? DeadServer);
+    /// <param name="UnreadQueue">it is enqueued on this queue, which is not one of the job's (no worker listens to it)</param>
+    private readonly record struct HangfireDelivery(bool Carried, string? DeadServer, string? UnreadQueue = null);
 
-    private HangfireDelivery Delivery(Hangfire.Storage.IStorageConnection connection, string? dispatchId)
+    private HangfireDelivery Delivery(Hangfire.Storage.IStorageConnection connection, string? dispatchId, string[]? jobQueues)
     {
         if (dispatchId is null)
             return new(false, null);
         var data = connection.GetJobData(dispatchId);
         if (data is null || (data.State is { } state && FinalStates.Contains(state)))
             return new(false, null);
+        if (string.Equals(data.State, EnqueuedState.StateName, StringComparison.OrdinalIgnoreCase) && jobQueues is not null
+            && connection.GetStateData(dispatchId)?.Data is { } enqueued && enqueued.TryGetValue("Queue", out var queue) && !jobQueues.Contains(queue, StringComparer.Ordinal))
+            return new(false, null, queue);
         if (!string.Equals(data.State, ProcessingState.StateName, StringComparison.OrdinalIgnoreCase))
             return new(true, null);
         var processing = connection.GetStateData(dispatchId);
@@ -232,7 +242,10 @@ public sealed class JobRecoverySweep(
         try
         {
             using var connection = storage.GetConnection();
-            if (!string.Equals(connection.GetJobData(dispatchId)?.State, ProcessingState.StateName, StringComparison.OrdinalIgnoreCase))
+            // Processing on a lost server, or enqueued on a queue no worker reads; any other state has moved on meanwhile.
+            if (connection.GetJobData(dispatchId)?.State is not { } state
+                || !(state.Equals(ProcessingState.StateName, StringComparison.OrdinalIgnoreCase)
+                     || state.Equals(EnqueuedState.StateName, StringComparison.OrdinalIgnoreCase)))
                 return;
             using var transaction = connection.CreateWriteTransaction();
             transaction.SetJobState(dispatchId, new DeletedState { Reason = $"Easel job {jobId} was dispatched again: {reason}" });
