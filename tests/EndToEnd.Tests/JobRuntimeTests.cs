@@ -327,6 +327,30 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     }
 
     [Fact]
+    public async Task Queued_job_waiting_long_in_its_own_model_queue_is_left_there()
+    {
+        // A model no server of this host serves: its job stays enqueued on its own queue however long it waits.
+        var job = Job.Create(JobKind.Generation, new GenerationParameters("a red circle", "", "elsewhere", 64, 64, 2, 7.5, 42, "ddim", 1),
+            DateTimeOffset.UtcNow.AddHours(-1));
+        await InsertAsync(job);
+        var enqueued = Factory.Services.GetRequiredService<IJobDispatcher>().Dispatch(job);
+        await Factory.WithDbAsync(db => db.Jobs.Where(j => j.Id == job.Id)
+            .ExecuteUpdateAsync(u => u.SetProperty(j => j.DispatchedAt, DateTimeOffset.UtcNow.AddHours(-1))));
+
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var sweep = scope.ServiceProvider.GetRequiredService<JobRecoverySweep>();
+            for (var i = 0; i < 3; i++)
+                Assert.Equal(0, (await sweep.RunOnceAsync(CancellationToken.None)).Redispatched);
+        }
+
+        Assert.Equal((JobStatus.Queued, enqueued), ((await JobAsync(job.Id)).Status, (await JobAsync(job.Id)).DispatchId));
+        Assert.Equal(EnqueuedState.StateName, HangfireState(enqueued));
+        await Factory.WithDbAsync(db => db.Jobs.Where(j => j.Id == job.Id).ExecuteDeleteAsync());
+        Factory.Services.GetRequiredService<IBackgroundJobClient>().Delete(enqueued);
+    }
+
+    [Fact]
     public async Task Queued_job_fetched_by_a_live_server_is_left_to_that_server()
     {
         var job = NewJob();

@@ -199,8 +199,9 @@ public sealed class JobRecoverySweep(
         var data = connection.GetJobData(dispatchId);
         if (data is null || (data.State is { } state && FinalStates.Contains(state)))
             return new(false, null);
+        // Hangfire 1.8 enqueues on the job's own queue when it has one (what the dispatcher sets), else on the state's.
         if (string.Equals(data.State, EnqueuedState.StateName, StringComparison.OrdinalIgnoreCase) && jobQueues is not null
-            && connection.GetStateData(dispatchId)?.Data is { } enqueued && enqueued.TryGetValue("Queue", out var queue) && !jobQueues.Contains(queue, StringComparer.Ordinal))
+            && (data.Job?.Queue ?? StateQueue(connection, dispatchId)) is { } queue && !jobQueues.Contains(queue, StringComparer.Ordinal))
             return new(false, null, queue);
         if (!string.Equals(data.State, ProcessingState.StateName, StringComparison.OrdinalIgnoreCase))
             return new(true, null);
@@ -209,6 +210,9 @@ public sealed class JobRecoverySweep(
             return new(true, null);
         return new(false, serverId);
     }
+
+    private static string? StateQueue(Hangfire.Storage.IStorageConnection connection, string dispatchId) =>
+        connection.GetStateData(dispatchId)?.Data is { } data && data.TryGetValue("Queue", out var queue) ? queue : null;
 
     /// <summary>
     /// Whether the Hangfire server is in the storage's server list with a heartbeat younger than <c>HeartbeatTimeout</c>.
