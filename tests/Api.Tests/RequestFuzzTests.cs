@@ -17,12 +17,7 @@ public abstract class RequestFuzzTests<TFactory>(TFactory factory) : ApiTestBase
 
         var report = await RequestFuzzer.RunAsync(seed: 1, count: 200, async fuzzCase =>
         {
-            var content = new ByteArrayContent(fuzzCase.Body);
-            if (fuzzCase.ContentType is not null)
-                content.Headers.TryAddWithoutValidation("Content-Type", fuzzCase.ContentType);
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
-            if (fuzzCase.IdempotencyKey is not null)
-                request.Headers.Add("Idempotency-Key", fuzzCase.IdempotencyKey);
+            using var request = fuzzCase.ToHttpRequest();
             using var response = await Client.SendAsync(request);
             return new FuzzAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsStringAsync());
         });

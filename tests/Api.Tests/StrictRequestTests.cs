@@ -190,7 +190,7 @@ public abstract class StrictRequestTests<TFactory>(TFactory factory) : ApiTestBa
         var body = ValidRequest();
         body.Remove("width");
         body.Remove("height");
-        body["image"] = Convert.ToBase64String(PngWithCompressedText(TestImages.Png(), inflatedBytes: 128 << 20));
+        body["image"] = Convert.ToBase64String(Easel.Tools.Fuzzing.RequestMutator.PngWithCompressedText(TestImages.Png(), inflatedBytes: 128 << 20));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
         var response = await PostGenerationAsync(body);
@@ -221,37 +221,6 @@ public abstract class StrictRequestTests<TFactory>(TFactory factory) : ApiTestBa
         var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "webhook");
 
         Assert.Contains("Easel:Webhooks:AllowPrivateTargets", Message(errors, "webhook"));
-    }
-
-    /// <summary>A PNG with a zTXt chunk after IHDR whose deflated zeros inflate to <paramref name="inflatedBytes"/>.</summary>
-    private static byte[] PngWithCompressedText(byte[] png, int inflatedBytes)
-    {
-        using var compressed = new MemoryStream();
-        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var zeros = new byte[1 << 20];
-            for (var written = 0; written < inflatedBytes; written += zeros.Length)
-                zlib.Write(zeros);
-        }
-        byte[] data = [.. "Comment"u8, 0, 0, .. compressed.ToArray()];
-        var chunk = new byte[12 + data.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(chunk, data.Length);
-        "zTXt"u8.CopyTo(chunk.AsSpan(4));
-        data.CopyTo(chunk, 8);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + data.Length), Crc32(chunk.AsSpan(4, 4 + data.Length)));
-        return [.. png.Take(33), .. chunk, .. png.Skip(33)];
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var bit = 0; bit < 8; bit++)
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
     }
 }
 

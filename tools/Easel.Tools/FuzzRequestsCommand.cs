@@ -137,12 +137,7 @@ internal static class FuzzRequestsCommand
 
     private static async Task<FuzzAnswer> SendAsync(HttpClient client, FuzzCase fuzzCase)
     {
-        var content = new ByteArrayContent(fuzzCase.Body);
-        if (fuzzCase.ContentType is not null)
-            content.Headers.TryAddWithoutValidation("Content-Type", fuzzCase.ContentType);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
-        if (fuzzCase.IdempotencyKey is not null)
-            request.Headers.Add("Idempotency-Key", fuzzCase.IdempotencyKey);
+        using var request = fuzzCase.ToHttpRequest();
         try
         {
             using var response = await client.SendAsync(request);

@@ -16,6 +16,18 @@ namespace Easel.Tools.Fuzzing;
 public sealed record FuzzCase(string Kind, string? ContentType, byte[] Body, int DeclaredExtraBytes = 0)
 {
     public string? IdempotencyKey { get; init; }
+
+    /// <summary>The case as an HTTP request (the content type exactly as given, valid or not).</summary>
+    public HttpRequestMessage ToHttpRequest()
+    {
+        var content = new ByteArrayContent(Body);
+        if (ContentType is not null)
+            content.Headers.TryAddWithoutValidation("Content-Type", ContentType);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
+        if (IdempotencyKey is not null)
+            request.Headers.Add("Idempotency-Key", IdempotencyKey);
+        return request;
+    }
 }
 
 /// <summary>
@@ -293,13 +305,16 @@ public sealed class RequestMutator(int seed)
     }
 
     /// <summary>A valid PNG with a zTXt chunk of 64 KiB that inflates to 64 MiB (a metadata decompression bomb).</summary>
-    private byte[] PngWithTextBomb()
+    private byte[] PngWithTextBomb() => PngWithCompressedText(_png, inflatedBytes: 64 << 20);
+
+    /// <summary><paramref name="png"/> with a zTXt chunk after IHDR whose deflated zeros inflate to <paramref name="inflatedBytes"/>.</summary>
+    public static byte[] PngWithCompressedText(byte[] png, int inflatedBytes)
     {
         using var compressed = new MemoryStream();
         using (var zlib = new ZLibStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true))
         {
             var zeros = new byte[1 << 20];
-            for (var i = 0; i < 64; i++)
+            for (var written = 0; written < inflatedBytes; written += zeros.Length)
                 zlib.Write(zeros);
         }
         var data = new List<byte>();
@@ -308,7 +323,7 @@ public sealed class RequestMutator(int seed)
         data.Add(0); // compression method: deflate
         data.AddRange(compressed.ToArray());
         var chunk = Chunk("zTXt", [.. data]);
-        return [.. _png.Take(33), .. chunk, .. _png.Skip(33)];
+        return [.. png.Take(33), .. chunk, .. png.Skip(33)];
     }
 
     private static byte[] Chunk(string type, byte[] data)
