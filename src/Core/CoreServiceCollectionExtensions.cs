@@ -67,6 +67,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<WebhookOutboxInterceptor>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddSingleton<ILocalModels, ConfiguredModels>();
+        services.AddSingleton<LocalWorkerRegistrations>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.

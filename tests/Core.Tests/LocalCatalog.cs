@@ -11,6 +11,7 @@ internal static class LocalCatalog
         new ConfiguredModels(Microsoft.Extensions.Options.Options.Create(models)),
         Microsoft.Extensions.Options.Options.Create(models),
         Microsoft.Extensions.Options.Options.Create(new WorkerOptions()),
+        new LocalWorkerRegistrations(),
         new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>(),
         TimeProvider.System);
 }

@@ -46,6 +46,7 @@ public sealed class ModelCatalog(
     ILocalModels local,
     IOptions<ModelsOptions> configured,
     IOptions<WorkerOptions> workers,
+    LocalWorkerRegistrations runningHere,
     IServiceScopeFactory scopes,
     TimeProvider time) : IModelCatalog
 {
@@ -93,7 +94,7 @@ public sealed class ModelCatalog(
         var workerDefaults = new HashSet<string>(StringComparer.Ordinal);
         foreach (var group in registered.SelectMany(w => w.Models.Select(m => (Worker: w, Model: m))).GroupBy(r => r.Model.Name))
         {
-            var live = group.Where(r => r.Worker.IsLive(now, timeout)).OrderBy(r => r.Worker.Id, StringComparer.Ordinal).ToList();
+            var live = group.Where(r => runningHere.IsRunning(r.Worker.Id) || r.Worker.IsLive(now, timeout)).OrderBy(r => r.Worker.Id, StringComparer.Ordinal).ToList();
             // A live worker's description; else the latest one seen, so a model whose workers are all gone is still known.
             var source = live.Count > 0 ? live[0] : group.OrderByDescending(r => r.Worker.HeartbeatAt).First();
             byName[group.Key] = source.Model.ToInfo(live.Select(r => r.Worker.Id).ToList());

@@ -8,7 +8,7 @@ namespace Easel.Core.Models;
 /// </summary>
 public sealed class WorkerRecord
 {
-    /// <summary>Host name and process id (<c>host:pid</c>), the same name jobs record in <c>worker_name</c>.</summary>
+    /// <summary><c>host:pid:suffix</c>: the <c>host:pid</c> jobs record in <c>worker_name</c>, and a suffix per registration.</summary>
     public string Id { get; set; } = "";
 
     /// <summary><c>worker</c> (the worker executable) or <c>api</c> (a worker inside the API process).</summary>
@@ -93,4 +93,20 @@ public sealed class WorkerModel
     public ModelInfo ToInfo(IReadOnlyList<string> liveWorkers) => new(Name, Path, Family, Inpainting, IsDefault, Problem, VaeScaleFactor,
         SampleSize, Format, new ModelDefaults(DefaultWidth, DefaultHeight, DefaultSteps, DefaultGuidanceScale, DefaultScheduler),
         Workers: liveWorkers);
+}
+
+/// <summary>
+/// The worker registrations of this process that are running now. The catalogue counts them as live whatever their row's
+/// heartbeat says: a process that is itself answering the request knows its own worker is there, even when a busy CPU
+/// delayed the heartbeat write (the embedded mode never refuses its own models for that).
+/// </summary>
+public sealed class LocalWorkerRegistrations
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
+
+    public void Started(string workerId) => _running[workerId] = 0;
+
+    public void Stopping(string workerId) => _running.TryRemove(workerId, out _);
+
+    public bool IsRunning(string workerId) => _running.ContainsKey(workerId);
 }

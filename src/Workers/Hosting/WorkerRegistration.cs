@@ -21,6 +21,7 @@ namespace Easel.Workers.Hosting;
 public sealed class WorkerRegistration(
     IServiceScopeFactory scopes,
     ILocalModels models,
+    LocalWorkerRegistrations runningHere,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<WorkerRegistration> logger,
@@ -32,18 +33,23 @@ public sealed class WorkerRegistration(
     private readonly CancellationTokenSource _stopping = new();
     private Task? _heartbeats;
 
-    /// <summary>The id of this process's row: the name running jobs record as their worker.</summary>
-    public static string WorkerId => GenerationJobRunner.WorkerName;
+    /// <summary>
+    /// The id of this registration's row: the name running jobs record as their worker (<c>host:pid</c>) and a suffix of
+    /// its own, so that two hosts in one process (test hosts; an API beside a worker) never take each other's row.
+    /// </summary>
+    public string WorkerId { get; } = $"{GenerationJobRunner.WorkerName}:{Guid.NewGuid().ToString("N")[..8]}";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await RegisterAsync(cancellationToken);
+        runningHere.Started(WorkerId);
         logger.LogInformation("Registered worker {Worker} serving {Models}", WorkerId, string.Join(", ", models.Models.Select(m => m.Name)));
         _heartbeats = BeatAsync(_stopping.Token);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        runningHere.Stopping(WorkerId);
         await _stopping.CancelAsync();
         if (_heartbeats is not null)
             await _heartbeats;
@@ -62,7 +68,7 @@ public sealed class WorkerRegistration(
         }
     }
 
-    /// <summary>Replaces this process's rows (a restarted container keeps its host name and may reuse the pid).</summary>
+    /// <summary>Writes this registration's rows, and removes those not heard from for <see cref="ForgetAfter"/>.</summary>
     private async Task RegisterAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
