@@ -88,6 +88,11 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         };
     }
 
+    /// <summary>What <c>POST /v1/jobs/{id}/cancel</c> does to a running job: it writes the request; the worker reads it.</summary>
+    private Task RequestCancelAsync(Guid id) =>
+        Factory.WithDbAsync(db => db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(s => s
+            .SetProperty(j => j.CancelRequestedAt, DateTimeOffset.UtcNow).SetProperty(j => j.Version, Guid.NewGuid())));
+
     private async Task<Guid> SubmitAsync(Action<System.Text.Json.Nodes.JsonObject>? change = null)
     {
         var body = ValidRequest();
@@ -206,10 +211,8 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         var running = await UntilAsync(id, j => j.Status == JobStatus.Running && j.ProgressStep >= 2 || j.IsFinished);
         Assert.Equal(JobStatus.Running, running.Status);
 
-        // What POST /v1/jobs/{id}/cancel does to a running job: it writes the request; the worker reads it.
         var requestedAt = Stopwatch.StartNew();
-        await Factory.WithDbAsync(db => db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(s => s
-            .SetProperty(j => j.CancelRequestedAt, DateTimeOffset.UtcNow).SetProperty(j => j.Version, Guid.NewGuid())));
+        await RequestCancelAsync(id);
         var stepAtRequest = (await JobAsync(id)).ProgressStep;
         var canceled = await UntilAsync(id, j => j.IsFinished);
 
@@ -401,12 +404,14 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     [Fact]
     public async Task Waiting_jobs_start_in_priority_order_high_then_normal_then_low()
     {
-        var blocker = await SubmitAsync(b => b["steps"] = 30);
+        // A long blocker, canceled once the three wait behind it: the order does not hang on how fast this machine is.
+        var blocker = await SubmitAsync(b => b["steps"] = 150);
         await UntilAsync(blocker, j => j.Status == JobStatus.Running || j.IsFinished);
         var low = await SubmitAsync(b => b["priority"] = -1);
         var normal = await SubmitAsync();
         var high = await SubmitAsync(b => b["priority"] = 1);
         Assert.Equal(JobStatus.Running, (await JobAsync(blocker)).Status); // all three waited behind it
+        await RequestCancelAsync(blocker);
 
         var started = new List<(Guid Id, DateTimeOffset At)>();
         foreach (var id in new[] { low, normal, high })
