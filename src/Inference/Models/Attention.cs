@@ -84,11 +84,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
     }
 
     public override Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates) =>
-        Processor.Process(this, hiddenStates, encoderHiddenStates, null);
+        Processor.Process(this, hiddenStates, encoderHiddenStates, null, null);
 
-    /// <summary>Runs the processor with an attention mask (additive bias).</summary>
-    public Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask) =>
-        Processor.Process(this, hiddenStates, encoderHiddenStates, attentionMask);
+    /// <summary>Runs the processor with an attention mask (additive bias) and the UNet call's context.</summary>
+    public Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask, AttentionContext? context = null) =>
+        Processor.Process(this, hiddenStates, encoderHiddenStates, attentionMask, context);
 
     /// <summary>(B, N, h·d) → (B·h, N, d).</summary>
     public Tensor HeadToBatchDim(Tensor x)

@@ -11,7 +11,7 @@ public class AttnProcessor : IAttentionProcessor
 {
     public static readonly AttnProcessor Instance = new();
 
-    public virtual Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask)
+    public virtual Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask, AttentionContext? context)
     {
         using var scope = torch.NewDisposeScope();
         var residual = hiddenStates;
@@ -27,16 +27,16 @@ public class AttnProcessor : IAttentionProcessor
             x = groupNorm.call(x.transpose(1, 2)).transpose(1, 2); // (B, N, C)
 
         var query = attention.ToQ.call(x); // (B, N, inner)
-        var context = encoderHiddenStates ?? x; // (B, M, C')
-        var key = attention.ToK.call(context); // (B, M, inner)
-        var value = attention.ToV.call(context); // (B, M, inner)
+        var keyValueSource = encoderHiddenStates ?? x; // (B, M, C')
+        var key = attention.ToK.call(keyValueSource); // (B, M, inner)
+        var value = attention.ToV.call(keyValueSource); // (B, M, inner)
 
         query = attention.HeadToBatchDim(query); // (B·h, N, d)
         key = attention.HeadToBatchDim(key); // (B·h, M, d)
         value = attention.HeadToBatchDim(value); // (B·h, M, d)
 
         var probs = attention.GetAttentionScores(query, key, attentionMask); // (B·h, N, M)
-        probs = OnAttentionProbabilities(attention, probs);
+        probs = OnAttentionProbabilities(attention, probs, context);
         var output = torch.bmm(probs, value); // (B·h, N, d)
         output = attention.BatchToHeadDim(output); // (B, N, inner)
         output = attention.OutputProjection(output); // (B, N, C)
@@ -54,5 +54,5 @@ public class AttnProcessor : IAttentionProcessor
     /// Hook for subclasses that observe or edit the attention probabilities (B·heads, N, M) before
     /// they weight the values; returns them unchanged by default.
     /// </summary>
-    protected virtual Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities) => probabilities;
+    protected virtual Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities, AttentionContext? context) => probabilities;
 }

@@ -40,11 +40,14 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
 
     /// <param name="x">(B, N, dim)</param>
     /// <param name="encoderHiddenStates">(B, M, cross_attention_dim)</param>
-    public override Tensor forward(Tensor x, Tensor? encoderHiddenStates)
+    public override Tensor forward(Tensor x, Tensor? encoderHiddenStates) => forward(x, encoderHiddenStates, null);
+
+    /// <param name="context">The UNet call's context, handed to both attention calls.</param>
+    public Tensor forward(Tensor x, Tensor? encoderHiddenStates, AttentionContext? context)
     {
         using var scope = torch.NewDisposeScope();
-        x = attn1.call(norm1.call(x), _onlyCrossAttention ? encoderHiddenStates : null) + x; // (B, N, dim)
-        x = attn2.call(norm2.call(x), encoderHiddenStates) + x; // (B, N, dim)
+        x = attn1.forward(norm1.call(x), _onlyCrossAttention ? encoderHiddenStates : null, null, context) + x; // (B, N, dim)
+        x = attn2.forward(norm2.call(x), encoderHiddenStates, null, context) + x; // (B, N, dim)
         x = ff.call(norm3.call(x)) + x; // (B, N, dim)
         return x.MoveToOuterDisposeScope();
     }

@@ -15,6 +15,7 @@ public interface IAttentionProcessor
     /// <param name="hiddenStates">Queries' source: (B, N, C) or, for VAE-style attention, (B, C, H, W).</param>
     /// <param name="encoderHiddenStates">Keys'/values' source (B, M, C') for cross-attention; null for self-attention.</param>
     /// <param name="attentionMask">Optional additive bias broadcastable to (B·heads, N, M).</param>
+    /// <param name="context">The UNet call's step and request inputs; null outside a UNet call (e.g. in the VAE).</param>
     /// <returns>A tensor shaped like <paramref name="hiddenStates"/>.</returns>
-    Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask);
+    Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask, AttentionContext? context);
 }

@@ -15,7 +15,7 @@ public sealed class SdpaAttnProcessor : IAttentionProcessor
 {
     public static readonly SdpaAttnProcessor Instance = new();
 
-    public Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask)
+    public Tensor Process(Attention attention, Tensor hiddenStates, Tensor? encoderHiddenStates, Tensor? attentionMask, AttentionContext? context)
     {
         using var scope = torch.NewDisposeScope();
         var residual = hiddenStates;
@@ -33,9 +33,9 @@ public sealed class SdpaAttnProcessor : IAttentionProcessor
         var b = x.shape[0];
         var heads = attention.Heads;
         var query = attention.ToQ.call(x); // (B, N, inner)
-        var context = encoderHiddenStates ?? x; // (B, M, C')
-        var key = attention.ToK.call(context); // (B, M, inner)
-        var value = attention.ToV.call(context); // (B, M, inner)
+        var keyValueSource = encoderHiddenStates ?? x; // (B, M, C')
+        var key = attention.ToK.call(keyValueSource); // (B, M, inner)
+        var value = attention.ToV.call(keyValueSource); // (B, M, inner)
         var inner = key.shape[2];
         var headDim = inner / heads;
         Tensor Heads(Tensor t) => t.view(b, -1, heads, headDim).transpose(1, 2); // (B, h, N|M, d)

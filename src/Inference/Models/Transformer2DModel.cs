@@ -47,7 +47,10 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor?, Tensor>
 
     /// <param name="x">(B, C, H, W)</param>
     /// <param name="encoderHiddenStates">(B, M, cross_attention_dim)</param>
-    public override Tensor forward(Tensor x, Tensor? encoderHiddenStates)
+    public override Tensor forward(Tensor x, Tensor? encoderHiddenStates) => forward(x, encoderHiddenStates, null);
+
+    /// <param name="context">The UNet call's context, handed to every transformer block.</param>
+    public Tensor forward(Tensor x, Tensor? encoderHiddenStates, AttentionContext? context)
     {
         using var scope = torch.NewDisposeScope();
         var (b, h, w) = (x.shape[0], x.shape[2], x.shape[3]);
@@ -67,7 +70,7 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor?, Tensor>
             inner = hidden.shape[2];
         }
         foreach (var block in transformer_blocks)
-            hidden = block.call(hidden, encoderHiddenStates); // (B, HW, inner)
+            hidden = block.forward(hidden, encoderHiddenStates, context); // (B, HW, inner)
         if (!_linear)
         {
             hidden = hidden.reshape(b, h, w, inner).permute(0, 3, 1, 2).contiguous(); // (B, inner, H, W)

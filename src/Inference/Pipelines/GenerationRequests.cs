@@ -38,6 +38,12 @@ public abstract record GenerationRequest(
 
     /// <summary>Overrides the scheduler's timestep_spacing ("leading", "trailing", "linspace"); Turbo models want "trailing".</summary>
     public string? TimestepSpacing { get; init; }
+
+    /// <summary>
+    /// The methods this request runs with (ControlNet, Attend-and-Excite, …), hooked into the denoising loop in this order
+    /// after the hooks of the request's kind. A latent initialiser among them replaces the kind's own.
+    /// </summary>
+    public IReadOnlyList<Denoising.IDenoisingExtension> Extensions { get; init; } = [];
 }
 
 /// <summary>Which generators a batch's noise comes from.</summary>

@@ -10,7 +10,7 @@ namespace Easel.Inference.Pipelines;
 /// The conditioning of one denoising run, batch-first with the unconditional half first when guidance is on:
 /// cross-attention states (B, 77, D) and, for SDXL, the added text_time conditions.
 /// </summary>
-internal sealed record PromptEmbeddings(Tensor HiddenStates, AddedConditions? Added) : IDisposable
+public sealed record PromptEmbeddings(Tensor HiddenStates, AddedConditions? Added) : IDisposable
 {
     public UNetConditioning? UNetConditioning => Added is null ? null : new UNetConditioning(Added: Added);
 

@@ -4,6 +4,7 @@ using Easel.Inference.Loading.SingleFile;
 using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Models.Vae;
+using Easel.Inference.Pipelines.Denoising;
 using Easel.Inference.Runtime;
 using Easel.Inference.Schedulers;
 using Easel.Inference.Text;
@@ -16,8 +17,9 @@ namespace Easel.Inference.Pipelines;
 /// Latent diffusion (Rombach et al. 2022) for SD 1.x, SD 2.x and SDXL, loaded from a diffusers folder or a single file:
 /// text-to-image, image-to-image (SDEdit) and inpainting, with classifier-free guidance (Ho &amp; Salimans 2022).
 /// The families differ only in how prompts become UNet conditioning (<see cref="IPromptConditioner"/>); the
-/// tasks differ only in how the starting latents and timesteps are prepared and in two loop hooks. There is
-/// one denoising loop (<see cref="Denoise"/>).
+/// tasks differ only in how the starting latents and timesteps are prepared (<see cref="ILatentInitializer"/>) and in
+/// the hooks those bring. There is one denoising loop (<see cref="Denoise"/>); methods plug into it as
+/// <see cref="IDenoisingExtension"/>s of a request.
 /// </summary>
 public sealed class StableDiffusionPipeline : IDiffusionPipeline
 {
@@ -51,6 +53,12 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     public bool IsInpaintingModel => _unet.Config.InChannels == 2 * LatentChannels + 1;
 
     public int VaeScaleFactor => _vae.Config.ScaleFactor;
+
+    /// <summary>The denoising UNet, for methods that read its config or call it themselves (ControlNet's from_unet, trainers).</summary>
+    public UNet2DConditionModel UNet => _unet;
+
+    /// <summary>The autoencoder, for methods that encode, decode or tune it (Blended Latent Diffusion's decoder optimisation).</summary>
+    public AutoencoderKL Vae => _vae;
 
     private int LatentChannels => _vae.Config.LatentChannels;
 
@@ -214,7 +222,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         CancellationToken cancellationToken = default)
     {
         Validate(request);
-        using var inference = torch.inference_mode();
+        // no_grad rather than inference_mode: an extension may enable gradients for its own step (Attend-and-Excite).
+        using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         using var scheduler = CreateScheduler(request); // owns its schedules; disposed with the request
         var latents = GenerateLatents(request, scheduler, CreateNoiseSource(request), null, progress, cancellationToken);
@@ -242,8 +251,9 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     };
 
     /// <summary>
-    /// Prepares the starting latents and timesteps of <paramref name="request"/>, denoises, and returns the final
-    /// latents (before they are divided by the VAE scaling factor). Draw order from <paramref name="noise"/>, as
+    /// Prepares the starting latents and timesteps of <paramref name="request"/> (its kind's <see cref="ILatentInitializer"/>,
+    /// or the one among <see cref="GenerationRequest.Extensions"/>), denoises with the request's extensions, and returns the
+    /// final latents (before they are divided by the VAE scaling factor). Draw order from <paramref name="noise"/>, as
     /// diffusers: text-to-image — x_T, then the scheduler's; image-to-image — the image posterior sample, the
     /// noise added at the first timestep, then the scheduler's; inpainting — the image posterior sample (ordinary
     /// UNets, or strength &lt; 1), the starting noise, the masked-image posterior sample, then the scheduler's. The
@@ -258,166 +268,156 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         Validate(request);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var device = Placement.Device;
         var count = request.NumImages;
         var (height, width) = OutputSize(request);
         long[] latentShape = [count, LatentChannels, height / VaeScaleFactor, width / VaeScaleFactor];
-        Tensor StartNoise() => (initialNoise ?? noise.Next(latentShape, float32, device)).to(float32).to(device);
 
         var guidance = request.GuidanceScale > 1.0;
         using var prompt = _conditioner.Encode(request, count, guidance, height, width);
         scheduler.SetTimesteps(request.Steps);
 
-        Tensor latents, timesteps;
-        var hooks = new DenoisingHooks();
-        switch (request)
-        {
-            case TextToImageRequest:
-                timesteps = scheduler.Timesteps;
-                latents = StartNoise() * scheduler.InitNoiseSigma; // x_T ~ N(0, σ_max² I)
-                break;
-
-            case ImageToImageRequest r:
-            {
-                // SDEdit: x_0 = E(image), then x_t0 ~ q(x_t0 | x_0) at the first of the last int(N·strength) timesteps.
-                timesteps = StrengthTimesteps(scheduler, r.Steps, r.Strength);
-                var imageLatents = EncodeImage(r.Image.ToRgbTensor(device) * 2 - 1, noise, count);
-                latents = scheduler.AddNoise(imageLatents, StartNoise(), timesteps[..1].repeat(count));
-                break;
-            }
-
-            case InpaintRequest r:
-            {
-                timesteps = StrengthTimesteps(scheduler, r.Steps, r.Strength);
-                var fromPureNoise = r.Strength >= 1.0;
-                var image = r.Image.ToRgbTensor(device) * 2 - 1; // (1, 3, H, W) in [-1, 1]
-                var mask = (r.Mask.ToGrayTensor(device) >= 0.5).to(float32); // (1, 1, H, W), 1 = repaint
-                var imageLatents = !IsInpaintingModel || !fromPureNoise ? EncodeImage(image, noise, count) : null;
-                var start = StartNoise();
-                latents = fromPureNoise ? start * scheduler.InitNoiseSigma : scheduler.AddNoise(imageLatents!, start, timesteps[..1].repeat(count));
-                var maskedImageLatents = EncodeImage(image * (mask < 0.5), noise, count); // diffusers encodes it for every UNet
-                var latentMask = nn.functional.interpolate(mask, [latentShape[2], latentShape[3]], mode: InterpolationMode.Nearest).repeat(count, 1, 1, 1);
-                hooks = IsInpaintingModel
-                    ? InpaintingUNetInputs(latentMask, maskedImageLatents, guidance)
-                    : BlendUnderMask(scheduler, timesteps, latentMask, imageLatents!, start);
-                break;
-            }
-
-            default:
-                throw new NotSupportedException($"Unknown request kind {request.GetType().Name}.");
-        }
-        return Denoise(prompt, scheduler, timesteps, latents, noise, request, hooks, progress, cancellationToken).MoveToOuterDisposeScope();
+        var initializer = request.Extensions.OfType<ILatentInitializer>().LastOrDefault() ?? InitializerFor(request);
+        var start = initializer.Initialize(new DenoisingSetup(this, request, scheduler, noise, latentShape, initialNoise, guidance));
+        IReadOnlyList<IDenoisingExtension> extensions = [.. start.Extensions, .. request.Extensions];
+        if (progress is not null)
+            extensions = [.. extensions, new ProgressReports(progress, new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor))];
+        using var processors = InstallAttentionProcessors(extensions);
+        return Denoise(prompt, scheduler, start.Timesteps, start.Latents, noise, request, extensions, cancellationToken).MoveToOuterDisposeScope();
     }
 
+    private static ILatentInitializer InitializerFor(GenerationRequest request) => request switch
+    {
+        TextToImageRequest => TextToImageLatents.Instance,
+        ImageToImageRequest r => new ImageToImageLatents(r.Image, r.Strength),
+        InpaintRequest r => new InpaintLatents(r.Image, r.Mask, r.Strength),
+        _ => throw new NotSupportedException($"Unknown request kind {request.GetType().Name}."),
+    };
+
     /// <summary>The UNet conditioning for <paramref name="request"/> (tests compare it with diffusers' UNet inputs).</summary>
-    internal PromptEmbeddings EncodePrompts(GenerationRequest request, bool guidance)
+    public PromptEmbeddings EncodePrompts(GenerationRequest request, bool guidance)
     {
         using var noGrad = torch.no_grad();
         var (height, width) = OutputSize(request);
         return _conditioner.Encode(request, request.NumImages, guidance, height, width);
     }
 
-    /// <summary>Per-step extensions of the loop: extra UNet input channels and a rewrite of the latents after each step.</summary>
-    private sealed record DenoisingHooks(Func<Tensor, Tensor>? ExtendModelInput = null, Func<int, Tensor, Tensor>? AfterStep = null);
+    /// <summary>
+    /// Installs the extensions' attention processors on the UNet; disposing the result puts every module's previous
+    /// processor back, so the cached model never keeps a request's controller (also after a failure or a cancel).
+    /// </summary>
+    private IDisposable InstallAttentionProcessors(IReadOnlyList<IDenoisingExtension> extensions)
+    {
+        var providers = extensions.OfType<IAttentionProcessorProvider>().ToList();
+        var previous = _unet.AttentionModules().Select(a => (Module: a, a.Processor)).ToList();
+        var restore = new ProcessorRestore(previous);
+        try
+        {
+            foreach (var provider in providers)
+                foreach (var attention in _unet.AttentionModules())
+                    attention.Processor = provider.ProcessorFor(attention, attention.Processor);
+            return restore;
+        }
+        catch
+        {
+            restore.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class ProcessorRestore(IReadOnlyList<(Attention Module, IAttentionProcessor Processor)> previous) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var (module, processor) in previous)
+                module.Processor = processor;
+        }
+    }
+
+    /// <summary>Reports <see cref="DenoisingProgress"/> after every step (the latents valid during the call only).</summary>
+    private sealed class ProgressReports(IProgress<DenoisingProgress> progress, LatentFormat format) : IStepCallback
+    {
+        public void OnStepEnd(DenoisingStep step, Tensor latents) =>
+            progress.Report(new DenoisingProgress(step.Index + 1, step.TotalSteps) { Latents = latents, LatentFormat = format });
+    }
 
     /// <summary>
-    /// The reverse process: for each t, ε̂ = UNet(x_t, t, c) — with guidance ε̂ = ε(x_t, ∅) + w·(ε(x_t, c) − ε(x_t, ∅))
-    /// (Ho &amp; Salimans 2022, eq. 6) from one batched call — then x_{t−1} = scheduler step(ε̂, t, x_t).
+    /// The reverse process: for each t, the latent edits before the step, ε̂ = UNet(x_t, t, c) with the contributors'
+    /// conditioning — with guidance ε̂ = ε(x_t, ∅) + w·(ε(x_t, c) − ε(x_t, ∅)) (Ho &amp; Salimans 2022, eq. 6) from one
+    /// batched call — then x_{t−1} = scheduler step(ε̂, t, x_t), the latent edits after the step, and the step callbacks.
     /// </summary>
     private Tensor Denoise(PromptEmbeddings prompt, IScheduler scheduler, Tensor timesteps, Tensor latents, INoiseSource noise,
-        GenerationRequest request, DenoisingHooks hooks, IProgress<DenoisingProgress>? progress, CancellationToken cancellationToken)
+        GenerationRequest request, IReadOnlyList<IDenoisingExtension> extensions, CancellationToken cancellationToken)
     {
         var guidance = request.GuidanceScale > 1.0;
         var stepOptions = new StepOptions { Eta = request.Eta };
         var total = (int)timesteps.shape[0];
-        var latentFormat = new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor);
+        var edits = extensions.OfType<ILatentEdit>().ToList();
+        var inputExtensions = extensions.OfType<IModelInputExtension>().ToList();
+        var contributors = extensions.OfType<IUNetConditioningContributor>().ToList();
+        var callbacks = extensions.OfType<IStepCallback>().ToList();
         for (var i = 0; i < total; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var step = torch.NewDisposeScope();
-            var t = timesteps[i];
+            using var scope = torch.NewDisposeScope();
+            var step = new DenoisingStep(i, timesteps, scheduler, request, prompt, noise,
+                new AttentionContext(i, total, timesteps[i]), (input, t, p, c) => PredictNoise(input, t, p, c, request));
+            foreach (var edit in edits)
+                latents = edit.BeforeStep(step, latents);
+            var t = step.Timestep;
             var modelInput = scheduler.ScaleModelInput(guidance ? torch.cat([latents, latents], 0) : latents, t); // (B, C, h, w)
-            if (hooks.ExtendModelInput is { } extend)
-                modelInput = extend(modelInput);
-            var prediction = PredictNoise(modelInput.to(Placement.DType), t.to(Placement.Device), prompt, request).to(float32);
+            foreach (var extension in inputExtensions)
+                modelInput = extension.Extend(step, modelInput);
+            var conditioning = (prompt.UNetConditioning ?? new UNetConditioning()) with { Attention = step.Attention };
+            foreach (var contributor in contributors)
+                conditioning = contributor.Contribute(step, modelInput, conditioning);
+            var prediction = PredictNoise(modelInput, t, prompt, conditioning, request);
             if (guidance)
             {
                 var halves = prediction.chunk(2, 0); // [unconditional, conditional]
                 prediction = halves[0] + request.GuidanceScale * (halves[1] - halves[0]);
             }
             var next = scheduler.Step(prediction, t, latents, noise, stepOptions).PrevSample;
-            if (hooks.AfterStep is { } after)
-                next = after(i, next);
+            foreach (var edit in edits)
+                next = edit.AfterStep(step, next);
+            foreach (var callback in callbacks)
+                callback.OnStepEnd(step, next);
             next = next.MoveToOuterDisposeScope();
             latents.Dispose();
             latents = next;
-            progress?.Report(new DenoisingProgress(i + 1, total) { Latents = latents, LatentFormat = latentFormat });
         }
         return latents;
     }
 
     /// <summary>
-    /// The UNet over the model input (B, C, h, w), B = N or 2N with guidance. In <see cref="SeedMode.PerImage"/> it runs
-    /// image by image (the rows of image i: its unconditional and conditional halves): batched CPU convolutions differ in
-    /// the last bits with the batch size (oneDNN picks its algorithm by shape), so only separate calls make image i equal
-    /// the single-image run with seed + i.
+    /// The UNet over the model input (B, C, h, w), B = N or 2N with guidance, as float32. In <see cref="SeedMode.PerImage"/>
+    /// it runs image by image (the rows of image i: its unconditional and conditional halves): batched CPU convolutions
+    /// differ in the last bits with the batch size (oneDNN picks its algorithm by shape), so only separate calls make
+    /// image i equal the single-image run with seed + i.
     /// </summary>
-    private Tensor PredictNoise(Tensor modelInput, Tensor t, PromptEmbeddings prompt, GenerationRequest request)
+    private Tensor PredictNoise(Tensor modelInput, Tensor t, PromptEmbeddings prompt, UNetConditioning? conditioning, GenerationRequest request)
     {
-        var count = request.NumImages;
-        if (request.SeedMode == SeedMode.Batch || count == 1)
-            return _unet.forward(modelInput, t, prompt.HiddenStates, prompt.UNetConditioning);
         using var scope = torch.NewDisposeScope();
+        var input = modelInput.to(Placement.DType);
+        var timestep = t.to(Placement.Device);
+        var count = request.NumImages;
+        conditioning ??= prompt.UNetConditioning;
+        if (request.SeedMode == SeedMode.Batch || count == 1 || modelInput.shape[0] % count != 0)
+            return _unet.forward(input, timestep, prompt.HiddenStates, conditioning).to(float32).MoveToOuterDisposeScope();
         var perImage = new Tensor[count];
         for (var i = 0; i < count; i++)
         {
-            var rows = torch.arange(i, modelInput.shape[0], count, dtype: int64, device: modelInput.device); // [i], or [i, N + i] with guidance
-            Tensor Rows(Tensor x) => x.index_select(0, rows.to(x.device));
-            var added = prompt.Added is { } a ? new AddedConditions(Rows(a.TextEmbeds), Rows(a.TimeIds)) : null;
-            perImage[i] = _unet.forward(Rows(modelInput), t, Rows(prompt.HiddenStates), added is null ? null : new UNetConditioning(Added: added));
+            var rows = torch.arange(i, input.shape[0], count, dtype: int64, device: input.device); // [i], or [i, N + i] with guidance
+            perImage[i] = _unet.forward(input.index_select(0, rows), timestep, prompt.HiddenStates.index_select(0, rows.to(prompt.HiddenStates.device)),
+                conditioning?.Rows(rows));
         }
-        return torch.stack(perImage, 1).flatten(0, 1).MoveToOuterDisposeScope(); // (halves, N, …) → back to the batch's row order
-    }
-
-    /// <summary>Inpainting UNets read [latents, mask, masked-image latents] along the channels (9 = 4 + 1 + 4).</summary>
-    private static DenoisingHooks InpaintingUNetInputs(Tensor latentMask, Tensor maskedImageLatents, bool guidance)
-    {
-        var extra = torch.cat([latentMask, maskedImageLatents], 1); // (N, 1 + C, h, w)
-        if (guidance)
-            extra = torch.cat([extra, extra], 0); // (2N, 1 + C, h, w)
-        return new DenoisingHooks(ExtendModelInput: input => torch.cat([input, extra.to(input.dtype)], 1));
-    }
-
-    /// <summary>
-    /// Ordinary UNets: after step i, keep the generated latents under the mask and put back the image latents
-    /// noised to the next timestep elsewhere (clean after the last step), as diffusers' inpaint pipeline does for
-    /// 4-channel UNets (Avrahami et al. 2023, Blended Latent Diffusion).
-    /// </summary>
-    private static DenoisingHooks BlendUnderMask(IScheduler scheduler, Tensor timesteps, Tensor latentMask, Tensor imageLatents, Tensor noise)
-    {
-        var total = timesteps.shape[0];
-        return new DenoisingHooks(AfterStep: (i, latents) =>
-        {
-            var known = i < total - 1
-                ? scheduler.AddNoise(imageLatents, noise, timesteps[(i + 1)..(i + 2)].repeat(imageLatents.shape[0]))
-                : imageLatents;
-            return (1 - latentMask) * known + latentMask * latents;
-        });
-    }
-
-    /// <summary>diffusers' get_timesteps: the last int(N·strength) steps of the schedule (times the scheduler order).</summary>
-    private static Tensor StrengthTimesteps(IScheduler scheduler, int steps, double strength)
-    {
-        var kept = Math.Min((int)(steps * strength), steps);
-        var skip = Math.Max(steps - kept, 0);
-        return scheduler.Timesteps[(skip * scheduler.Order)..];
+        return torch.stack(perImage, 1).flatten(0, 1).to(float32).MoveToOuterDisposeScope(); // (halves, N, …) → back to the batch's row order
     }
 
     /// <summary>
     /// Encodes one image in [-1, 1] to scaled latents for a batch of <paramref name="count"/>: scaling_factor · (mean + std·ε),
     /// ε drawn next from <paramref name="noise"/> (<see cref="INoiseSource.NextRepeated"/>).
     /// </summary>
-    private Tensor EncodeImage(Tensor image, INoiseSource noise, int count)
+    public Tensor EncodeImage(Tensor image, INoiseSource noise, int count)
     {
         using var scope = torch.NewDisposeScope();
         using var posterior = _vae.Encode(image.to(_vaeDType)); // mean, std: (1, C, h, w)

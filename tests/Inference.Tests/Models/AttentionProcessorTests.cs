@@ -73,7 +73,7 @@ public sealed class AttentionProcessorTests
     {
         public List<(string Name, long[] Shape)> Seen { get; } = [];
 
-        protected override Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities)
+        protected override Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities, AttentionContext? context)
         {
             Seen.Add((attention.Name, probabilities.shape));
             return probabilities;

@@ -112,7 +112,7 @@ public sealed class UNetModelTests
     {
         public List<(string Name, long Keys)> Calls { get; } = [];
 
-        protected override Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities)
+        protected override Tensor OnAttentionProbabilities(Attention attention, Tensor probabilities, AttentionContext? context)
         {
             Calls.Add((attention.Name, probabilities.shape[^1]));
             return probabilities;

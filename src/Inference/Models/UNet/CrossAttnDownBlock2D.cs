@@ -34,7 +34,7 @@ public sealed class CrossAttnDownBlock2D : UNetDownBlock
         for (var i = 0; i < resnets.Count; i++)
         {
             h = resnets[i].call(h, input.Temb); // (B, Cout, H, W)
-            h = attentions[i].call(h, input.EncoderHiddenStates); // (B, Cout, H, W)
+            h = attentions[i].forward(h, input.EncoderHiddenStates, input.Context); // (B, Cout, H, W)
             if (i == resnets.Count - 1 && input.AdditionalResidual is not null)
                 h = h + input.AdditionalResidual;
             res.Add(h);

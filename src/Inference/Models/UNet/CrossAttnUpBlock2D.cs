@@ -41,7 +41,7 @@ public sealed class CrossAttnUpBlock2D : UNetUpBlock
             var skip = skips[skips.Count - 1 - i];
             h = torch.cat([h, skip], 1); // (B, C + Cskip, H, W)
             h = resnets[i].call(h, input.Temb); // (B, Cout, H, W)
-            h = attentions[i].call(h, input.EncoderHiddenStates); // (B, Cout, H, W)
+            h = attentions[i].forward(h, input.EncoderHiddenStates, input.Context); // (B, Cout, H, W)
         }
         if (upsamplers is not null)
         {

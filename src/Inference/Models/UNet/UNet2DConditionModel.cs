@@ -167,6 +167,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         using var scope = torch.NewDisposeScope();
         var batch = sample.shape[0];
         var ehs = encoderHiddenStates;
+        var attentionContext = conditioning?.Attention;
 
         // A total upsampling factor that does not divide the size needs explicit upsample sizes.
         var overallUpFactor = 1L << _numUpsamplers;
@@ -208,7 +209,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         {
             var block = down_blocks[i];
             Tensor? intrablock = block.HasCrossAttention && adapter is { Count: > 0 } ? adapter.Dequeue() : null;
-            var output = block.call(new DownBlockInput(sample, emb, ehs, intrablock));
+            var output = block.call(new DownBlockInput(sample, emb, ehs, intrablock, attentionContext));
             sample = output.Hidden; // (B, Ci, H/2^k, W/2^k)
             var blockRes = output.ResSamples.ToList();
             if (!block.HasCrossAttention && adapter is { Count: > 0 })
@@ -230,7 +231,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         // 4. mid
         if (mid_block is not null)
         {
-            sample = mid_block.call(sample, emb, ehs); // (B, Cn, h, w)
+            sample = mid_block.forward(sample, emb, ehs, attentionContext); // (B, Cn, h, w)
             observe?.Invoke("mid_block", sample);
             if (adapter is { Count: > 0 } && adapter.Peek().shape.SequenceEqual(sample.shape))
                 sample = sample + adapter.Dequeue();
@@ -246,7 +247,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
             var blockRes = resSamples.GetRange(resSamples.Count - take, take);
             resSamples.RemoveRange(resSamples.Count - take, take);
             long[]? upsampleSize = i < up_blocks.Count - 1 && forwardUpsampleSize ? resSamples[^1].shape[2..] : null;
-            sample = block.call(new UpBlockInput(sample, emb, blockRes, ehs, upsampleSize)); // (B, Ci, H', W')
+            sample = block.call(new UpBlockInput(sample, emb, blockRes, ehs, upsampleSize, attentionContext)); // (B, Ci, H', W')
             observe?.Invoke($"up_blocks.{i}", sample);
         }
 

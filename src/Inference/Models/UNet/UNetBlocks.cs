@@ -38,7 +38,8 @@ public sealed record UNetBlockOptions(
 /// <param name="Temb">(B, T) time embedding.</param>
 /// <param name="EncoderHiddenStates">(B, M, D) text states; ignored by blocks without attention.</param>
 /// <param name="AdditionalResidual">T2I-Adapter feature added after the last resnet/attention pair (cross-attention blocks only).</param>
-public sealed record DownBlockInput(Tensor Hidden, Tensor Temb, Tensor? EncoderHiddenStates, Tensor? AdditionalResidual = null);
+/// <param name="Context">The UNet call's attention context, handed to every attention call.</param>
+public sealed record DownBlockInput(Tensor Hidden, Tensor Temb, Tensor? EncoderHiddenStates, Tensor? AdditionalResidual = null, AttentionContext? Context = null);
 
 /// <summary>Output of a UNet down block: the hidden states and the skip connections it contributes, in order.</summary>
 public sealed record DownBlockOutput(Tensor Hidden, IReadOnlyList<Tensor> ResSamples);
@@ -46,7 +47,9 @@ public sealed record DownBlockOutput(Tensor Hidden, IReadOnlyList<Tensor> ResSam
 /// <summary>Input of a UNet up block.</summary>
 /// <param name="ResHiddenStates">This block's skip connections in down-path order (consumed from the end).</param>
 /// <param name="UpsampleSize">Explicit output size of the upsampler, or null for 2×.</param>
-public sealed record UpBlockInput(Tensor Hidden, Tensor Temb, IReadOnlyList<Tensor> ResHiddenStates, Tensor? EncoderHiddenStates, long[]? UpsampleSize);
+/// <param name="Context">The UNet call's attention context, handed to every attention call.</param>
+public sealed record UpBlockInput(Tensor Hidden, Tensor Temb, IReadOnlyList<Tensor> ResHiddenStates, Tensor? EncoderHiddenStates, long[]? UpsampleSize,
+    AttentionContext? Context = null);
 
 /// <summary>A block of the UNet's contracting path.</summary>
 public abstract class UNetDownBlock(string name) : nn.Module<DownBlockInput, DownBlockOutput>(name)

@@ -25,13 +25,16 @@ public sealed class UNetMidBlock2DCrossAttn : nn.Module<Tensor, Tensor, Tensor?,
     /// <param name="h">(B, C, H, W)</param>
     /// <param name="temb">(B, T)</param>
     /// <param name="encoderHiddenStates">(B, M, D)</param>
-    public override Tensor forward(Tensor h, Tensor temb, Tensor? encoderHiddenStates)
+    public override Tensor forward(Tensor h, Tensor temb, Tensor? encoderHiddenStates) => forward(h, temb, encoderHiddenStates, null);
+
+    /// <param name="context">The UNet call's context, handed to every attention call.</param>
+    public Tensor forward(Tensor h, Tensor temb, Tensor? encoderHiddenStates, AttentionContext? context)
     {
         using var scope = torch.NewDisposeScope();
         h = resnets[0].call(h, temb); // (B, C, H, W)
         for (var i = 0; i < attentions.Count; i++)
         {
-            h = attentions[i].call(h, encoderHiddenStates); // (B, C, H, W)
+            h = attentions[i].forward(h, encoderHiddenStates, context); // (B, C, H, W)
             h = resnets[i + 1].call(h, temb); // (B, C, H, W)
         }
         return h.MoveToOuterDisposeScope();
