@@ -1,3 +1,5 @@
+using Easel.Inference.Customization.TextualInversion;
+
 namespace Easel.Inference.Pipelines;
 
 /// <summary>
@@ -44,6 +46,13 @@ public abstract record GenerationRequest(
     /// after the hooks of the request's kind. A latent initialiser among them replaces the kind's own.
     /// </summary>
     public IReadOnlyList<Denoising.IDenoisingExtension> Extensions { get; init; } = [];
+
+    /// <summary>
+    /// Textual-inversion embeddings for this request only: the prompt and the negative prompt may use each one's
+    /// <see cref="TextualInversionEmbedding.Token"/> (a multi-vector token stands for all its vectors). The cached
+    /// tokenizer and text encoders are not changed. The caller keeps ownership (dispose them after the request).
+    /// </summary>
+    public IReadOnlyList<TextualInversionEmbedding>? Embeddings { get; init; }
 }
 
 /// <summary>Which generators a batch's noise comes from.</summary>

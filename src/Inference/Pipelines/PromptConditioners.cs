@@ -1,3 +1,4 @@
+using Easel.Inference.Customization.TextualInversion;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Text;
 using Easel.Inference.Text.Prompting;
@@ -41,15 +42,22 @@ internal sealed class ClipPromptConditioner(ClipTokenizer tokenizer, ClipTextMod
 {
     private readonly PromptEncoder _encoder = new(TextEncoderBranch.Create(tokenizer, textEncoder));
 
+    /// <summary>The cached tokenizer (trainers build their captions' ids with it).</summary>
+    public ClipTokenizer Tokenizer => tokenizer;
+
+    /// <summary>The cached text encoder; trainers keep it frozen.</summary>
+    public ClipTextModel TextEncoder => textEncoder;
+
     public PromptEmbeddings Encode(GenerationRequest request, int count, bool guidance, int height, int width)
     {
         using var scope = torch.NewDisposeScope();
+        var encoder = RequestEncoder.For(_encoder, request, [TextualInversionEmbedding.TextEncoder]);
         if (!guidance)
         {
-            using var conditional = _encoder.Encode(request.Prompt, count);
+            using var conditional = encoder.Encode(request.Prompt, count);
             return new PromptEmbeddings(conditional.Embeddings.to(dtype).alias().MoveToOuterDisposeScope(), null); // (N, 77·k, D)
         }
-        using var pair = _encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count);
+        using var pair = encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count);
         var embeds = torch.cat([pair.Negative.Embeddings, pair.Conditional.Embeddings], 0); // (2N, 77·k, D)
         return new PromptEmbeddings(embeds.to(dtype).MoveToOuterDisposeScope(), null);
     }
@@ -96,10 +104,12 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
         var micro = request.Micro ?? new MicroConditioning();
         var timeIds = TimeIds(micro, height, width, micro.AestheticScore).repeat(count, 1); // (N, k)
         var negative2 = request.NegativePrompt2 ?? request.NegativePrompt;
+        var encoder = RequestEncoder.For(_encoder, request,
+            HasFirstEncoder ? [TextualInversionEmbedding.TextEncoder, TextualInversionEmbedding.TextEncoder2] : [TextualInversionEmbedding.TextEncoder2]);
         Tensor embeds, pooled;
         if (!guidance || (_forceZerosForEmptyPrompt && string.IsNullOrEmpty(request.NegativePrompt) && string.IsNullOrEmpty(negative2)))
         {
-            using var conditional = EncodeOne(request.Prompt, request.Prompt2, count);
+            using var conditional = EncodeOne(encoder, request.Prompt, request.Prompt2, count);
             embeds = conditional.Embeddings.alias(); // (N, 77·k, D1+D2)
             pooled = conditional.Pooled.alias(); // (N, P)
             if (guidance)
@@ -111,8 +121,8 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
         else
         {
             using var pair = HasFirstEncoder
-                ? _encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count, request.Prompt2, negative2)
-                : _encoder.EncodeForGuidance(request.Prompt2 ?? request.Prompt, negative2, count);
+                ? encoder.EncodeForGuidance(request.Prompt, request.NegativePrompt, count, request.Prompt2, negative2)
+                : encoder.EncodeForGuidance(request.Prompt2 ?? request.Prompt, negative2, count);
             embeds = torch.cat([pair.Negative.Embeddings, pair.Conditional.Embeddings], 0); // (2N, 77·k, D1+D2)
             pooled = torch.cat([pair.Negative.Pooled, pair.Conditional.Pooled], 0); // (2N, P)
         }
@@ -125,8 +135,8 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
     private bool HasFirstEncoder => _textEncoder is not null;
 
     /// <summary>One prompt through both encoders (a refiner: the second only, with the second prompt).</summary>
-    private Text.Prompting.PromptEmbeddings EncodeOne(string prompt, string? prompt2, int count) =>
-        HasFirstEncoder ? _encoder.Encode(prompt, count, prompt2) : _encoder.Encode(prompt2 ?? prompt, count);
+    private Text.Prompting.PromptEmbeddings EncodeOne(PromptEncoder encoder, string prompt, string? prompt2, int count) =>
+        HasFirstEncoder ? encoder.Encode(prompt, count, prompt2) : encoder.Encode(prompt2 ?? prompt, count);
 
     private Tensor TimeIds(MicroConditioning micro, int height, int width, double aestheticScore)
     {

@@ -62,6 +62,12 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
 
     private int LatentChannels => _vae.Config.LatentChannels;
 
+    // The loaded models, for the fine-tune methods of this assembly that train against them (Customization/*).
+    internal IPromptConditioner Conditioner => _conditioner;
+    internal UNet2DConditionModel UNet => _unet;
+    internal AutoencoderKL Vae => _vae;
+    internal SchedulerConfig SchedulerConfig => _schedulerConfig;
+
     /// <summary>
     /// Loads every component of a diffusers folder onto the requested device. The VAE stays in float32 when
     /// the pipeline runs in half precision (float16 or bfloat16) and its config sets force_upcast. UNet and VAE attention

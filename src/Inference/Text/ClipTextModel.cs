@@ -28,6 +28,10 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
     /// <param name="inputIds">[batch, seq] int64 token ids.</param>
     public override ClipTextOutput forward(Tensor inputIds) => text_model.forward(inputIds);
 
+    /// <summary>The forward pass with one call's added token rows (see <see cref="ClipTextEmbeddings.forward(Tensor, Tensor?)"/>).</summary>
+    /// <param name="addedTokenRows">[k, hidden]: the rows of ids vocab_size … vocab_size + k − 1, or null.</param>
+    public ClipTextOutput forward(Tensor inputIds, Tensor? addedTokenRows) => text_model.forward(inputIds, addedTokenRows);
+
     /// <summary>
     /// Builds the model from <c>componentFolder/config.json</c>, loads its safetensors strictly, moves it to
     /// <paramref name="device"/>/<paramref name="dtype"/> and switches it to eval mode.

@@ -28,9 +28,13 @@ public sealed class ClipTextModelWithProjection : nn.Module<Tensor, ClipTextOutp
     public ClipTextTransformer TextModel => text_model;
 
     /// <param name="inputIds">[batch, seq] int64 token ids.</param>
-    public override ClipTextOutput forward(Tensor inputIds)
+    public override ClipTextOutput forward(Tensor inputIds) => forward(inputIds, null);
+
+    /// <summary>The forward pass with one call's added token rows (see <see cref="ClipTextEmbeddings.forward(Tensor, Tensor?)"/>).</summary>
+    /// <param name="addedTokenRows">[k, hidden]: the rows of ids vocab_size … vocab_size + k − 1, or null.</param>
+    public ClipTextOutput forward(Tensor inputIds, Tensor? addedTokenRows)
     {
-        var output = text_model.forward(inputIds);
+        var output = text_model.forward(inputIds, addedTokenRows);
         return output with { TextEmbeds = text_projection.forward(output.PoolerOutput) }; // [batch, projection_dim]
     }
 

@@ -30,11 +30,15 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, ClipTextOutput>
     public LayerNorm FinalLayerNorm => final_layer_norm;
 
     /// <param name="inputIds">[batch, seq] int64 token ids on any device (no attention mask: SD pipelines never pass one).</param>
-    public override ClipTextOutput forward(Tensor inputIds)
+    public override ClipTextOutput forward(Tensor inputIds) => forward(inputIds, null);
+
+    /// <param name="inputIds">[batch, seq] int64 token ids; ids from vocab_size on index <paramref name="addedTokenRows"/>.</param>
+    /// <param name="addedTokenRows">[k, hidden] token-embedding rows of one call's added tokens (textual inversion), or null.</param>
+    public ClipTextOutput forward(Tensor inputIds, Tensor? addedTokenRows)
     {
         using var scope = NewDisposeScope();
         inputIds = inputIds.to(final_layer_norm.weight!.device);         // ids may come from the CPU tokenizer
-        var hidden = embeddings.forward(inputIds);                      // [batch, seq, hidden]
+        var hidden = embeddings.forward(inputIds, addedTokenRows);      // [batch, seq, hidden]
         var bias = CausalBias(inputIds.shape[^1], hidden.dtype, hidden.device); // [1, 1, seq, seq]
         var states = encoder.forward(hidden, bias);
         var last = final_layer_norm.forward(states[^1]);                 // [batch, seq, hidden]

@@ -21,6 +21,10 @@ public sealed class ClipTokenizer
     private readonly ClipBytePairEncoder _bpe;
     // Added tokens (special tokens and added_tokens_decoder entries), longest first for leftmost-longest splitting.
     private readonly AddedToken[] _addedTokens;
+    // Tokens added for one request (WithAddedTokens), ids after the base vocabulary; empty for a loaded tokenizer.
+    private readonly Dictionary<string, int> _requestTokens = new(StringComparer.Ordinal);
+    // A multi-vector token's expansion, as diffusers' maybe_convert_prompt: "<t>" → "<t>", "<t>_1", …
+    private readonly Dictionary<string, string[]> _expansions = new(StringComparer.Ordinal);
 
     private ClipTokenizer(Dictionary<string, int> vocab, IReadOnlyList<(string, string)> merges, SpecialTokens special,
         IReadOnlyList<AddedToken> addedTokens, int modelMaxLength)
@@ -41,6 +45,60 @@ public sealed class ClipTokenizer
         PadTokenId = IdOf(special.Pad);
         ModelMaxLength = modelMaxLength;
     }
+
+    // A request's tokenizer: the base one's vocabulary, merges and BPE cache shared, the request's tokens added on top.
+    private ClipTokenizer(ClipTokenizer baseTokenizer, IReadOnlyList<(string Token, int VectorCount)> tokens)
+    {
+        _vocab = baseTokenizer._vocab;
+        _idToToken = baseTokenizer._idToToken;
+        _bpe = baseTokenizer._bpe;
+        BosToken = baseTokenizer.BosToken;
+        EosToken = baseTokenizer.EosToken;
+        PadToken = baseTokenizer.PadToken;
+        UnkToken = baseTokenizer.UnkToken;
+        UnkTokenId = baseTokenizer.UnkTokenId;
+        BosTokenId = baseTokenizer.BosTokenId;
+        EosTokenId = baseTokenizer.EosTokenId;
+        PadTokenId = baseTokenizer.PadTokenId;
+        ModelMaxLength = baseTokenizer.ModelMaxLength;
+        var added = new List<AddedToken>(baseTokenizer._addedTokens);
+        var nextId = _idToToken.Length;
+        foreach (var (token, vectorCount) in tokens)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(token);
+            ArgumentOutOfRangeException.ThrowIfLessThan(vectorCount, 1);
+            var expansion = Enumerable.Range(0, vectorCount).Select(i => i == 0 ? token : $"{token}_{i}").ToArray();
+            foreach (var name in expansion)
+            {
+                if (_vocab.ContainsKey(name))
+                    throw new ArgumentException($"Token '{name}' is already in the tokenizer's vocabulary; choose another token name.", nameof(tokens));
+                if (!_requestTokens.TryAdd(name, nextId++))
+                    throw new ArgumentException($"Token '{name}' is added twice.", nameof(tokens));
+                added.Add(new AddedToken(name, false, false));
+            }
+            if (vectorCount > 1)
+                _expansions[token] = expansion;
+        }
+        _addedTokens = added.OrderByDescending(t => t.Content.Length).ToArray();
+    }
+
+    /// <summary>
+    /// A tokenizer for one request that also knows <paramref name="tokens"/> (textual-inversion tokens), as transformers'
+    /// <c>add_tokens</c> does but without changing this tokenizer: ids follow the base vocabulary in the given order, a
+    /// token of n vectors takes n ids (<c>token</c>, <c>token_1</c>, …) and expands to all of them wherever the prompt names
+    /// it, as diffusers' <c>maybe_convert_prompt</c> rewrites prompts.
+    /// </summary>
+    /// <exception cref="ArgumentException">A token is already in the vocabulary, or named twice.</exception>
+    public ClipTokenizer WithAddedTokens(IReadOnlyList<(string Token, int VectorCount)> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (_requestTokens.Count > 0)
+            throw new InvalidOperationException("This tokenizer already has request tokens; add them all in one call on the base tokenizer.");
+        return new ClipTokenizer(this, tokens);
+    }
+
+    /// <summary>Ids of the base vocabulary (vocab.json and its added tokens): request tokens start here.</summary>
+    public int BaseVocabularySize => _idToToken.Length;
 
     /// <summary>Sequence length of the text encoder's position table (77): padded/truncated output length.</summary>
     public int ModelMaxLength { get; }
@@ -147,7 +205,10 @@ public sealed class ClipTokenizer
         {
             if (isAdded)
             {
-                tokens.Add(span);
+                if (_expansions.TryGetValue(span, out var expansion))
+                    tokens.AddRange(expansion);
+                else
+                    tokens.Add(span);
                 continue;
             }
             var cleaned = ClipTextCleaner.Clean(span);
@@ -205,11 +266,20 @@ public sealed class ClipTokenizer
 
     /// <summary>The id of a token string (added tokens first, then vocab.json), or the unk id.</summary>
     public int IdOf(string token) =>
-        _vocab.TryGetValue(token, out var id) ? id : _vocab.TryGetValue(UnkToken, out var unk) ? unk : throw new KeyNotFoundException(token);
+        _vocab.TryGetValue(token, out var id) ? id
+        : _requestTokens.TryGetValue(token, out var added) ? added
+        : _vocab.TryGetValue(UnkToken, out var unk) ? unk : throw new KeyNotFoundException(token);
 
     /// <summary>The token string of an id.</summary>
-    public string TokenOf(int id) =>
-        id >= 0 && id < _idToToken.Length && _idToToken[id] is { } token ? token : throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown token id.");
+    public string TokenOf(int id)
+    {
+        if (id >= 0 && id < _idToToken.Length && _idToToken[id] is { } token)
+            return token;
+        foreach (var (added, addedId) in _requestTokens)
+            if (addedId == id)
+                return added;
+        throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown token id.");
+    }
 
     // transformers' Trie.split: leftmost match, longest at that position; lstrip/rstrip trim the neighbouring text.
     private List<(string Text, bool IsAdded)> SplitOnAddedTokens(string text)

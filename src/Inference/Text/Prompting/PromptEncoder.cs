@@ -52,6 +52,23 @@ public sealed class PromptEncoder
 
     public PromptEncoderOptions Options { get; }
 
+    /// <summary>The text encoders, in the order their states are concatenated.</summary>
+    public IReadOnlyList<TextEncoderBranch> Branches => _branches;
+
+    /// <summary>
+    /// An encoder for one request whose prompts (conditional and negative) may use added tokens — textual-inversion
+    /// embeddings — in every text encoder: <paramref name="tokensPerBranch"/>[b] are branch b's tokens and rows
+    /// (<see cref="TextEncoderBranch.WithAddedTokens"/>). This encoder and its models stay as they are, so requests without
+    /// the tokens are encoded exactly as before.
+    /// </summary>
+    public PromptEncoder WithAddedTokens(IReadOnlyList<IReadOnlyList<AddedTokenEmbedding>> tokensPerBranch)
+    {
+        ArgumentNullException.ThrowIfNull(tokensPerBranch);
+        if (tokensPerBranch.Count != _branches.Length)
+            throw new ArgumentException($"Added tokens are given for {tokensPerBranch.Count} text encoders; this encoder has {_branches.Length}.", nameof(tokensPerBranch));
+        return new PromptEncoder(_branches.Select((b, i) => b.WithAddedTokens(tokensPerBranch[i])).ToArray(), Options);
+    }
+
     /// <summary>The chunks the first encoder's tokenizer makes of a prompt (for token counts and diagnostics).</summary>
     public IReadOnlyList<PromptChunk> Chunk(string prompt) => ChunkWith(_chunkers[0], prompt);
 
