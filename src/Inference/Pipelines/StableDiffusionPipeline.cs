@@ -64,8 +64,6 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
 
     // The loaded models, for the fine-tune methods of this assembly that train against them (Customization/*).
     internal IPromptConditioner Conditioner => _conditioner;
-    internal UNet2DConditionModel UNet => _unet;
-    internal AutoencoderKL Vae => _vae;
     internal SchedulerConfig SchedulerConfig => _schedulerConfig;
 
     /// <summary>
