@@ -28,9 +28,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
     private readonly GroupNorm? group_norm;
-    private readonly Linear to_q;
-    private readonly Linear to_k;
-    private readonly Linear to_v;
+    private readonly LoraLinear to_q;
+    private readonly LoraLinear to_k;
+    private readonly LoraLinear to_v;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> to_out;
 #pragma warning restore IDE1006
 
@@ -42,10 +42,10 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         Scale = Math.Pow(options.DimHead, -0.5);
         if (options.NormNumGroups is { } groups)
             group_norm = Layers.GroupNorm(groups, options.QueryDim, options.Eps);
-        to_q = nn.Linear(options.QueryDim, inner, hasBias: options.Bias);
-        to_k = nn.Linear(options.CrossAttentionDim ?? options.QueryDim, inner, hasBias: options.Bias);
-        to_v = nn.Linear(options.CrossAttentionDim ?? options.QueryDim, inner, hasBias: options.Bias);
-        to_out = new ModuleList<nn.Module<Tensor, Tensor>>(nn.Linear(inner, options.QueryDim, hasBias: options.OutBias), nn.Dropout(0.0));
+        to_q = Layers.Linear(options.QueryDim, inner, options.Bias);
+        to_k = Layers.Linear(options.CrossAttentionDim ?? options.QueryDim, inner, options.Bias);
+        to_v = Layers.Linear(options.CrossAttentionDim ?? options.QueryDim, inner, options.Bias);
+        to_out = new ModuleList<nn.Module<Tensor, Tensor>>(Layers.Linear(inner, options.QueryDim, options.OutBias), nn.Dropout(0.0));
         RegisterComponents();
     }
 
@@ -68,12 +68,12 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
     public IAttentionProcessor Processor { get; set; } = AttnProcessor.Instance;
 
     public GroupNorm? GroupNormModule => group_norm;
-    public Linear ToQ => to_q;
-    public Linear ToK => to_k;
-    public Linear ToV => to_v;
+    public LoraLinear ToQ => to_q;
+    public LoraLinear ToK => to_k;
+    public LoraLinear ToV => to_v;
 
     /// <summary>to_out.0 (the output Linear); to_out.1 is dropout, the identity at inference.</summary>
-    public Linear ToOut => (Linear)to_out[0];
+    public LoraLinear ToOut => (LoraLinear)to_out[0];
 
     /// <summary>Applies to_out.0 then to_out.1.</summary>
     public Tensor OutputProjection(Tensor x)

@@ -8,12 +8,12 @@ namespace Easel.Inference.Models;
 public sealed class GEGLU : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
-    private readonly Linear proj;
+    private readonly LoraLinear proj;
 #pragma warning restore IDE1006
 
     public GEGLU(long dimIn, long dimOut, string name = "geglu") : base(name)
     {
-        proj = nn.Linear(dimIn, dimOut * 2);
+        proj = Layers.Linear(dimIn, dimOut * 2);
         RegisterComponents();
     }
 
@@ -36,7 +36,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     {
         if (activation != "geglu")
             throw new NotSupportedException($"FeedForward activation '{activation}' is not supported (geglu is).");
-        net = new ModuleList<nn.Module<Tensor, Tensor>>(new GEGLU(dim, innerDim), nn.Dropout(0.0), nn.Linear(innerDim, dim));
+        net = new ModuleList<nn.Module<Tensor, Tensor>>(new GEGLU(dim, innerDim), nn.Dropout(0.0), Layers.Linear(innerDim, dim));
         RegisterComponents();
     }
 

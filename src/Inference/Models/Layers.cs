@@ -39,9 +39,15 @@ public static class Layers
         return norm;
     }
 
-    /// <summary>A square 2-D convolution with the given kernel, stride and padding.</summary>
-    public static Conv2d Conv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0) =>
-        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding);
+    /// <summary>
+    /// A linear layer that LoRA updates can target (<see cref="LoraLinear"/>). Every Linear of the UNet and the text
+    /// encoders is built here, so that a LoRA file's keys find a layer whatever module they name.
+    /// </summary>
+    public static LoraLinear Linear(long inFeatures, long outFeatures, bool hasBias = true) => new(inFeatures, outFeatures, hasBias);
+
+    /// <summary>A square 2-D convolution with the given kernel, stride and padding that LoRA updates can target (<see cref="LoraConv2d"/>).</summary>
+    public static LoraConv2d Conv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0) =>
+        new(inChannels, outChannels, kernel, stride, padding);
 
     /// <summary>The activation named by a diffusers act_fn value.</summary>
     public static Func<Tensor, Tensor> Activation(string name) => name switch

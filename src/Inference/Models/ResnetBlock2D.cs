@@ -24,12 +24,12 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
     private readonly GroupNorm norm1;
-    private readonly Conv2d conv1;
-    private readonly Linear? time_emb_proj;
+    private readonly LoraConv2d conv1;
+    private readonly LoraLinear? time_emb_proj;
     private readonly GroupNorm norm2;
     private readonly Dropout dropout;
-    private readonly Conv2d conv2;
-    private readonly Conv2d? conv_shortcut;
+    private readonly LoraConv2d conv2;
+    private readonly LoraConv2d? conv_shortcut;
 #pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor> _act;
     private readonly ResnetBlock2DOptions _options;
@@ -45,7 +45,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         if (options.TembChannels is { } temb)
         {
             var projected = options.TimeEmbeddingNorm == "scale_shift" ? 2 * options.OutChannels : options.OutChannels;
-            time_emb_proj = nn.Linear(temb, projected);
+            time_emb_proj = Layers.Linear(temb, projected);
         }
         norm2 = Layers.GroupNorm(options.Groups, options.OutChannels, options.Eps);
         dropout = nn.Dropout(0.0);

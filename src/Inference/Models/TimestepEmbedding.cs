@@ -8,16 +8,16 @@ namespace Easel.Inference.Models;
 public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
-    private readonly Linear linear_1;
-    private readonly Linear linear_2;
+    private readonly LoraLinear linear_1;
+    private readonly LoraLinear linear_2;
 #pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor> _act;
 
     public TimestepEmbedding(long inChannels, long timeEmbedDim, string activation, string name = "time_embedding") : base(name)
     {
         _act = Layers.Activation(activation);
-        linear_1 = nn.Linear(inChannels, timeEmbedDim);
-        linear_2 = nn.Linear(timeEmbedDim, timeEmbedDim);
+        linear_1 = Layers.Linear(inChannels, timeEmbedDim);
+        linear_2 = Layers.Linear(timeEmbedDim, timeEmbedDim);
         RegisterComponents();
     }
 

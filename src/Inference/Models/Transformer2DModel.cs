@@ -35,11 +35,11 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor?, Tensor>
         _linear = o.UseLinearProjection;
         var inner = o.Heads * o.HeadDim;
         norm = Layers.GroupNorm(o.NormNumGroups, o.InChannels, 1e-6);
-        proj_in = _linear ? nn.Linear(o.InChannels, inner) : Layers.Conv2d(o.InChannels, inner, 1);
+        proj_in = _linear ? Layers.Linear(o.InChannels, inner) : Layers.Conv2d(o.InChannels, inner, 1);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, o.NumLayers)
             .Select(_ => new BasicTransformerBlock(inner, o.Heads, o.HeadDim, o.CrossAttentionDim, o.OnlyCrossAttention, o.UpcastAttention))
             .ToArray());
-        proj_out = _linear ? nn.Linear(inner, o.InChannels) : Layers.Conv2d(inner, o.InChannels, 1);
+        proj_out = _linear ? Layers.Linear(inner, o.InChannels) : Layers.Conv2d(inner, o.InChannels, 1);
         RegisterComponents();
     }
 

@@ -11,7 +11,7 @@ namespace Easel.Inference.Models;
 public sealed class Upsample2D : nn.Module<Tensor, long[]?, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
-    private readonly Conv2d conv;
+    private readonly LoraConv2d conv;
 #pragma warning restore IDE1006
 
     public Upsample2D(long channels, long outChannels, string name = "upsample") : base(name)

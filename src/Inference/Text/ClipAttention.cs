@@ -1,5 +1,5 @@
 using TorchSharp;
-using TorchSharp.Modules;
+using Easel.Inference.Models;
 using static TorchSharp.torch;
 
 namespace Easel.Inference.Text;
@@ -10,10 +10,10 @@ namespace Easel.Inference.Text;
 /// </summary>
 public sealed class ClipAttention : nn.Module<Tensor, Tensor, Tensor>
 {
-    private readonly Linear k_proj;
-    private readonly Linear v_proj;
-    private readonly Linear q_proj;
-    private readonly Linear out_proj;
+    private readonly LoraLinear k_proj;
+    private readonly LoraLinear v_proj;
+    private readonly LoraLinear q_proj;
+    private readonly LoraLinear out_proj;
     private readonly int _heads;
     private readonly int _headDim;
     private readonly double _scale;
@@ -25,10 +25,10 @@ public sealed class ClipAttention : nn.Module<Tensor, Tensor, Tensor>
         _heads = config.NumAttentionHeads;
         _headDim = config.HiddenSize / config.NumAttentionHeads;
         _scale = Math.Pow(_headDim, -0.5);
-        k_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        v_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        q_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        out_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
+        k_proj = Layers.Linear(config.HiddenSize, config.HiddenSize);
+        v_proj = Layers.Linear(config.HiddenSize, config.HiddenSize);
+        q_proj = Layers.Linear(config.HiddenSize, config.HiddenSize);
+        out_proj = Layers.Linear(config.HiddenSize, config.HiddenSize);
         RegisterComponents();
     }
 

@@ -1,5 +1,5 @@
 using TorchSharp;
-using TorchSharp.Modules;
+using Easel.Inference.Models;
 using static TorchSharp.torch;
 
 namespace Easel.Inference.Text;
@@ -7,15 +7,15 @@ namespace Easel.Inference.Text;
 /// <summary>transformers' <c>CLIPMLP</c>: fc1 → activation (from <c>hidden_act</c>) → fc2.</summary>
 public sealed class ClipMlp : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear fc1;
-    private readonly Linear fc2;
+    private readonly LoraLinear fc1;
+    private readonly LoraLinear fc2;
     private readonly Func<Tensor, Tensor> _activation;
 
     public ClipMlp(ClipTextConfig config) : base(nameof(ClipMlp))
     {
         _activation = ActivationFor(config.HiddenAct);
-        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
-        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        fc1 = Layers.Linear(config.HiddenSize, config.IntermediateSize);
+        fc2 = Layers.Linear(config.IntermediateSize, config.HiddenSize);
         RegisterComponents();
     }
 

@@ -1,6 +1,6 @@
 using Easel.Inference.Loading;
 using TorchSharp;
-using TorchSharp.Modules;
+using Easel.Inference.Models;
 using static TorchSharp.torch;
 
 namespace Easel.Inference.Text;
@@ -13,13 +13,13 @@ namespace Easel.Inference.Text;
 public sealed class ClipTextModelWithProjection : nn.Module<Tensor, ClipTextOutput>
 {
     private readonly ClipTextTransformer text_model;
-    private readonly Linear text_projection;
+    private readonly LoraLinear text_projection;
 
     public ClipTextModelWithProjection(ClipTextConfig config) : base(nameof(ClipTextModelWithProjection))
     {
         Config = config;
         text_model = new ClipTextTransformer(config);
-        text_projection = nn.Linear(config.HiddenSize, config.ProjectionDim, hasBias: false);
+        text_projection = Layers.Linear(config.HiddenSize, config.ProjectionDim, hasBias: false);
         RegisterComponents();
     }
 

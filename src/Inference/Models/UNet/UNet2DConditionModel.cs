@@ -12,7 +12,7 @@ namespace Easel.Inference.Models.UNet;
 public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are checkpoint keys
-    private readonly Conv2d conv_in;
+    private readonly LoraConv2d conv_in;
     private readonly Timesteps time_proj;
     private readonly TimestepEmbedding time_embedding;
     private readonly Timesteps? add_time_proj;
@@ -21,7 +21,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     private readonly UNetMidBlock2DCrossAttn? mid_block;
     private readonly ModuleList<UNetUpBlock> up_blocks;
     private readonly GroupNorm conv_norm_out;
-    private readonly Conv2d conv_out;
+    private readonly LoraConv2d conv_out;
 #pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor> _convAct;
     private readonly int _numUpsamplers;

@@ -15,8 +15,8 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
 #pragma warning disable IDE1006 // field names are checkpoint keys
     private readonly Encoder encoder;
     private readonly Decoder decoder;
-    private readonly Conv2d? quant_conv;
-    private readonly Conv2d? post_quant_conv;
+    private readonly LoraConv2d? quant_conv;
+    private readonly LoraConv2d? post_quant_conv;
 #pragma warning restore IDE1006
 
     public AutoencoderKL(AutoencoderKLConfig config) : base(nameof(AutoencoderKL))

@@ -12,11 +12,11 @@ public sealed class Encoder : nn.Module<Tensor, Tensor>
 {
     private const double Eps = 1e-6;
 #pragma warning disable IDE1006 // field names are checkpoint keys
-    private readonly Conv2d conv_in;
+    private readonly LoraConv2d conv_in;
     private readonly ModuleList<DownEncoderBlock2D> down_blocks;
     private readonly UNetMidBlock2D mid_block;
     private readonly GroupNorm conv_norm_out;
-    private readonly Conv2d conv_out;
+    private readonly LoraConv2d conv_out;
 #pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor> _act;
 
