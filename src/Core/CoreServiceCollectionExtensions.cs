@@ -66,6 +66,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<WebhookOutboxSignal>();
         services.AddSingleton<WebhookOutboxInterceptor>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        services.AddScoped<Artifacts.ArtifactResolver>();
         services.AddSingleton<ILocalModels, ConfiguredModels>();
         services.AddSingleton<LocalWorkerRegistrations>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();

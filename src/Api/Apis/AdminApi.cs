@@ -33,7 +33,7 @@ public static class AdminApi
             .WithDescription("Answers 201 with the key and its `token`, which is shown this once and never again (only its "
                 + "SHA-256 is stored). Send it as `Authorization: Bearer <token>`. Everything the key creates belongs to it; "
                 + "other keys get 404. `rate_limit_per_minute` and `max_queued_jobs` override Easel:Auth:DefaultRateLimitPerMinute "
-                + "and Easel:Auth:DefaultMaxQueuedJobs for this key.")
+                + "and Easel:Auth:DefaultMaxQueuedJobs for this key; `max_storage_bytes` overrides Easel:Auth:DefaultMaxStorageBytes (artifact storage).")
             .Accepts<CreateApiKeyRequest>("application/json")
             .WithRequestExample(new JsonObject { ["name"] = "ci", ["rate_limit_per_minute"] = 120, ["max_queued_jobs"] = 10 })
             .Produces<CreatedApiKeyResponse>(StatusCodes.Status201Created)
@@ -83,10 +83,13 @@ public static class AdminApi
             errors["rate_limit_per_minute"] = [$"rate_limit_per_minute must be between 1 and {MaxLimit}."];
         if (request.MaxQueuedJobs is < 1 or > MaxLimit)
             errors["max_queued_jobs"] = [$"max_queued_jobs must be between 1 and {MaxLimit}."];
+        if (request.MaxStorageBytes is < 0)
+            errors["max_storage_bytes"] = ["max_storage_bytes must be 0 or more."];
         if (errors.Count > 0)
             return TypedResults.ValidationProblem(errors, title: "The API key request is invalid.");
 
         var (key, token) = ApiKeyTokens.Create(name!, request.RateLimitPerMinute, request.MaxQueuedJobs, time.GetUtcNowMilliseconds());
+        key.MaxStorageBytes = request.MaxStorageBytes;
         db.ApiKeys.Add(key);
         await db.SaveChangesAsync(cancellationToken);
         logger.LogInformation("API key {KeyId} ({KeyPrefix}) created for {KeyName}", key.Id, key.Prefix, key.Name);
@@ -126,7 +129,7 @@ public static class AdminApi
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "API key not found", detail: $"No API key has id {id}.");
 }
 
-public sealed record CreateApiKeyRequest(string? Name, int? RateLimitPerMinute, int? MaxQueuedJobs);
+public sealed record CreateApiKeyRequest(string? Name, int? RateLimitPerMinute, int? MaxQueuedJobs, long? MaxStorageBytes = null);
 
 /// <summary>An API key as listed: never its secret.</summary>
 public sealed record ApiKeyResponse(

@@ -74,10 +74,7 @@ public static class JobApi
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var statuses = ParseNames<JobStatus>(status, "status", errors);
         var kinds = ParseNames<JobKind>(kind, "kind", errors);
-        var size = DefaultPageSize;
-        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size)
-                                  || size is < 1 or > MaxPageSize))
-            errors["limit"] = [$"limit must be a whole number from 1 to {MaxPageSize}."];
+        var size = ParseLimit(limit, errors);
         var after = default(JobCursor);
         if (cursor is not null && !JobCursor.TryDecode(cursor, out after))
             errors["cursor"] = ["cursor is not a value this service returned as next_cursor."];
@@ -183,8 +180,18 @@ public static class JobApi
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Job not found", detail: $"No job has id {id}.");
 
+    /// <summary>The page size a list query asks for: 1–<see cref="MaxPageSize"/>, <see cref="DefaultPageSize"/> when absent.</summary>
+    internal static int ParseLimit(string? limit, Dictionary<string, string[]> errors)
+    {
+        var size = DefaultPageSize;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size)
+                                  || size is < 1 or > MaxPageSize))
+            errors["limit"] = [$"limit must be a whole number from 1 to {MaxPageSize}."];
+        return size;
+    }
+
     /// <summary>Comma-separated snake_case enum names; null when the parameter is absent.</summary>
-    private static List<TEnum>? ParseNames<TEnum>(string? text, string field, Dictionary<string, string[]> errors) where TEnum : struct, Enum
+    internal static List<TEnum>? ParseNames<TEnum>(string? text, string field, Dictionary<string, string[]> errors) where TEnum : struct, Enum
     {
         if (text is null)
             return null;

@@ -94,6 +94,8 @@ public static class CallerClaims
 
     public const string MaxQueuedJobs = "easel:max_queued_jobs";
 
+    public const string MaxStorageBytes = "easel:max_storage_bytes";
+
     public static ClaimsIdentity Admin() => new(
         [new Claim(CallerExtensions.KeyIdClaim, AuthOptions.AdminOwner), new Claim(ClaimTypes.Role, AdminRole)],
         ApiKeyAuthenticationHandler.SchemeName);
@@ -105,8 +107,14 @@ public static class CallerClaims
             claims.Add(new Claim(RateLimitPerMinute, rate.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer32));
         if (key.MaxQueuedJobs is { } queued)
             claims.Add(new Claim(MaxQueuedJobs, queued.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer32));
+        if (key.MaxStorageBytes is { } storage)
+            claims.Add(new Claim(MaxStorageBytes, storage.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
         return new ClaimsIdentity(claims, ApiKeyAuthenticationHandler.SchemeName);
     }
+
+    /// <summary>An integer claim of the caller, or null when the key has none (then the configured default applies).</summary>
+    public static long? GetLong(this HttpContext http, string claim) =>
+        http.User.FindFirstValue(claim) is { } value ? long.Parse(value, CultureInfo.InvariantCulture) : null;
 
     /// <summary>An integer claim of the caller, or null when the key has none (then the configured default applies).</summary>
     public static int? GetInt(this HttpContext http, string claim) =>

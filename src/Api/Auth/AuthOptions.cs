@@ -30,6 +30,10 @@ public sealed class AuthOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int DefaultMaxQueuedJobs { get; set; } = 100;
 
+    /// <summary>Bytes of artifacts a key may keep stored when it was created without its own quota (and the open service's quota).</summary>
+    [Range(0, long.MaxValue)]
+    public long DefaultMaxStorageBytes { get; set; } = 10L << 30;
+
     /// <summary>While authentication is off, limit each remote address to <see cref="DefaultRateLimitPerMinute"/>; false turns the limit off.</summary>
     public bool RateLimitWhenOpen { get; set; } = true;
 

@@ -68,6 +68,7 @@ public static class ApiExtensions
                 o.IncludeXmlComments(coreDocs);
         });
 
+        services.AddSingleton<Easel.Core.Artifacts.IArtifactInspector, Easel.Workers.Artifacts.SafeTensorsArtifactInspector>();
         services.AddEaselHealthChecks();
         services.AddEaselTelemetry("easel-api");
 
@@ -97,6 +98,7 @@ public static class ApiExtensions
         app.MapJobEndpoints();
         app.MapJobEventEndpoints();
         app.MapImageEndpoints();
+        app.MapArtifactEndpoints();
         app.MapModelEndpoints();
         app.MapWebhookEndpoints();
         app.MapAdminEndpoints();

@@ -27,5 +27,8 @@ public sealed class ApiKey
     /// <summary>Queued jobs allowed at once; null takes the configured default.</summary>
     public int? MaxQueuedJobs { get; set; }
 
+    /// <summary>Bytes of artifacts the key may keep stored; null takes the configured default.</summary>
+    public long? MaxStorageBytes { get; set; }
+
     public bool IsRevoked => RevokedAt is not null;
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Easel.Core.Artifacts;
 using Easel.Core.Auth;
 using Easel.Core.Images;
 using Easel.Core.Jobs;
@@ -11,7 +12,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Easel.Core.Data;
 
 /// <summary>
-/// Jobs, their images and events, idempotency keys, API keys, the webhook outbox and the workers with the models they serve. Migrations are per provider, one subclass each:
+/// Jobs, their images and events, artifacts, idempotency keys, API keys, the webhook outbox and the workers with the models they serve. Migrations are per provider, one subclass each:
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context SqliteEaselDbContext -o Data/Migrations/Sqlite</c> and
 /// <c>dotnet ef migrations add &lt;Name&gt; -p src/Core -s src/Core --context PostgresEaselDbContext -o Data/Migrations/Postgres</c>.
 /// Table and column names are snake_case.
@@ -38,6 +39,8 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<WorkerModel> WorkerModels => Set<WorkerModel>();
 
+    public DbSet<Artifact> Artifacts => Set<Artifact>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new JobConfiguration());
@@ -50,6 +53,7 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
         modelBuilder.ApplyConfiguration(new WebhookAttemptConfiguration());
         modelBuilder.ApplyConfiguration(new WorkerConfiguration());
         modelBuilder.ApplyConfiguration(new WorkerModelConfiguration());
+        modelBuilder.ApplyConfiguration(new ArtifactConfiguration());
         ApplySnakeCaseNames(modelBuilder);
     }
 
@@ -238,6 +242,29 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
         }
     }
 
+    private sealed class ArtifactConfiguration : IEntityTypeConfiguration<Artifact>
+    {
+        public void Configure(EntityTypeBuilder<Artifact> artifact)
+        {
+            artifact.ToTable("artifacts");
+            artifact.HasKey(a => a.Id);
+            artifact.Property(a => a.Owner).HasMaxLength(128);
+            artifact.Property(a => a.Kind).HasConversion(new SnakeCaseEnumConverter<ArtifactKind>()).HasMaxLength(32);
+            artifact.Property(a => a.Format).HasConversion(new SnakeCaseEnumConverter<ArtifactFormat>()).HasMaxLength(32);
+            artifact.Property(a => a.Name).HasMaxLength(ArtifactNames.MaxLength).IsRequired();
+            artifact.Property(a => a.BaseModel).HasMaxLength(200);
+            artifact.Property(a => a.BaseModelHash).HasMaxLength(64);
+            artifact.Property(a => a.BlobKey).HasMaxLength(128).IsRequired();
+            artifact.Property(a => a.Sha256).HasMaxLength(64).IsRequired();
+            artifact.Property(a => a.Metadata).IsRequired();
+            // Names are unique among an owner's live artifacts; a deleted artifact's name may be taken again.
+            artifact.HasIndex(a => new { a.Owner, a.Name }).IsUnique().HasFilter("deleted_at IS NULL");
+            artifact.HasIndex(a => new { a.Owner, a.CreatedAt });
+            artifact.HasIndex(a => a.BlobKey);
+            artifact.HasOne<Job>().WithMany().HasForeignKey(a => a.JobId).OnDelete(DeleteBehavior.SetNull);
+        }
+    }
+
     private sealed class ImageConfiguration : IEntityTypeConfiguration<Image>
     {
         public void Configure(EntityTypeBuilder<Image> image)
@@ -273,5 +300,6 @@ public sealed class PostgresEaselDbContext(DbContextOptions<PostgresEaselDbConte
         base.OnModelCreating(modelBuilder);
         modelBuilder.Entity<Job>().Property(j => j.Request).HasColumnType("jsonb");
         modelBuilder.Entity<JobEvent>().Property(e => e.Data).HasColumnType("jsonb");
+        modelBuilder.Entity<Artifact>().Property(a => a.Metadata).HasColumnType("jsonb");
     }
 }

@@ -38,7 +38,7 @@ public sealed class SafeTensorsHeader
     }
 
     /// <summary>Reads the header from the start of <paramref name="stream"/>; <paramref name="path"/> names the file in errors.</summary>
-    internal static SafeTensorsHeader Read(Stream stream, string path)
+    public static SafeTensorsHeader Read(Stream stream, string path)
     {
         // The stream's length is the target's when the path is a symbolic link (as in a Hugging Face cache snapshot);
         // FileInfo.Length would be the link's own.

@@ -97,6 +97,8 @@ public sealed class RetentionJob(
         var referenced = (await db.Images.Where(i => candidateList.Contains(i.BlobKey)).Select(i => i.BlobKey).Distinct()
                 .ToListAsync(cancellationToken))
             .Concat(await LiveInputBlobsAsync(cutoff, cancellationToken))
+            // An artifact (also a deleted one: jobs that used it keep their references) keeps its blob.
+            .Concat(await db.Artifacts.Where(a => candidateList.Contains(a.BlobKey)).Select(a => a.BlobKey).ToListAsync(cancellationToken))
             .ToHashSet(StringComparer.Ordinal);
         var deleted = candidates.Count(key => !referenced.Contains(key) && blobs.DeleteIfNotWrittenSince(key, writtenBefore));
         return new RetentionReport(jobs.Count, images, events, deleted, 0);

@@ -22,6 +22,99 @@ namespace Easel.Core.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Easel.Core.Artifacts.Artifact", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BaseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("base_model");
+
+                    b.Property<string>("BaseModelHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("base_model_hash");
+
+                    b.Property<string>("BlobKey")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("blob_key");
+
+                    b.Property<long>("ByteSize")
+                        .HasColumnType("bigint")
+                        .HasColumnName("byte_size");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("format");
+
+                    b.Property<Guid?>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Metadata")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("metadata");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Owner")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("owner");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha256");
+
+                    b.HasKey("Id")
+                        .HasName("pk_artifacts");
+
+                    b.HasIndex("BlobKey")
+                        .HasDatabaseName("ix_artifacts_blob_key");
+
+                    b.HasIndex("JobId")
+                        .HasDatabaseName("ix_artifacts_job_id");
+
+                    b.HasIndex("Owner", "CreatedAt")
+                        .HasDatabaseName("ix_artifacts_owner_created_at");
+
+                    b.HasIndex("Owner", "Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_artifacts_owner_name")
+                        .HasFilter("deleted_at IS NULL");
+
+                    b.ToTable("artifacts", (string)null);
+                });
+
             modelBuilder.Entity("Easel.Core.Auth.ApiKey", b =>
                 {
                     b.Property<string>("Id")
@@ -36,6 +129,10 @@ namespace Easel.Core.Data.Migrations.Postgres
                     b.Property<int?>("MaxQueuedJobs")
                         .HasColumnType("integer")
                         .HasColumnName("max_queued_jobs");
+
+                    b.Property<long?>("MaxStorageBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("max_storage_bytes");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -614,6 +711,15 @@ namespace Easel.Core.Data.Migrations.Postgres
                         .HasName("pk_webhook_secrets");
 
                     b.ToTable("webhook_secrets", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Artifacts.Artifact", b =>
+                {
+                    b.HasOne("Easel.Core.Jobs.Job", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_artifacts_jobs_job_id");
                 });
 
             modelBuilder.Entity("Easel.Core.Images.Image", b =>

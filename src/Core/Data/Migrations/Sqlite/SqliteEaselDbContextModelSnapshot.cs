@@ -17,6 +17,99 @@ namespace Easel.Core.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Easel.Core.Artifacts.Artifact", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BaseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("base_model");
+
+                    b.Property<string>("BaseModelHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("base_model_hash");
+
+                    b.Property<string>("BlobKey")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("blob_key");
+
+                    b.Property<long>("ByteSize")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("byte_size");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("DeletedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deleted_at");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("format");
+
+                    b.Property<Guid?>("JobId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Metadata")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("metadata");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Owner")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sha256");
+
+                    b.HasKey("Id")
+                        .HasName("pk_artifacts");
+
+                    b.HasIndex("BlobKey")
+                        .HasDatabaseName("ix_artifacts_blob_key");
+
+                    b.HasIndex("JobId")
+                        .HasDatabaseName("ix_artifacts_job_id");
+
+                    b.HasIndex("Owner", "CreatedAt")
+                        .HasDatabaseName("ix_artifacts_owner_created_at");
+
+                    b.HasIndex("Owner", "Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_artifacts_owner_name")
+                        .HasFilter("deleted_at IS NULL");
+
+                    b.ToTable("artifacts", (string)null);
+                });
+
             modelBuilder.Entity("Easel.Core.Auth.ApiKey", b =>
                 {
                     b.Property<string>("Id")
@@ -31,6 +124,10 @@ namespace Easel.Core.Data.Migrations.Sqlite
                     b.Property<int?>("MaxQueuedJobs")
                         .HasColumnType("INTEGER")
                         .HasColumnName("max_queued_jobs");
+
+                    b.Property<long?>("MaxStorageBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_storage_bytes");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -605,6 +702,15 @@ namespace Easel.Core.Data.Migrations.Sqlite
                         .HasName("pk_webhook_secrets");
 
                     b.ToTable("webhook_secrets", (string)null);
+                });
+
+            modelBuilder.Entity("Easel.Core.Artifacts.Artifact", b =>
+                {
+                    b.HasOne("Easel.Core.Jobs.Job", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_artifacts_jobs_job_id");
                 });
 
             modelBuilder.Entity("Easel.Core.Images.Image", b =>
