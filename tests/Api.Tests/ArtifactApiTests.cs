@@ -94,11 +94,37 @@ public abstract class ArtifactApiTests<TFactory>(TFactory factory) : ApiTestBase
     [Fact]
     public async Task An_embedding_of_another_width_than_the_base_model_is_refused_with_422_naming_its_key()
     {
-        var client = await NewKeyClientAsync("alice");
-        var response = await client.PostAsync("/v1/artifacts", Upload(Fixture("textual_inversion_sd15/learned_embeds.safetensors"), "embedding", "toy", "sdxl"));
+        // Every fixture text encoder is 32 wide, so the misfit is a diffusers-layout embedding of 48 built here.
+        var wide = Path.Combine(Path.GetTempPath(), $"wide-{Guid.NewGuid():N}.safetensors");
+        File.WriteAllBytes(wide, SafeTensorsOfZeros("<wide-toy>", [1, 48]));
+        try
+        {
+            var client = await NewKeyClientAsync("alice");
+            var response = await client.PostAsync("/v1/artifacts", Upload(wide, "embedding", "toy", "sd15"));
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("<cat-toy>", (await ReadJsonAsync(response)).GetProperty("errors").GetProperty("file")[0].GetString());
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+            Assert.Contains("<wide-toy>", (await ReadJsonAsync(response)).GetProperty("errors").GetProperty("file")[0].GetString());
+        }
+        finally
+        {
+            File.Delete(wide);
+        }
+    }
+
+    /// <summary>A safetensors file with one float32 tensor of zeros: an 8-byte header length, the JSON header, the data.</summary>
+    private static byte[] SafeTensorsOfZeros(string key, long[] shape)
+    {
+        var bytes = shape.Aggregate(4L, (n, d) => n * d);
+        var header = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            [key] = new { dtype = "F32", shape, data_offsets = new[] { 0, bytes } },
+        });
+        header = header.PadRight((header.Length + 7) / 8 * 8);
+        var file = new MemoryStream();
+        file.Write(BitConverter.GetBytes((ulong)header.Length));
+        file.Write(System.Text.Encoding.UTF8.GetBytes(header));
+        file.Write(new byte[bytes]);
+        return file.ToArray();
     }
 
     [Fact]
