@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
+using Easel.Core.Artifacts;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
@@ -100,10 +101,17 @@ public static class GenerationApi
             return Invalid(validation.Status, validation.Errors);
         }
 
+        var (parameters, unresolved) = await GenerationArtifacts.ResolveAsync(services.Artifacts, validation.Parameters!,
+            validation.LoraFields ?? [], http.HttpContext.GetOwner(), cancellationToken);
+        if (parameters is null)
+        {
+            services.Metrics.RequestRejected(JobKind.Generation);
+            return Invalid(StatusCodes.Status422UnprocessableEntity, unresolved);
+        }
+
         if (await services.QueueCap.RefuseWhenFullAsync(http.HttpContext, cancellationToken) is { } queueFull)
             return queueFull;
 
-        var parameters = validation.Parameters!;
         // Inputs go to the content-addressed blob store first (idempotent); the job row refers to them by key.
         if (validation.Image is { } image)
             parameters = parameters with { Image = new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height) };
@@ -187,6 +195,7 @@ public sealed record GenerationServices(
     GenerationRequestValidator Validator,
     IModelCatalog Catalog,
     IJobDispatcher Dispatcher,
+    ArtifactResolver Artifacts,
     QueuedJobsCap QueueCap,
     IBlobStore Blobs,
     IOptions<GenerationOptions> Limits,

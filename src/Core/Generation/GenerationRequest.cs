@@ -22,6 +22,10 @@ namespace Easel.Core.Generation;
 /// the same pixels; <c>batch</c>: one generator seeded <paramref name="Seed"/> for the whole batch, as diffusers draws it.</param>
 /// <param name="Mode">Optional: text_to_image, image_to_image or inpaint; when sent it must be what the inputs make it (a job's
 /// <c>request</c> shows it, so the shown request can be submitted again).</param>
+/// <param name="Loras">LoRAs applied for this request: <c>{"artifact": "&lt;id or name&gt;", "scale": 0.8}</c> (scale default 1).
+/// The A1111 prompt form <c>&lt;lora:name:0.8&gt;</c> adds one too and is removed from the prompt text.</param>
+/// <param name="Embeddings">Textual-inversion embeddings (artifact ids or names) whose tokens the prompt and the negative prompt
+/// may use; a negative embedding goes in the negative prompt.</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -41,7 +45,14 @@ public sealed record GenerationRequest(
     string? CancelAfter = null,
     int? Priority = null,
     string? SeedMode = null,
-    string? Mode = null);
+    string? Mode = null,
+    IReadOnlyList<LoraRequest>? Loras = null,
+    IReadOnlyList<string>? Embeddings = null);
+
+/// <summary>One LoRA of a request.</summary>
+/// <param name="Artifact">The id or the name of one of the caller's LoRA artifacts.</param>
+/// <param name="Scale">The LoRA's strength (multiplies its α/r-scaled update); default 1.</param>
+public sealed record LoraRequest(string? Artifact, double? Scale = null);
 
 /// <summary>What a generation does, decided by which inputs the request carries.</summary>
 public enum GenerationMode
@@ -73,6 +84,8 @@ public sealed record StoredInputImage(string Blob, int Width, int Height);
 /// generated (and recorded) with seed <c>Seed + i</c>; with <see cref="SeedMode.Batch"/> all images come from one
 /// generator seeded <see cref="Seed"/>.
 /// For image-to-image and inpainting, <see cref="Width"/>/<see cref="Height"/> are the input image's size.
+/// <see cref="Loras"/> and <see cref="Embeddings"/> hold artifact ids once the API has resolved them; <see cref="Prompt"/> and
+/// <see cref="NegativePrompt"/> no longer hold the <c>&lt;lora:…&gt;</c> tags, which became entries of <see cref="Loras"/>.
 /// </summary>
 public sealed record GenerationParameters(
     string Prompt,
@@ -89,4 +102,13 @@ public sealed record GenerationParameters(
     double? Strength = null,
     StoredInputImage? Image = null,
     StoredInputImage? Mask = null,
-    SeedMode SeedMode = SeedMode.PerImage);
+    SeedMode SeedMode = SeedMode.PerImage,
+    IReadOnlyList<LoraUse>? Loras = null,
+    IReadOnlyList<string>? Embeddings = null);
+
+/// <summary>
+/// A LoRA a validated request applies: <see cref="Artifact"/> is what the request named until the API resolves it, then the
+/// artifact's id (so the job keeps working from its own reference after the artifact is deleted or renamed). Shown in a
+/// job's request as <c>{"artifact", "scale"}</c>, which submits again as it stands.
+/// </summary>
+public sealed record LoraUse(string Artifact, double Scale);

@@ -54,6 +54,49 @@ public sealed class GenerationRequestValidator(
         if (request.NegativePrompt is { Length: var negativeLength } && negativeLength > limits.MaxPromptLength)
             Add("negative_prompt", $"The negative prompt must be at most {limits.MaxPromptLength} characters long.");
 
+        var (prompt, promptTags) = LoraPromptTags.Extract(request.Prompt ?? "");
+        var (negativePrompt, negativeTags) = LoraPromptTags.Extract(request.NegativePrompt ?? "");
+        var loras = new List<LoraUse>();
+        var loraFields = new List<string>();
+        for (var i = 0; i < (request.Loras?.Count ?? 0); i++)
+        {
+            var lora = request.Loras![i];
+            if (lora is null || string.IsNullOrWhiteSpace(lora.Artifact))
+            {
+                Add($"loras[{i}].artifact", "artifact is required: the id or the name of one of your LoRA artifacts.");
+                continue;
+            }
+            var scale = lora.Scale ?? 1.0;
+            if (!double.IsFinite(scale) || Math.Abs(scale) > limits.MaxLoraScale)
+                Add($"loras[{i}].scale", $"scale must be between −{limits.MaxLoraScale} and {limits.MaxLoraScale}.");
+            loras.Add(new LoraUse(lora.Artifact.Trim(), scale));
+            loraFields.Add($"loras[{i}].artifact");
+        }
+        foreach (var (field, tags) in new[] { ("prompt", promptTags), ("negative_prompt", negativeTags) })
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Problem is not null)
+                    Add(field, tag.Problem);
+                else if (!double.IsFinite(tag.Scale) || Math.Abs(tag.Scale) > limits.MaxLoraScale)
+                    Add(field, $"<lora:{tag.Name}:{tag.Scale}>: the scale must be between −{limits.MaxLoraScale} and {limits.MaxLoraScale}.");
+                loras.Add(new LoraUse(tag.Name, tag.Scale));
+                loraFields.Add(field);
+            }
+        }
+        if (loras.Count > limits.MaxLoras)
+            Add("loras", $"At most {limits.MaxLoras} LoRAs per request (the loras field and <lora:…> prompt tags together); this one has {loras.Count}.");
+        var embeddings = new List<string>();
+        for (var i = 0; i < (request.Embeddings?.Count ?? 0); i++)
+        {
+            if (string.IsNullOrWhiteSpace(request.Embeddings![i]))
+                Add($"embeddings[{i}]", "Each entry is the id or the name of one of your embedding artifacts.");
+            else
+                embeddings.Add(request.Embeddings[i].Trim());
+        }
+        if (embeddings.Count > limits.MaxEmbeddings)
+            Add("embeddings", $"At most {limits.MaxEmbeddings} embeddings per request; this one has {embeddings.Count}.");
+
         var modelName = string.IsNullOrWhiteSpace(request.Model) ? catalog.DefaultModel : request.Model.Trim();
         ModelInfo? model = null;
         if (modelName is null)
@@ -173,8 +216,8 @@ public sealed class GenerationRequestValidator(
             return new GenerationValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal), status);
 
         var parameters = new GenerationParameters(
-            request.Prompt!,
-            request.NegativePrompt ?? "",
+            prompt,
+            negativePrompt,
             model!.Name,
             width,
             height,
@@ -185,8 +228,10 @@ public sealed class GenerationRequestValidator(
             numImages,
             mode,
             strength,
-            SeedMode: seedMode);
-        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions);
+            SeedMode: seedMode,
+            Loras: loras.Count > 0 ? loras : null,
+            Embeddings: embeddings.Count > 0 ? embeddings : null);
+        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields);
 
         void CheckSize(string field, int value)
         {
@@ -282,7 +327,8 @@ public sealed class GenerationRequestValidator(
 
 /// <summary>
 /// Either the resolved parameters (with the decoded inputs to store) or, keyed by snake_case field name, what is wrong
-/// with the request and the HTTP status that fits (400, 413 or 422).
+/// with the request and the HTTP status that fits (400, 413 or 422). <see cref="LoraFields"/> names, for each entry of
+/// the parameters' <c>loras</c>, the request field it came from (<c>loras[i].artifact</c>, <c>prompt</c>, <c>negative_prompt</c>).
 /// </summary>
 public sealed record GenerationValidationResult(
     GenerationParameters? Parameters,
@@ -290,7 +336,8 @@ public sealed record GenerationValidationResult(
     int Status = 400,
     DecodedInputImage? Image = null,
     DecodedInputImage? Mask = null,
-    JobOptions? JobOptions = null)
+    JobOptions? JobOptions = null,
+    IReadOnlyList<string>? LoraFields = null)
 {
     public bool IsValid => Parameters is not null;
 }

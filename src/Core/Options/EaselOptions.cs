@@ -208,6 +208,18 @@ public sealed class GenerationOptions : IValidatableObject
     [Range(1024, 1L << 31)]
     public long MaxInputImageBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>Most LoRAs one request may apply (the <c>loras</c> field and <c>&lt;lora:…&gt;</c> prompt tags together).</summary>
+    [Range(0, 64)]
+    public int MaxLoras { get; set; } = 8;
+
+    /// <summary>Largest |scale| of a LoRA in a request; real LoRAs are used between about −2 and 2.</summary>
+    [Range(0.0, 100.0)]
+    public double MaxLoraScale { get; set; } = 4.0;
+
+    /// <summary>Most textual-inversion embeddings one request may use.</summary>
+    [Range(0, 64)]
+    public int MaxEmbeddings { get; set; } = 16;
+
     /// <summary>strength of image-to-image when the request gives none (diffusers' default).</summary>
     [Range(0.0, 1.0)]
     public double DefaultImageToImageStrength { get; set; } = 0.8;
