@@ -16,6 +16,17 @@ public static class SafeTensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, ScalarType? storeAs = null,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            Write(stream, tensors, storeAs, metadata);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> to <paramref name="stream"/> (left open), sorted by name, as <see cref="Write(string, IEnumerable{KeyValuePair{string, Tensor}}, ScalarType?, IReadOnlyDictionary{string, string}?)"/> does.</summary>
+    public static void Write(Stream stream, IEnumerable<KeyValuePair<string, Tensor>> tensors, ScalarType? storeAs = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
         var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
         var header = new Dictionary<string, object>(StringComparer.Ordinal);
         if (metadata is { Count: > 0 })
@@ -41,20 +52,14 @@ public static class SafeTensorsWriter
         Array.Fill(headerBytes, (byte)' ');
         json.CopyTo(headerBytes, 0);
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        stream.Write(BitConverter.GetBytes((long)padded));
+        stream.Write(headerBytes);
+        for (var i = 0; i < ordered.Count; i++)
         {
-            stream.Write(BitConverter.GetBytes((long)padded));
-            stream.Write(headerBytes);
-            for (var i = 0; i < ordered.Count; i++)
-            {
-                using var scope = torch.NewDisposeScope();
-                var data = ordered[i].Value.detach().to(stored[i].DType).cpu().contiguous();
-                stream.Write(data.bytes);
-            }
+            using var scope = torch.NewDisposeScope();
+            var data = ordered[i].Value.detach().to(stored[i].DType).cpu().contiguous();
+            stream.Write(data.bytes);
         }
-        File.Move(temporary, path, overwrite: true);
     }
 
     private static long ElementSize(ScalarType dtype) => dtype switch

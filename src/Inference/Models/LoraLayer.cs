@@ -52,6 +52,21 @@ public abstract class LoraLayer : nn.Module<Tensor, Tensor>
         _adapters.Add(new ActiveAdapter(weights, scale, down, up));
     }
 
+    /// <summary>Why <paramref name="weights"/> cannot be added to this layer, or null when they fit.</summary>
+    public string? Misfit(LoraLayerWeights weights)
+    {
+        using var scope = torch.NewDisposeScope();
+        try
+        {
+            Normalise(weights.Down, weights.Up);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Removes every adapter (unmerging first when merged).</summary>
     public void ClearAdapters()
     {

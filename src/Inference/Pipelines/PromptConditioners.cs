@@ -95,6 +95,11 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
             : new PromptEncoder(second);
     }
 
+    /// <summary>The first text encoder (null for a refiner).</summary>
+    public ClipTextModel? TextEncoder => _textEncoder;
+
+    public ClipTextModelWithProjection TextEncoder2 => _textEncoder2;
+
     /// <summary>Numbers in add_time_ids: 6 (sizes + crop + target) or 5 (sizes + crop + aesthetic score).</summary>
     public int TimeIdCount => _requiresAestheticsScore ? 5 : 6;
 

@@ -15,8 +15,6 @@ namespace Easel.Inference.Customization.TextualInversion;
 /// </summary>
 public static class TextualInversionFile
 {
-    private static readonly string[] PickleExtensions = [".pt", ".pth", ".bin", ".ckpt", ".pkl"];
-
     /// <summary>The file a diffusers textual-inversion training run writes (and <see cref="Write"/> names its output).</summary>
     public const string DiffusersFileName = "learned_embeds.safetensors";
 
@@ -107,8 +105,7 @@ public static class TextualInversionFile
 
     private static void RefusePickle(string path)
     {
-        var extension = Path.GetExtension(path);
-        if (!PickleExtensions.Contains(extension, StringComparer.OrdinalIgnoreCase) && !StartsLikePickle(path))
+        if (!PickleFiles.IsPickle(path))
             return;
         var fileName = Path.GetFileName(path);
         var stem = Path.GetFileNameWithoutExtension(path);
@@ -118,19 +115,6 @@ public static class TextualInversionFile
             $"d = torch.load('{fileName}', weights_only=True); " +
             $"save_file({{'emb_params': d['string_to_param']['*']}} if 'string_to_param' in d else d, '{stem}.safetensors')` " +
             "(A1111 files hold string_to_param, diffusers files hold {token: vectors}), then upload the .safetensors file.");
-    }
-
-    // torch.save writes a zip archive ("PK\x03\x04") or, in the legacy format, a raw pickle (0x80, protocol 2–5, then an
-    // opcode). A safetensors file starts with its header length as a little-endian u64 whose high bytes are zero, so a
-    // header of 640 bytes (0x80 0x02 0x00 …) is not mistaken for a pickle.
-    private static bool StartsLikePickle(string path)
-    {
-        Span<byte> head = stackalloc byte[4];
-        using var stream = File.OpenRead(path);
-        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        var isPickle = read >= 3 && head[0] == 0x80 && head[1] is >= 2 and <= 5 && head[2] != 0;
-        var isZip = read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4;
-        return isPickle || isZip;
     }
 
     private static string SafeFileName(string token)

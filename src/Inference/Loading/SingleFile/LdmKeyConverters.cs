@@ -142,22 +142,71 @@ internal sealed partial class UNetKeyConverter : ILdmKeyConverter
     private static string? ResnetInner(string inner)
     {
         var dot = inner.LastIndexOf('.');
-        if (dot < 0)
+        if (dot < 0 || !ResnetLayers.TryGetValue(inner[..dot], out var renamed))
             return null;
-        var layer = inner[..dot];
-        var parameter = inner[(dot + 1)..];
-        var renamed = layer switch
-        {
-            "in_layers.0" => "norm1",
-            "in_layers.2" => "conv1",
-            "out_layers.0" => "norm2",
-            "out_layers.3" => "conv2",
-            "emb_layers.1" => "time_emb_proj",
-            "skip_connection" => "conv_shortcut",
-            _ => null,
-        };
-        return renamed is null ? null : $"{renamed}.{parameter}";
+        return $"{renamed}.{inner[(dot + 1)..]}";
     }
+
+    /// <summary>
+    /// The LDM names of one module of this UNet (kohya's SDXL LoRAs name UNet modules the LDM way): the inverse of
+    /// <see cref="Convert"/> on module paths. An upsampler has two (LDM puts it in slot 1 of an up block without attention).
+    /// </summary>
+    public IEnumerable<string> LdmModuleNames(string module)
+    {
+        foreach (var (ldm, diffusers) in FixedModules)
+        {
+            if (module == diffusers)
+                yield return ldm;
+        }
+        foreach (var (ldmBlock, block) in _blocks)
+        {
+            if (module == block && block == "conv_in")
+                yield return ldmBlock;
+            var upsampler = block.Contains(".attentions.", StringComparison.Ordinal) && block.StartsWith("up_blocks.", StringComparison.Ordinal)
+                ? $"{block[..block.IndexOf(".attentions.", StringComparison.Ordinal)]}.upsamplers.0"
+                : null;
+            if (upsampler is not null && module.StartsWith(upsampler + ".", StringComparison.Ordinal))
+                yield return $"{ldmBlock}.{module[(upsampler.Length + 1)..]}";
+            if (!module.StartsWith(block + ".", StringComparison.Ordinal))
+                continue;
+            var inner = module[(block.Length + 1)..];
+            if (block.Contains(".resnets.", StringComparison.Ordinal))
+            {
+                var layer = ResnetLayers.FirstOrDefault(r => r.Value == inner).Key;
+                if (layer is not null)
+                    yield return $"{ldmBlock}.{layer}";
+            }
+            else if (block.EndsWith(".downsamplers.0", StringComparison.Ordinal))
+            {
+                if (inner == "conv")
+                    yield return $"{ldmBlock}.op";
+            }
+            else
+                yield return $"{ldmBlock}.{inner}";
+        }
+    }
+
+    /// <summary>LDM resnet layers and their diffusers names.</summary>
+    private static readonly Dictionary<string, string> ResnetLayers = new(StringComparer.Ordinal)
+    {
+        ["in_layers.0"] = "norm1",
+        ["in_layers.2"] = "conv1",
+        ["out_layers.0"] = "norm2",
+        ["out_layers.3"] = "conv2",
+        ["emb_layers.1"] = "time_emb_proj",
+        ["skip_connection"] = "conv_shortcut",
+    };
+
+    /// <summary>LDM modules outside the blocks and their diffusers names.</summary>
+    private static readonly (string Ldm, string Diffusers)[] FixedModules =
+    [
+        ("time_embed.0", "time_embedding.linear_1"),
+        ("time_embed.2", "time_embedding.linear_2"),
+        ("out.0", "conv_norm_out"),
+        ("out.2", "conv_out"),
+        ("label_emb.0.0", "add_embedding.linear_1"),
+        ("label_emb.0.2", "add_embedding.linear_2"),
+    ];
 }
 
 /// <summary>
