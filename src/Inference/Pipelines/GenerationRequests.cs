@@ -1,3 +1,4 @@
+using Easel.Inference.Customization.Lora;
 using Easel.Inference.Customization.TextualInversion;
 
 namespace Easel.Inference.Pipelines;
@@ -53,6 +54,19 @@ public abstract record GenerationRequest(
     /// tokenizer and text encoders are not changed. The caller keeps ownership (dispose them after the request).
     /// </summary>
     public IReadOnlyList<TextualInversionEmbedding>? Embeddings { get; init; }
+
+    /// <summary>
+    /// LoRA adapters for this request only, each at its scale: added to the pipeline's layers before the prompt is encoded
+    /// and removed when the request ends, also after a failure or a cancel, so the next request sees the base weights'
+    /// bits. The caller keeps ownership of the adapters.
+    /// </summary>
+    public IReadOnlyList<(LoraAdapter Adapter, double Scale)>? Loras { get; init; }
+
+    /// <summary>
+    /// True (default): the updates are folded into the weights for the request (W ← W₀ + Σ s·ΔW, W₀ restored from a kept
+    /// copy after it), so the steps cost what the base model's do; false runs them beside each layer on every call.
+    /// </summary>
+    public bool MergeLoras { get; init; } = true;
 }
 
 /// <summary>Which generators a batch's noise comes from.</summary>

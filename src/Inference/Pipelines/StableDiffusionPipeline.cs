@@ -1,3 +1,4 @@
+using Easel.Inference.Customization.Lora;
 using Easel.Inference.Imaging;
 using Easel.Inference.Loading;
 using Easel.Inference.Loading.SingleFile;
@@ -277,6 +278,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         long[] latentShape = [count, LatentChannels, height / VaeScaleFactor, width / VaeScaleFactor];
 
         var guidance = request.GuidanceScale > 1.0;
+        // Before the prompt is encoded: a LoRA may target the text encoders too.
+        using var loras = request.Loras is { Count: > 0 } adapters ? LoraActivation.Apply(this, adapters, request.MergeLoras) : null;
         using var prompt = _conditioner.Encode(request, count, guidance, height, width);
         scheduler.SetTimesteps(request.Steps);
 

@@ -10,6 +10,7 @@ using Easel.Core.Storage;
 using Easel.Core.Telemetry;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
+using Easel.Workers.Artifacts;
 using Easel.Workers.Hosting;
 using Easel.Workers.Models;
 using Hangfire;
@@ -32,6 +33,7 @@ public sealed class GenerationJobRunner(
     ILocalModels localModels,
     IJobDispatcher dispatcher,
     IBlobStore blobs,
+    RequestArtifacts artifacts,
     SchedulerCatalog schedulers,
     EaselMetrics metrics,
     TimeProvider time,
@@ -83,7 +85,8 @@ public sealed class GenerationJobRunner(
         {
             var parameters = job.ReadRequest<GenerationParameters>();
             model = parameters.Model;
-            var stored = Generate(job, parameters, watcher, run.Token);
+            using var loaded = await artifacts.LoadAsync(db, parameters, run.Token);
+            var stored = Generate(job, parameters, loaded, watcher, run.Token);
             if (!await CompleteAsync(job.Id, attempt, parameters, stored, cancellationToken))
                 return;
             metrics.JobFinished(job.Kind, JobStatus.Succeeded, model, time.GetElapsedTime(started));
@@ -187,11 +190,15 @@ public sealed class GenerationJobRunner(
     /// <summary>The error of a job stopped by POST /v1/jobs/{id}/cancel.</summary>
     public const string CanceledByClient = "canceled by the client";
 
-    private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, RunningJobWatcher watcher,
-        CancellationToken cancellationToken)
+    private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, LoadedArtifacts loaded,
+        RunningJobWatcher watcher, CancellationToken cancellationToken)
     {
         using var lease = models.Acquire(p.Model);
-        var request = ToPipelineRequest(p);
+        var request = ToPipelineRequest(p) with
+        {
+            Loras = loaded.Loras.Count > 0 ? loaded.Loras : null,
+            Embeddings = loaded.Embeddings.Count > 0 ? loaded.Embeddings : null,
+        };
         var progress = new ProgressWriter(db, time, metrics, options.Value, job, p.Model, watcher);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
         var images = lease.Model.Generate(request, progress, cancellationToken);
