@@ -24,7 +24,7 @@ public static class WorkersServiceCollectionExtensions
         services.TryAddSingleton<ISingleFileInspector, SingleFileInspector>();
         services.TryAddSingleton(_ => CreateSchedulerCatalog());
         services.AddSingleton<ModelCache>();
-        services.AddSingleton<Artifacts.RequestArtifacts>();
+        services.TryAddSingleton<Artifacts.RequestArtifacts>();
         services.AddScoped<GenerationJobRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)

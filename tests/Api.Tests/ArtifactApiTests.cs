@@ -58,6 +58,38 @@ public abstract class ArtifactApiTests<TFactory>(TFactory factory) : ApiTestBase
     }
 
     [Theory]
+    [InlineData("kohya", "diffusers")]
+    [InlineData("kohya", "peft")]
+    [InlineData("diffusers", "kohya")]
+    public async Task A_lora_downloads_converted_to_another_layout_that_uploads_again_as_that_layout(string from, string to)
+    {
+        var files = new Dictionary<string, string>
+        {
+            ["kohya"] = "lora_sd15/lora_kohya.safetensors",
+            ["diffusers"] = "lora_sd15/pytorch_lora_weights.safetensors",
+        };
+        var client = await NewKeyClientAsync("alice");
+        var uploaded = await ReadJsonAsync(await client.PostAsync("/v1/artifacts", Upload(Fixture(files[from]), "lora", "source", "sd15")));
+
+        var download = await client.GetAsync(uploaded.GetProperty("file_url").GetString() + "?format=" + to);
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        var converted = Path.Combine(Path.GetTempPath(), $"converted-{Guid.NewGuid():N}.safetensors");
+        await File.WriteAllBytesAsync(converted, await download.Content.ReadAsByteArrayAsync());
+        try
+        {
+            var again = await client.PostAsync("/v1/artifacts", Upload(converted, "lora", "converted", "sd15"));
+            Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+            var artifact = await ReadJsonAsync(again);
+            Assert.Equal(to, artifact.GetProperty("format").GetString());
+            Assert.Equal(uploaded.GetProperty("metadata").GetProperty("rank").GetInt32(), artifact.GetProperty("metadata").GetProperty("rank").GetInt32());
+        }
+        finally
+        {
+            File.Delete(converted);
+        }
+    }
+
+    [Theory]
     [InlineData("textual_inversion_sd15/learned_embeds.safetensors", "diffusers", 1)]
     [InlineData("textual_inversion_sd15/neg-style.safetensors", "a1111", 2)]
     public async Task An_embedding_is_detected_with_its_vector_count(string file, string format, int vectors)

@@ -71,8 +71,9 @@ public static class ArtifactApi
             .WithName("GetArtifactFile")
             .WithSummary("Download an artifact's file")
             .WithDescription("The .safetensors bytes as stored (ETag = sha256). `format` (`kohya`, `diffusers`, `peft`) asks for "
-                + "a LoRA in another layout; the file's own layout is always served, a conversion between layouts is not "
-                + "available yet (422 naming `format`).")
+                + "a LoRA in another layout: the same updates under that layout's keys (kohya keeps each update's alpha; "
+                + "diffusers and PEFT, which carry none, get it folded into the up weights). 422 naming `format` when the "
+                + "weights cannot be written so (an SDXL kohya file with LDM module names converts to kohya only).")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -217,7 +218,8 @@ public static class ArtifactApi
         await FindAsync(db, id, http.GetOwner(), cancellationToken) is { } artifact ? TypedResults.Ok(ArtifactResponse.From(artifact)) : NotFound(id);
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetArtifactFile(
-        Guid id, string? format, HttpContext http, EaselDbContext db, IBlobStore blobs, CancellationToken cancellationToken)
+        Guid id, string? format, HttpContext http, EaselDbContext db, IBlobStore blobs, IArtifactConverter converter,
+        CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, http.GetOwner(), cancellationToken) is not { } artifact)
             return NotFound(id);
@@ -231,10 +233,19 @@ public static class ArtifactApi
                     ["format"] = [artifact.Kind == ArtifactKind.Lora ? $"Unknown format '{format}'; use kohya, diffusers or peft." : "format applies to LoRAs only."],
                 });
             if (wanted != artifact.Format)
-                return Invalid(StatusCodes.Status422UnprocessableEntity, "The layout conversion is not available.", new()
+            {
+                Stream converted;
+                try
                 {
-                    ["format"] = [$"The file is in {JsonNamingPolicy.SnakeCaseLower.ConvertName(artifact.Format.ToString())} layout; converting it to {format} is not available yet."],
-                });
+                    converted = await converter.ConvertLoraAsync(artifact, wanted, cancellationToken);
+                }
+                catch (ArgumentException e)
+                {
+                    return Invalid(StatusCodes.Status422UnprocessableEntity, "The layout conversion is not possible.", new() { ["format"] = [e.Message] });
+                }
+                // A converted file has its own bytes, so no ETag of the stored file.
+                return TypedResults.File(converted, "application/octet-stream", $"{artifact.Name}.{format}.safetensors");
+            }
         }
         var stream = blobs.OpenRead(artifact.BlobKey);
         if (stream is null)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Easel.Api.Apis;
@@ -69,6 +70,8 @@ public static class ApiExtensions
         });
 
         services.AddSingleton<Easel.Core.Artifacts.IArtifactInspector, Easel.Workers.Artifacts.SafeTensorsArtifactInspector>();
+        services.TryAddSingleton<Easel.Workers.Artifacts.RequestArtifacts>();
+        services.AddSingleton<Easel.Core.Artifacts.IArtifactConverter, Easel.Workers.Artifacts.LoraArtifactConverter>();
         services.AddEaselHealthChecks();
         services.AddEaselTelemetry("easel-api");
 

@@ -17,15 +17,18 @@ public sealed class LoraLinear : LoraLayer
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        weight = new Parameter(torch.empty(outFeatures, inFeatures));
+        weight = new Parameter(torch.empty(outFeatures, inFeatures).DetachFromDisposeScope());
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         if (hasBias)
         {
             var bound = 1 / Math.Sqrt(inFeatures);
-            bias = new Parameter(torch.empty(outFeatures));
+            bias = new Parameter(torch.empty(outFeatures).DetachFromDisposeScope());
             nn.init.uniform_(bias, -bound, bound);
         }
         RegisterComponents();
+        // A model built inside a dispose scope (a test's, a request's) must outlive it, as torch.nn's own layers do.
+        weight.DetachFromDisposeScope();
+        bias?.DetachFromDisposeScope();
     }
 
     public long InFeatures { get; }

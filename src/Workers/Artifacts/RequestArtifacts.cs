@@ -56,7 +56,9 @@ public sealed class RequestArtifacts(IBlobStore blobs, IOptions<EaselOptions> ea
         return loaded;
     }
 
-    private string LocalFile(Artifact artifact)
+    /// <summary>The artifact's file on local disk (copied out of the blob store the first time).</summary>
+    /// <exception cref="InvalidDataException">The blob is gone.</exception>
+    public string LocalFile(Artifact artifact)
     {
         var path = Path.Combine(_folder, artifact.Sha256 + ".safetensors");
         if (File.Exists(path))
