@@ -24,10 +24,10 @@ public sealed class LoraConv2d : LoraLayer
         Kernel = kernel;
         Stride = stride;
         Padding = padding;
-        weight = new Parameter(torch.empty(outChannels, inChannels, kernel, kernel).DetachFromDisposeScope());
+        weight = new Parameter(torch.empty(outChannels, inChannels, kernel, kernel));
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         var bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
-        bias = new Parameter(torch.empty(outChannels).DetachFromDisposeScope());
+        bias = new Parameter(torch.empty(outChannels));
         nn.init.uniform_(bias, -bound, bound);
         RegisterComponents();
         // A model built inside a dispose scope (a test's, a request's) must outlive it, as torch.nn's own layers do.

@@ -17,12 +17,12 @@ public sealed class LoraLinear : LoraLayer
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        weight = new Parameter(torch.empty(outFeatures, inFeatures).DetachFromDisposeScope());
+        weight = new Parameter(torch.empty(outFeatures, inFeatures));
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         if (hasBias)
         {
             var bound = 1 / Math.Sqrt(inFeatures);
-            bias = new Parameter(torch.empty(outFeatures).DetachFromDisposeScope());
+            bias = new Parameter(torch.empty(outFeatures));
             nn.init.uniform_(bias, -bound, bound);
         }
         RegisterComponents();
