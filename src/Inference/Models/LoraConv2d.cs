@@ -24,10 +24,11 @@ public sealed class LoraConv2d : LoraLayer
         Kernel = kernel;
         Stride = stride;
         Padding = padding;
-        weight = new Parameter(torch.empty(outChannels, inChannels, kernel, kernel));
+        // The layer owns its parameters: a model built inside a caller's dispose scope must outlive it.
+        weight = new Parameter(torch.empty(outChannels, inChannels, kernel, kernel).DetachFromDisposeScope());
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         var bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
-        bias = new Parameter(torch.empty(outChannels));
+        bias = new Parameter(torch.empty(outChannels).DetachFromDisposeScope());
         nn.init.uniform_(bias, -bound, bound);
         RegisterComponents();
         // A model built inside a dispose scope (a test's, a request's) must outlive it, as torch.nn's own layers do.

@@ -17,12 +17,13 @@ public sealed class LoraLinear : LoraLayer
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        weight = new Parameter(torch.empty(outFeatures, inFeatures));
+        // The layer owns its parameters: a model built inside a caller's dispose scope must outlive it.
+        weight = new Parameter(torch.empty(outFeatures, inFeatures).DetachFromDisposeScope());
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         if (hasBias)
         {
             var bound = 1 / Math.Sqrt(inFeatures);
-            bias = new Parameter(torch.empty(outFeatures));
+            bias = new Parameter(torch.empty(outFeatures).DetachFromDisposeScope());
             nn.init.uniform_(bias, -bound, bound);
         }
         RegisterComponents();

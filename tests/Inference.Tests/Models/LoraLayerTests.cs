@@ -76,4 +76,24 @@ public sealed class LoraLayerTests
         attention.ToQ.AddAdapter(new LoraLayerWeights(torch.zeros(2, 8), torch.zeros(8, 2), 2.0), 1.0);
         Assert.Equal(names, attention.named_parameters().Select(p => p.name).ToList());
     }
+
+    [Fact]
+    public void LayersBuiltInsideADisposeScope_OutliveIt()
+    {
+        // A model loaded lazily inside a request's (or a test's) scope must keep its parameters after that scope ends.
+        LoraLinear linear;
+        LoraConv2d conv;
+        using (torch.NewDisposeScope())
+        {
+            linear = Layers.Linear(4, 3);
+            conv = Layers.Conv2d(2, 3, 3, padding: 1);
+        }
+        using (linear)
+        using (conv)
+        using (torch.NewDisposeScope())
+        {
+            Assert.Equal([1L, 3], linear.forward(torch.ones(1, 4)).shape);
+            Assert.Equal([1L, 3, 5, 5], conv.forward(torch.ones(1, 2, 5, 5)).shape);
+        }
+    }
 }
