@@ -31,9 +31,6 @@ public sealed class LoraConv2d : LoraLayer
         bias = new Parameter(torch.empty(outChannels).DetachFromDisposeScope());
         nn.init.uniform_(bias, -bound, bound);
         RegisterComponents();
-        // A model built inside a dispose scope (a test's, a request's) must outlive it, as torch.nn's own layers do.
-        weight.DetachFromDisposeScope();
-        bias.DetachFromDisposeScope();
     }
 
     public long InChannels { get; }

@@ -27,9 +27,6 @@ public sealed class LoraLinear : LoraLayer
             nn.init.uniform_(bias, -bound, bound);
         }
         RegisterComponents();
-        // A model built inside a dispose scope (a test's, a request's) must outlive it, as torch.nn's own layers do.
-        weight.DetachFromDisposeScope();
-        bias?.DetachFromDisposeScope();
     }
 
     public long InFeatures { get; }
