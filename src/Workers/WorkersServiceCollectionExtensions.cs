@@ -5,6 +5,7 @@ using Easel.Core.Options;
 using Easel.Inference.Schedulers;
 using Easel.Workers.Generation;
 using Easel.Workers.Housekeeping;
+using Easel.Workers.Jobs;
 using Easel.Workers.Models;
 using Easel.Workers.Recovery;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,7 +26,8 @@ public static class WorkersServiceCollectionExtensions
         services.TryAddSingleton(_ => CreateSchedulerCatalog());
         services.AddSingleton<ModelCache>();
         services.TryAddSingleton<Artifacts.RequestArtifacts>();
-        services.AddScoped<GenerationJobRunner>();
+        services.AddScoped<JobRunner>();
+        services.AddScoped<IJobKindRunner, GenerationRunner>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
             .ValidateDataAnnotationsNamingKeys(RetentionOptions.Section).ValidateOnStart();

@@ -7,6 +7,7 @@ using Easel.Core.Jobs;
 using Easel.Testing;
 using Easel.Workers;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Easel.Workers.Recovery;
 using Hangfire;
 using Hangfire.States;
@@ -61,7 +62,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
     /// <summary>A Hangfire job that would run the job, created straight in <paramref name="state"/> (in no queue).</summary>
     private string CreateHangfireJob(Guid jobId, IState state) =>
         Factory.Services.GetRequiredService<IBackgroundJobClient>()
-            .Create(Hangfire.Common.Job.FromExpression<GenerationJobRunner>(r => r.RunAsync(jobId, CancellationToken.None)), state);
+            .Create(Hangfire.Common.Job.FromExpression<JobRunner>(r => r.RunAsync(jobId, CancellationToken.None)), state);
 
     private string? HangfireState(string hangfireJobId)
     {
@@ -216,7 +217,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         var stepAtRequest = (await JobAsync(id)).ProgressStep;
         var canceled = await UntilAsync(id, j => j.IsFinished);
 
-        Assert.Equal((JobStatus.Canceled, GenerationJobRunner.CanceledByClient), (canceled.Status, canceled.Error));
+        Assert.Equal((JobStatus.Canceled, JobRunner.CanceledByClient), (canceled.Status, canceled.Error));
         Assert.Empty(canceled.Images);
         var history = string.Join(", ", (await EventsAsync(id)).Select(e => $"{e.Type} {e.Data[..Math.Min(60, e.Data.Length)]}"));
         Assert.True(canceled.ProgressStep >= stepAtRequest && canceled.ProgressStep <= stepAtRequest + 2,
@@ -239,7 +240,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
         await InsertAsync(job);
         var canceled = await UntilAsync(job.Id, j => j.IsFinished);
 
-        Assert.Equal((JobStatus.Canceled, GenerationJobRunner.CancelAfterPassed, 0), (canceled.Status, canceled.Error, canceled.Attempts));
+        Assert.Equal((JobStatus.Canceled, JobRunner.CancelAfterPassed, 0), (canceled.Status, canceled.Error, canceled.Attempts));
         Assert.Null(canceled.DispatchId);
         Assert.Equal([JobEventType.Queued, JobEventType.Canceled], (await EventsAsync(job.Id)).Select(e => e.Type));
     }
@@ -256,7 +257,7 @@ public abstract class JobRuntimeTests<TFactory>(TFactory factory) : ApiTestBase<
 
         Assert.Equal((JobStatus.Succeeded, 2), (done.Status, done.Attempts));
         Assert.Single(done.Images);
-        Assert.Equal(GenerationJobRunner.WorkerName, done.WorkerName);
+        Assert.Equal(JobRunner.WorkerName, done.WorkerName);
         var types = (await EventsAsync(job.Id)).Select(e => e.Type).ToList();
         Assert.Equal([JobEventType.Queued, JobEventType.Queued, JobEventType.Started], types[..3]);
         Assert.Single(types, JobEventType.Succeeded);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Easel.Core.Jobs;
 using Easel.Inference.Pipelines;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Microsoft.EntityFrameworkCore;
 
 namespace Easel.Workers.Tests;
@@ -82,7 +83,7 @@ public sealed class JobLifecycleTests
 
         var job = await harness.JobAsync(id);
         Assert.Equal(JobStatus.Canceled, job.Status);
-        Assert.Equal(GenerationJobRunner.CanceledByClient, job.Error);
+        Assert.Equal(JobRunner.CanceledByClient, job.Error);
         Assert.NotNull(job.FinishedAt);
         Assert.Empty(job.Images);
         Assert.Equal(3, stepsRun); // step 3's progress write was refused: step 4 never started, however slow the poll
@@ -104,7 +105,7 @@ public sealed class JobLifecycleTests
         await harness.RunAsync(id);
 
         var job = await harness.JobAsync(id);
-        Assert.Equal((JobStatus.Canceled, GenerationJobRunner.CancelAfterPassed), (job.Status, job.Error));
+        Assert.Equal((JobStatus.Canceled, JobRunner.CancelAfterPassed), (job.Status, job.Error));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"The run took {clock.Elapsed} for a 0.4 s deadline.");
         Assert.InRange(job.ProgressStep, 1, 149);
     }
@@ -120,7 +121,7 @@ public sealed class JobLifecycleTests
         await harness.RunAsync(id);
 
         var job = await harness.JobAsync(id);
-        Assert.Equal((JobStatus.Canceled, GenerationJobRunner.CancelAfterPassed, 0), (job.Status, job.Error, job.Attempts));
+        Assert.Equal((JobStatus.Canceled, JobRunner.CancelAfterPassed, 0), (job.Status, job.Error, job.Attempts));
         Assert.Equal(0, harness.Loader.Calls);
         Assert.Equal([JobEventType.Canceled], (await EventsAsync(harness, id)).Select(e => e.Type));
     }
@@ -144,7 +145,7 @@ public sealed class JobLifecycleTests
         Assert.Equal(4, heartbeats.Count);
         Assert.All(heartbeats, h => Assert.NotNull(h));
         Assert.True(heartbeats[^1] > heartbeats[0], $"Heartbeats did not advance: {string.Join(", ", heartbeats)}");
-        Assert.Equal(GenerationJobRunner.WorkerName, (await harness.JobAsync(id)).WorkerName);
+        Assert.Equal(JobRunner.WorkerName, (await harness.JobAsync(id)).WorkerName);
     }
 
     [Fact]

@@ -1,12 +1,13 @@
 using Easel.Core.Generation;
-using InputImageDecoder = Easel.Core.Images.InputImageDecoder;
 using Easel.Core.Jobs;
 using Easel.Core.Storage;
 using Easel.Inference.Pipelines;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using InputImageDecoder = Easel.Core.Images.InputImageDecoder;
 
 namespace Easel.Workers.Tests;
 
@@ -26,7 +27,7 @@ public sealed class PipelineRequestMappingTests
         return new StoredInputImage(blob.Key, decoded.Width, decoded.Height);
     }
 
-    private static GenerationJobRunner Runner(IServiceScope scope) => scope.ServiceProvider.GetRequiredService<GenerationJobRunner>();
+    private static GenerationRunner Runner(IServiceScope scope) => (GenerationRunner)scope.ServiceProvider.GetServices<IJobKindRunner>().Single(k => k.Kind == Core.Jobs.JobKind.Generation);
 
     [Fact]
     public async Task Text_to_image_keeps_size_scheduler_and_seed()

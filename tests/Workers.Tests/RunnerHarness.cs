@@ -7,6 +7,7 @@ using Easel.Inference.Pipelines;
 using Easel.Testing;
 using Easel.Workers.Generation;
 using Easel.Workers.Hosting;
+using Easel.Workers.Jobs;
 using Easel.Workers.Models;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -83,7 +84,7 @@ public sealed class RunnerHarness : IAsyncDisposable
     public async Task RunAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
         await using var scope = _services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<GenerationJobRunner>().RunAsync(jobId, cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<JobRunner>().RunAsync(jobId, cancellationToken);
     }
 
     public async Task<T> WithDbAsync<T>(Func<EaselDbContext, Task<T>> action)

@@ -1,6 +1,7 @@
 using Easel.Core;
 using Easel.Core.Data;
 using Easel.Core.Jobs;
+using Easel.Workers.Jobs;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,7 +23,7 @@ public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceS
     {
         var id = job.Kind switch
         {
-            JobKind.Generation => client.Enqueue<GenerationJobRunner>(queue, runner => runner.RunAsync(job.Id, CancellationToken.None)),
+            JobKind.Generation => client.Enqueue<JobRunner>(queue, runner => runner.RunAsync(job.Id, CancellationToken.None)),
             _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
         };
         var now = time.GetUtcNowMilliseconds();

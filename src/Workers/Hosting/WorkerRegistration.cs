@@ -3,6 +3,7 @@ using Easel.Core.Data;
 using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -37,7 +38,7 @@ public sealed class WorkerRegistration(
     /// The id of this registration's row: the name running jobs record as their worker (<c>host:pid</c>) and a suffix of
     /// its own, so that two hosts in one process (test hosts; an API beside a worker) never take each other's row.
     /// </summary>
-    public string WorkerId { get; } = $"{GenerationJobRunner.WorkerName}:{Guid.NewGuid().ToString("N")[..8]}";
+    public string WorkerId { get; } = $"{JobRunner.WorkerName}:{Guid.NewGuid().ToString("N")[..8]}";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -3,6 +3,7 @@ using Easel.Core.Data;
 using Easel.Core.Jobs;
 using Easel.Core.Options;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Hangfire;
 using Hangfire.States;
 using Microsoft.EntityFrameworkCore;
@@ -125,7 +126,7 @@ public sealed class JobRecoverySweep(
             var changed = await TransitionAsync(id, job => job.Status == JobStatus.Queued && job.CancelAfter <= now, job =>
             {
                 job.Status = JobStatus.Canceled;
-                job.Error = GenerationJobRunner.CancelAfterPassed;
+                job.Error = JobRunner.CancelAfterPassed;
                 job.FinishedAt = now;
                 return JobEventType.Canceled;
             }, cancellationToken);

@@ -2,6 +2,7 @@ using Easel.Core.Data;
 using Easel.Core.Jobs;
 using Easel.Core.Storage;
 using Easel.Workers.Generation;
+using Easel.Workers.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
@@ -10,7 +11,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace Easel.Workers.Tests;
 
-public sealed class GenerationJobRunnerTests
+public sealed class JobRunnerTests
 {
     [Fact]
     public async Task Successful_run_stores_the_png_with_its_parameters_and_marks_the_job_succeeded()
@@ -149,8 +150,8 @@ public sealed class GenerationJobRunnerTests
         var jobB = await scopeB.ServiceProvider.GetRequiredService<EaselDbContext>().Jobs.SingleAsync(j => j.Id == id);
         Assert.Equal(JobStatus.Queued, jobB.Status);
 
-        var claimedByA = await scopeA.ServiceProvider.GetRequiredService<GenerationJobRunner>().TryClaimAsync(jobA, CancellationToken.None);
-        var claimedByB = await scopeB.ServiceProvider.GetRequiredService<GenerationJobRunner>().TryClaimAsync(jobB, CancellationToken.None);
+        var claimedByA = await scopeA.ServiceProvider.GetRequiredService<JobRunner>().TryClaimAsync(jobA, CancellationToken.None);
+        var claimedByB = await scopeB.ServiceProvider.GetRequiredService<JobRunner>().TryClaimAsync(jobB, CancellationToken.None);
 
         Assert.True(claimedByA);
         Assert.False(claimedByB);

@@ -19,27 +19,25 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Easel.Workers.Generation;
+namespace Easel.Workers.Jobs;
 
 /// <summary>
-/// Runs one generation job. Hangfire carries only the job id; the row says what to do. The job is claimed with a
+/// Runs one job of any kind (see <see cref="IJobKindRunner"/>). Hangfire carries only the job id; the row says what to do. The job is claimed with a
 /// queued → running transition guarded by the row's concurrency token, so a duplicate delivery does nothing.
 /// A failure of the request or the model marks the job failed with a readable reason and returns normally, so the
 /// worker keeps serving and Hangfire does not retry a deterministic failure.
 /// </summary>
-public sealed class GenerationJobRunner(
+public sealed class JobRunner(
     EaselDbContext db,
-    ModelCache models,
+    IEnumerable<IJobKindRunner> kinds,
     ILocalModels localModels,
     IJobDispatcher dispatcher,
     IBlobStore blobs,
-    RequestArtifacts artifacts,
-    SchedulerCatalog schedulers,
     EaselMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     IServiceScopeFactory scopes,
-    ILogger<GenerationJobRunner> logger)
+    ILogger<JobRunner> logger)
 {
     /// <summary>What the job row's worker_name says while this process runs it.</summary>
     public static string WorkerName { get; } = $"{Environment.MachineName}:{Environment.ProcessId}";
@@ -83,15 +81,16 @@ public sealed class GenerationJobRunner(
         await using var watcher = RunningJobWatcher.Start(scopes, time, options.Value, jobId, attempt, run, logger);
         try
         {
-            var parameters = job.ReadRequest<GenerationParameters>();
-            model = parameters.Model;
-            using var loaded = await artifacts.LoadAsync(db, parameters, run.Token);
-            var stored = Generate(job, parameters, loaded, watcher, run.Token);
-            if (!await CompleteAsync(job.Id, attempt, parameters, stored, cancellationToken))
+            model = job.Model ?? "";
+            var kind = kinds.SingleOrDefault(k => k.Kind == job.Kind)
+                ?? throw new NotSupportedException($"This worker cannot run jobs of kind {job.Kind}.");
+            var progress = new JobProgressWriter(db, time, options.Value, job, watcher);
+            var results = await kind.RunAsync(new JobRun(job, db, progress, run.Token));
+            if (!await CompleteAsync(job.Id, attempt, model, results, cancellationToken))
                 return;
             metrics.JobFinished(job.Kind, JobStatus.Succeeded, model, time.GetElapsedTime(started));
-            logger.LogInformation("Job {JobId} succeeded: {Count} image(s) in {Seconds:F1} s", jobId, stored.Count,
-                time.GetElapsedTime(started).TotalSeconds);
+            logger.LogInformation("Job {JobId} succeeded: {Count} image(s), {Artifacts} artifact(s) in {Seconds:F1} s", jobId,
+                results.Images.Count, results.Artifacts.Count, time.GetElapsedTime(started).TotalSeconds);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -190,84 +189,13 @@ public sealed class GenerationJobRunner(
     /// <summary>The error of a job stopped by POST /v1/jobs/{id}/cancel.</summary>
     public const string CanceledByClient = "canceled by the client";
 
-    private List<(Image Row, ReadOnlyMemory<byte> Png)> Generate(Job job, GenerationParameters p, LoadedArtifacts loaded,
-        RunningJobWatcher watcher, CancellationToken cancellationToken)
-    {
-        using var lease = models.Acquire(p.Model);
-        var request = ToPipelineRequest(p) with
-        {
-            Loras = loaded.Loras.Count > 0 ? loaded.Loras : null,
-            Embeddings = loaded.Embeddings.Count > 0 ? loaded.Embeddings : null,
-        };
-        var progress = new ProgressWriter(db, time, metrics, options.Value, job, p.Model, watcher);
-        progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
-        var images = lease.Model.Generate(request, progress, cancellationToken);
-        if (images.Count != p.NumImages)
-            throw new InvalidOperationException($"The pipeline returned {images.Count} image(s) for num_images = {p.NumImages}.");
-
-        var now = time.GetUtcNowMilliseconds();
-        var results = new List<(Image, ReadOnlyMemory<byte>)>(images.Count);
-        for (var i = 0; i < images.Count; i++)
-        {
-            var png = PngEncoder.Encode(images[i], GenerationMetadata.TextChunks(job.Id, i, p, schedulers));
-            results.Add((new Image
-            {
-                Id = Guid.CreateVersion7(now),
-                JobId = job.Id,
-                Index = i,
-                Width = images[i].Width,
-                Height = images[i].Height,
-                Seed = GenerationMetadata.ImageSeed(p, i) ?? p.Seed, // batch mode: the batch's seed, with the index
-                ContentType = "image/png",
-                CreatedAt = now,
-            }, png));
-        }
-        return results;
-    }
-
     /// <summary>
-    /// Core's stored request → the inference core's request of the same mode. Input images come back from the blob
-    /// store as the normalized PNGs the API wrote (RGB image, gray mask); the scheduler is the canonical name.
+    /// Stores the results (image blobs, then the image and artifact rows with the succeeded transition) and marks the job
+    /// succeeded; false when the job changed meanwhile (results discarded).
     /// </summary>
-    internal Inference.Pipelines.GenerationRequest ToPipelineRequest(GenerationParameters p) => ToModeRequest(p) with
+    private async Task<bool> CompleteAsync(Guid jobId, int attempt, string model, JobResults results, CancellationToken cancellationToken)
     {
-        SeedMode = p.SeedMode == Core.Generation.SeedMode.Batch ? Inference.Pipelines.SeedMode.Batch : Inference.Pipelines.SeedMode.PerImage,
-    };
-
-    private Inference.Pipelines.GenerationRequest ToModeRequest(GenerationParameters p)
-    {
-        switch (p.Mode)
-        {
-            case GenerationMode.TextToImage:
-                return new TextToImageRequest(p.Prompt, p.NegativePrompt, p.Width, p.Height, p.Steps, p.GuidanceScale, p.Seed,
-                    p.Scheduler, p.NumImages);
-            case GenerationMode.ImageToImage:
-                return new ImageToImageRequest(p.Prompt, p.NegativePrompt, ReadInput(p.Image, "image", grayscale: false),
-                    p.Strength ?? 0.8, p.Steps, p.GuidanceScale, p.Seed, p.Scheduler, p.NumImages);
-            case GenerationMode.Inpaint:
-                return new InpaintRequest(p.Prompt, p.NegativePrompt, ReadInput(p.Image, "image", grayscale: false),
-                    ReadInput(p.Mask, "mask", grayscale: true), p.Steps, p.GuidanceScale, p.Seed, p.Strength ?? 1.0, p.Scheduler,
-                    p.NumImages);
-            default:
-                throw new NotSupportedException($"Generation mode '{p.Mode}' is not supported by this worker.");
-        }
-    }
-
-    private InputImage ReadInput(StoredInputImage? stored, string field, bool grayscale)
-    {
-        if (stored is null)
-            throw new InvalidDataException($"The job's request has no {field}.");
-        using var stream = blobs.OpenRead(stored.Blob)
-            ?? throw new InvalidDataException($"The {field} of this job (blob {stored.Blob}) is no longer stored.");
-        var (width, height, pixels) = InputImageDecoder.ReadStoredPng(stream, grayscale);
-        return grayscale ? InputImage.FromGray(width, height, pixels) : InputImage.FromRgb(width, height, pixels);
-    }
-
-    /// <summary>Stores the images and marks the job succeeded; false when the job changed meanwhile (results discarded).</summary>
-    private async Task<bool> CompleteAsync(Guid jobId, int attempt, GenerationParameters p, List<(Image Row, ReadOnlyMemory<byte> Png)> results,
-        CancellationToken cancellationToken)
-    {
-        foreach (var (row, png) in results)
+        foreach (var (row, png) in results.Images)
         {
             var blob = await blobs.PutAsync(png, cancellationToken);
             row.BlobKey = blob.Key;
@@ -277,19 +205,21 @@ public sealed class GenerationJobRunner(
         var completed = await TransitionAsync(jobId, attempt, JobEventType.Succeeded, job =>
         {
             // Added explicitly (their ids are set, so fix-up alone would take them for existing rows), before the event:
-            // the succeeded body lists the images.
-            db.Images.AddRange(results.Select(r => r.Row));
+            // the succeeded body lists the images and artifacts.
+            db.Images.AddRange(results.Images.Select(r => r.Row));
+            db.Artifacts.AddRange(results.Artifacts);
             job.Status = JobStatus.Succeeded;
             job.FinishedAt = time.GetUtcNowMilliseconds();
-            job.ProgressStep = p.Steps;
-            job.ProgressTotal = Math.Max(job.ProgressTotal, p.Steps);
+            job.ProgressStep = results.Steps;
+            job.ProgressTotal = Math.Max(job.ProgressTotal, results.Steps);
         }, cancellationToken);
         if (!completed)
         {
             logger.LogInformation("Job {JobId} stopped running on this worker before its results were saved; results discarded", jobId);
             return false;
         }
-        metrics.ImagesStored(p.Model, results.Count);
+        if (results.Images.Count > 0)
+            metrics.ImagesStored(model, results.Images.Count);
         return true;
     }
 
@@ -346,71 +276,5 @@ public sealed class GenerationJobRunner(
             _ => $"{e.GetType().Name}: {e.Message}",
         };
         return message.Length <= 4000 ? message : message[..3997] + "...";
-    }
-
-    /// <summary>
-    /// Writes step/total to the job row at most once per <c>ProgressInterval</c> (and always the last step), with a
-    /// progress event, and a preview event every <c>PreviewEvery</c> steps (not the last), in one transaction. The row is updated only
-    /// while this claim holds and no cancel was requested; otherwise the watcher reads the row at once and, if the run has
-    /// ended, cancels it before the next step.
-    /// </summary>
-    private sealed class ProgressWriter(EaselDbContext db, TimeProvider time, EaselMetrics metrics, WorkerOptions options, Job job,
-        string model, RunningJobWatcher watcher) : IProgress<DenoisingProgress>
-    {
-        private long _lastWrite;
-        private long _lastStep = time.GetTimestamp();
-
-        public void Report(DenoisingProgress value)
-        {
-            var now = time.GetTimestamp();
-            if (value.Step > 0)
-                metrics.DenoisingStep(model, time.GetElapsedTime(_lastStep, now));
-            _lastStep = now;
-            // No preview of the last step: the finished images follow at once.
-            var preview = options.PreviewEvery > 0 && value.Step > 0 && value.Step < value.TotalSteps && value.Step % options.PreviewEvery == 0
-                && value.Latents is not null && value.LatentFormat is not null ? Preview(value) : null;
-            if (preview is null && value.Step < value.TotalSteps && _lastWrite != 0
-                && time.GetElapsedTime(_lastWrite, now) < options.ProgressInterval)
-                return;
-            _lastWrite = now;
-
-            var at = time.GetUtcNowMilliseconds();
-            var (id, attempt) = (job.Id, job.Attempts);
-            using var transaction = db.Database.BeginTransaction();
-            var updated = db.Jobs
-                .Where(j => j.Id == id && j.Status == JobStatus.Running && j.Attempts == attempt && j.CancelRequestedAt == null)
-                .ExecuteUpdate(s => s
-                    .SetProperty(j => j.ProgressStep, value.Step)
-                    .SetProperty(j => j.ProgressTotal, value.TotalSteps)
-                    .SetProperty(j => j.HeartbeatAt, at)); // progress is a sign of life too
-            if (updated == 0)
-            {
-                transaction.Rollback();
-                watcher.CheckNow(db);
-                return;
-            }
-            job.ProgressStep = value.Step;
-            job.ProgressTotal = value.TotalSteps;
-            JobEventLog.Append(db, job, JobEventType.Progress, at);
-            if (preview is not null)
-                JobEventLog.Append(db, job, JobEventType.Preview, at, preview);
-            db.SaveChanges();
-            transaction.Commit();
-            db.ChangeTracker.Clear();
-        }
-
-        private static object Preview(DenoisingProgress value)
-        {
-            var image = LatentPreview.ToImage(value.Latents!, value.LatentFormat!);
-            var png = PngEncoder.Encode(image);
-            return new
-            {
-                value.Step,
-                Total = value.TotalSteps,
-                image.Width,
-                image.Height,
-                Image = "data:image/png;base64," + Convert.ToBase64String(png),
-            };
-        }
     }
 }

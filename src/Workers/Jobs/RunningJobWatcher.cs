@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Easel.Workers.Generation;
+namespace Easel.Workers.Jobs;
 
 /// <summary>
 /// Runs beside a claimed job: writes the worker's heartbeat every <c>HeartbeatInterval</c> and reads the row every
@@ -76,8 +76,8 @@ public sealed class RunningJobWatcher : IAsyncDisposable
         null => new WatcherStop(null, "the job was deleted"),
         _ when row.Status != JobStatus.Running || row.Attempts != _attempt =>
             new WatcherStop(null, $"the job is {row.Status.ToString().ToLowerInvariant()}, attempt {row.Attempts}"),
-        _ when row.CancelRequestedAt is not null => new WatcherStop(GenerationJobRunner.CanceledByClient, "cancel requested"),
-        _ when row.CancelAfter <= _time.GetUtcNow() => new WatcherStop(GenerationJobRunner.CancelAfterPassed, "deadline"),
+        _ when row.CancelRequestedAt is not null => new WatcherStop(JobRunner.CanceledByClient, "cancel requested"),
+        _ when row.CancelAfter <= _time.GetUtcNow() => new WatcherStop(JobRunner.CancelAfterPassed, "deadline"),
         _ => null,
     };
 
@@ -105,7 +105,7 @@ public sealed class RunningJobWatcher : IAsyncDisposable
                         .Where(j => j.Id == _jobId && j.Status == JobStatus.Running && j.Attempts == _attempt)
                         .ExecuteUpdateAsync(s => s
                             .SetProperty(j => j.HeartbeatAt, now)
-                            .SetProperty(j => j.WorkerName, GenerationJobRunner.WorkerName), _done.Token);
+                            .SetProperty(j => j.WorkerName, JobRunner.WorkerName), _done.Token);
                     lastHeartbeat = _time.GetTimestamp();
                 }
                 var stop = Decide(await db.Jobs.AsNoTracking().Where(j => j.Id == _jobId).Select(RowState).SingleOrDefaultAsync(_done.Token));
