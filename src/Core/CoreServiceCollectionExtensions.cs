@@ -38,6 +38,8 @@ public static class CoreServiceCollectionExtensions
             .ValidateDataAnnotationsNamingKeys(JobsOptions.Section).ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
             .ValidateDataAnnotationsNamingKeys(GenerationOptions.Section).ValidateOnStart();
+        services.AddOptions<FineTunes.FineTuneOptions>().BindConfiguration(FineTunes.FineTuneOptions.Section)
+            .ValidateDataAnnotationsNamingKeys(FineTunes.FineTuneOptions.Section).ValidateOnStart();
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
             .ValidateDataAnnotationsNamingKeys(WebhookOptions.Section).ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section)
@@ -71,6 +73,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<LocalWorkerRegistrations>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
+        services.AddSingleton<FineTunes.FineTuneRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.
         services.AddSingleton<IValidateOptions<GenerationOptions>, DefaultSchedulerValidation>();
         services.AddSingleton<IValidateOptions<ModelsOptions>, ModelDefaultsValidation>();

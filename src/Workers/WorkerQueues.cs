@@ -57,6 +57,7 @@ public static class WorkerQueues
     public static string ForJob(Job job) => job.Kind switch
     {
         JobKind.Generation => ForGeneration(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."), job.Priority),
+        JobKind.FineTune => ForTraining(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model.")),
         _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
     };
 
@@ -64,6 +65,8 @@ public static class WorkerQueues
     public static string ForRedelivery(Job job) => job.Kind switch
     {
         JobKind.Generation => $"{Redelivery}_{Fold(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."))}",
+        // A fine-tune resumes from its checkpoint wherever it is taken up; it need not overtake waiting generations.
+        JobKind.FineTune => ForJob(job),
         _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
     };
 

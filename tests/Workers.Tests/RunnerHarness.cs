@@ -127,6 +127,8 @@ public sealed class InTestModelLoader(
     {
         public string Family => "sd15";
 
+        public StableDiffusionPipeline? Trainable => null;
+
         public IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
             CancellationToken cancellationToken = default)
         {

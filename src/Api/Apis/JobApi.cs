@@ -2,9 +2,10 @@ using System.Buffers.Binary;
 using Easel.Api.Auth;
 using Easel.Api.Extensions;
 using Easel.Core;
+using Easel.Core.Artifacts;
+using Easel.Core.Data;
 using Easel.Core.Jobs;
 using Easel.Core.Models;
-using Easel.Core.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -101,6 +102,7 @@ public static class JobApi
         var more = page.Count > size;
         if (more)
             page.RemoveAt(size);
+        await JobArtifacts.FillAsync(db, page, cancellationToken);
         await catalog.RefreshAsync(cancellationToken);
         var queue = await JobQueue.DescribeAsync(db, page, time.GetUtcNowMilliseconds(), cancellationToken, catalog);
         return TypedResults.Ok(new JobListResponse(
@@ -171,6 +173,7 @@ public static class JobApi
         var job = await db.Jobs.AsNoTracking().Include(j => j.Images).SingleOrDefaultAsync(j => j.Id == id && j.Owner == owner, cancellationToken);
         if (job is null)
             return null;
+        await JobArtifacts.FillAsync(db, [job], cancellationToken);
         if (job.Status == JobStatus.Queued)
             await catalog.RefreshAsync(cancellationToken);
         var queue = await JobQueue.DescribeAsync(db, job, time.GetUtcNowMilliseconds(), cancellationToken, catalog);

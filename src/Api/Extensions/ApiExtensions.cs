@@ -98,6 +98,7 @@ public static class ApiExtensions
     public static WebApplication MapEaselApi(this WebApplication app)
     {
         app.MapGenerationEndpoints();
+        app.MapFineTuneEndpoints();
         app.MapJobEndpoints();
         app.MapJobEventEndpoints();
         app.MapImageEndpoints();

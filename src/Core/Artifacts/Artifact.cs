@@ -46,3 +46,9 @@ public sealed class Artifact
 
     public DateTimeOffset? DeletedAt { get; set; }
 }
+
+/// <summary>An artifact as a job lists it: <c>{id, kind, name}</c> (GET /v1/artifacts/{id} has the rest).</summary>
+public sealed record ArtifactSummary(Guid Id, ArtifactKind Kind, string Name)
+{
+    public static ArtifactSummary From(Artifact artifact) => new(artifact.Id, artifact.Kind, artifact.Name);
+}

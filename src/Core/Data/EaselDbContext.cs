@@ -118,6 +118,7 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             job.Property(j => j.TraceParent).HasMaxLength(64);
             job.Property(j => j.Version).IsConcurrencyToken();
             job.Ignore(j => j.IsFinished);
+            job.Ignore(j => j.Artifacts);
             job.HasIndex(j => new { j.Status, j.CreatedAt });
             job.HasIndex(j => new { j.Owner, j.CreatedAt });
             job.HasIndex(j => new { j.Status, j.HeartbeatAt });

@@ -74,6 +74,12 @@ public sealed class Job
 
     public List<Images.Image> Images { get; set; } = [];
 
+    /// <summary>
+    /// The artifacts the job produced (a fine-tune's LoRA or embedding), for its response and webhook body. Not a column:
+    /// the artifacts table refers to the job (<c>job_id</c>); whoever shows a finished job fills this from there.
+    /// </summary>
+    public List<Artifacts.ArtifactSummary> Artifacts { get; set; } = [];
+
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
 
     public List<JobEvent> Events { get; set; } = [];
@@ -120,6 +126,7 @@ public sealed class Job
 public enum JobKind
 {
     Generation,
+    FineTune,
 }
 
 /// <summary>queued → running → succeeded | failed | canceled.</summary>

@@ -27,4 +27,7 @@ public enum JobEventType
     Succeeded,
     Failed,
     Canceled,
+
+    /// <summary>A fine-tune's validation image (prompt, step, the PNG as a data URI); the image also stays with the job.</summary>
+    Validation,
 }

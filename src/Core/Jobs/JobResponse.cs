@@ -30,7 +30,8 @@ public sealed record JobResponse(
     DateTimeOffset? Eta,
     string? WaitingFor,
     JsonElement Request,
-    IReadOnlyList<ImageResponse> Images)
+    IReadOnlyList<ImageResponse> Images,
+    IReadOnlyList<Artifacts.ArtifactSummary> Artifacts)
 {
     [JsonIgnore]
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
@@ -60,7 +61,8 @@ public sealed record JobResponse(
             queued ? queue!.Eta : null,
             queued ? queue!.WaitingFor : null,
             request.RootElement.Clone(),
-            job.Images.OrderBy(i => i.Index).Select(ImageResponse.From).ToList());
+            job.Images.OrderBy(i => i.Index).Select(ImageResponse.From).ToList(),
+            job.Artifacts);
     }
 
     /// <summary>The subscribed events by their request names (started, progress, completed).</summary>

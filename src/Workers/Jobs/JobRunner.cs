@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Easel.Core;
+using Easel.Core.Artifacts;
 using Easel.Core.Data;
 using Easel.Core.Generation;
 using Easel.Core.Images;
@@ -49,7 +50,7 @@ public sealed class JobRunner(
     /// (<see cref="RunningJobWatcher"/>); the worker then serves its next job.
     /// </summary>
     [AutomaticRetry(Attempts = 3)]
-    [DisplayName("generation {0}")]
+    [DisplayName("job {0}")]
     public async Task RunAsync(Guid jobId, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
@@ -91,6 +92,12 @@ public sealed class JobRunner(
             metrics.JobFinished(job.Kind, JobStatus.Succeeded, model, time.GetElapsedTime(started));
             logger.LogInformation("Job {JobId} succeeded: {Count} image(s), {Artifacts} artifact(s) in {Seconds:F1} s", jobId,
                 results.Images.Count, results.Artifacts.Count, time.GetElapsedTime(started).TotalSeconds);
+        }
+        catch (JobYieldedException yielded)
+        {
+            logger.LogInformation("Job {JobId} yields: {Reason}", jobId, yielded.Message);
+            if (await ReleaseClaimAsync(jobId, attempt))
+                dispatcher.Dispatch(job);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -204,6 +211,7 @@ public sealed class JobRunner(
         }
         var completed = await TransitionAsync(jobId, attempt, JobEventType.Succeeded, job =>
         {
+            job.Artifacts = [.. results.Artifacts.Select(ArtifactSummary.From)];
             // Added explicitly (their ids are set, so fix-up alone would take them for existing rows), before the event:
             // the succeeded body lists the images and artifacts.
             db.Images.AddRange(results.Images.Select(r => r.Row));
@@ -252,10 +260,13 @@ public sealed class JobRunner(
         return false;
     }
 
-    /// <summary>Worker shutdown: the claim goes back (queued, with its event) and Hangfire delivers the job again.</summary>
-    private async Task ReleaseClaimAsync(Guid jobId, int attempt)
+    /// <summary>
+    /// Worker shutdown or a yield: the claim goes back (queued, with its event); on shutdown Hangfire delivers the job again,
+    /// a yield dispatches it anew. False when the claim was already gone.
+    /// </summary>
+    private async Task<bool> ReleaseClaimAsync(Guid jobId, int attempt)
     {
-        await TransitionAsync(jobId, attempt, JobEventType.Queued, job =>
+        return await TransitionAsync(jobId, attempt, JobEventType.Queued, job =>
         {
             job.Status = JobStatus.Queued;
             job.StartedAt = null;

@@ -17,6 +17,10 @@ public interface IGenerationModel : IDisposable
     /// the model cannot run.</summary>
     IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
         CancellationToken cancellationToken = default);
+
+    /// <summary>The loaded pipeline a fine-tune trains against (frozen, with its own additions removed after the run), or
+    /// null when this model cannot be fine-tuned.</summary>
+    StableDiffusionPipeline? Trainable { get; }
 }
 
 /// <summary>Loads a configured model into memory (weights on the configured device).</summary>

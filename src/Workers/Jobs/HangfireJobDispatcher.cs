@@ -6,7 +6,7 @@ using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Easel.Workers.Generation;
+namespace Easel.Workers.Jobs;
 
 /// <summary>
 /// Enqueues jobs in Hangfire, carrying only the job id, on the queue of the job's model and priority band
@@ -21,11 +21,8 @@ public sealed class HangfireJobDispatcher(IBackgroundJobClient client, IServiceS
 
     private string Enqueue(Job job, string queue)
     {
-        var id = job.Kind switch
-        {
-            JobKind.Generation => client.Enqueue<JobRunner>(queue, runner => runner.RunAsync(job.Id, CancellationToken.None)),
-            _ => throw new NotSupportedException($"No runner for jobs of kind {job.Kind}."),
-        };
+        // One entry point for every kind: the runner reads the kind from the row.
+        var id = client.Enqueue<JobRunner>(queue, runner => runner.RunAsync(job.Id, CancellationToken.None));
         var now = time.GetUtcNowMilliseconds();
         job.DispatchId = id;
         job.DispatchedAt = now;
