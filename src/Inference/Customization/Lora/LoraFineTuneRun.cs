@@ -35,8 +35,8 @@ internal sealed class LoraFineTuneRun : IFineTuneRun
         _targetModules = parameters.Strings("target_modules", DefaultTargets);
         var clip = DiffusionFineTuneLoop.ClipOf(pipeline);
         var targets = FindTargets(parameters, pipeline);
-        if (targets.FirstOrDefault(t => t.Layer.Adapters.Count > 0) is { } busy)
-            throw new InvalidOperationException($"'{pipeline.Folder}' already has LoRA adapters on {busy.Component}.{busy.Module}; dispose their activation first.");
+        if (targets.Where(t => t.Layer.Adapters.Count > 0).Select(t => $"{t.Component}.{t.Module}").FirstOrDefault() is { } busy)
+            throw new InvalidOperationException($"'{pipeline.Folder}' already has LoRA adapters on {busy}; dispose their activation first.");
 
         _pipeline = pipeline;
         _tensors = new TrainableTensors(LoraFineTune.MethodName);
