@@ -69,6 +69,7 @@ internal sealed class LoraFineTuneRun : IFineTuneRun
     public FineTuneArtifact Export(string folder)
     {
         Directory.CreateDirectory(folder);
+        using var scope = torch.NewDisposeScope(); // the copies below, also when writing fails
         var path = Path.Combine(folder, FileName);
         var entries = _layers.Select(l => new LoraAdapterEntry(l.Component, l.Module,
             new LoraLayerWeights(l.Weights.Down.detach().cpu().clone(), l.Weights.Up.detach().cpu().clone(), _alpha), $"{l.Component}.{l.Module}")).ToList();

@@ -88,9 +88,12 @@ internal sealed class TextualInversionFineTuneRun : IFineTuneRun
         });
     }
 
-    /// <summary>A copy of the vectors as they are now, detached from training.</summary>
-    private TextualInversionEmbedding Snapshot() =>
-        new(_token, new Dictionary<string, Tensor> { [TextualInversionEmbedding.TextEncoder] = _vectors.detach().clone() }, "diffusers");
+    /// <summary>A copy of the vectors as they are now, detached from training (the embedding takes its copy out of the scope).</summary>
+    private TextualInversionEmbedding Snapshot()
+    {
+        using var scope = torch.NewDisposeScope();
+        return new(_token, new Dictionary<string, Tensor> { [TextualInversionEmbedding.TextEncoder] = _vectors.detach().clone() }, "diffusers");
+    }
 
     public void Dispose()
     {
