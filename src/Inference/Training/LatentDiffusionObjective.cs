@@ -14,8 +14,11 @@ namespace Easel.Inference.Training;
 /// </summary>
 /// <param name="emphasis">When set, that share of each batch draws its timestep from a range instead of from all timesteps.</param>
 /// <param name="weighting">When set, each sample's squared error is weighted by its noise level instead of equally.</param>
+/// <param name="addedTokenRows">The token-embedding rows of the tokens <paramref name="tokenizer"/> adds to the vocabulary
+/// (<see cref="ClipTokenizer.WithAddedTokens"/>), or null; textual inversion trains them through this loss.</param>
 public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipTextModel textEncoder, ClipTokenizer tokenizer,
-    IScheduler noiseSchedule, double unconditionalRate, TimestepEmphasis? emphasis = null, HighNoiseWeighting? weighting = null)
+    IScheduler noiseSchedule, double unconditionalRate, TimestepEmphasis? emphasis = null, HighNoiseWeighting? weighting = null,
+    Tensor? addedTokenRows = null)
 {
     /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
     public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
@@ -31,7 +34,7 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
 
         var noisy = noiseSchedule.AddNoise(latents, noise, timesteps); // z_t
         var ids = tokenizer.EncodeBatch(conditioningText).to(device); // (B, 77)
-        var text = textEncoder.forward(ids).LastHiddenState; // (B, 77, D)
+        var text = textEncoder.forward(ids, addedTokenRows).LastHiddenState; // (B, 77, D)
         var prediction = unet.forward(noisy, timesteps.to(device), text); // ε_θ or v_θ
         var target = noiseSchedule.Config.PredictionType switch
         {

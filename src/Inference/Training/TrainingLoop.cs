@@ -66,9 +66,10 @@ public sealed class TrainingLoop : IDisposable
 
     /// <summary>
     /// When set, <see cref="Run"/> ends (with a checkpoint) at this step although the learning-rate schedule spans
-    /// <see cref="TotalSteps"/>: a run cut short on purpose, reproducibly.
+    /// <see cref="TotalSteps"/>: a run cut short on purpose, reproducibly. Settable between runs, so that one loop (and its
+    /// optimizer state) can run a phase in slices, as fine-tunes that yield to generations do.
     /// </summary>
-    public int? StopAfter { get; init; }
+    public int? StopAfter { get; set; }
 
     /// <summary>How many steps pass between progress reports.</summary>
     public int ReportEvery { get; init; } = 10;
