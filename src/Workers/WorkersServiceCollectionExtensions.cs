@@ -28,6 +28,10 @@ public static class WorkersServiceCollectionExtensions
         services.TryAddSingleton<Artifacts.RequestArtifacts>();
         services.AddScoped<JobRunner>();
         services.AddScoped<IJobKindRunner, GenerationRunner>();
+        services.AddScoped<IJobKindRunner, FineTunes.FineTuneRunner>();
+        services.AddSingleton<FineTunes.BaseModelHashes>();
+        services.AddSingleton<Inference.Customization.IFineTuneMethod, Inference.Customization.Lora.LoraFineTune>();
+        services.AddSingleton<Inference.Customization.IFineTuneMethod, Inference.Customization.TextualInversion.TextualInversionFineTune>();
         services.AddSingleton<IJobDispatcher, HangfireJobDispatcher>();
         services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
             .ValidateDataAnnotationsNamingKeys(RetentionOptions.Section).ValidateOnStart();

@@ -16,11 +16,10 @@ public sealed class BaseModelHashes
 
     public string Of(ModelInfo model) => _hashes.GetOrAdd(model.Path, path =>
     {
-        var files = File.Exists(path)
+        List<string> files = File.Exists(path)
             ? [path]
-            : Components.SelectMany(c => Directory.Exists(Path.Combine(path, c))
-                ? Directory.EnumerateFiles(Path.Combine(path, c), "*.safetensors").Order(StringComparer.Ordinal)
-                : []).ToList();
+            : [.. Components.Where(c => Directory.Exists(Path.Combine(path, c)))
+                .SelectMany(c => Directory.EnumerateFiles(Path.Combine(path, c), "*.safetensors").Order(StringComparer.Ordinal))];
         var combined = new StringBuilder();
         foreach (var file in files)
         {
