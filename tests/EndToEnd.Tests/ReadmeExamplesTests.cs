@@ -30,6 +30,7 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
         // The files the examples upload, as a reader has them in the current folder.
         await File.WriteAllBytesAsync(Path.Combine(_workDir, "in.png"), TestImages.Png());
         await File.WriteAllBytesAsync(Path.Combine(_workDir, "mask.png"), TestImages.Mask());
+        File.Copy(Path.Combine(TestPaths.FixtureModel("lora_sd15"), "lora_kohya.safetensors"), Path.Combine(_workDir, "my_lora.safetensors"));
     }
 
     [Fact]
@@ -37,7 +38,7 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
     {
         var examples = CurlExamples(await File.ReadAllTextAsync(Path.Combine(TestPaths.RepositoryRoot(), "README.md")));
         Assert.True(examples.Count >= 15, $"found only {examples.Count} examples");
-        string? jobId = null, imageId = null;
+        string? jobId = null, imageId = null, artifactId = null;
         var ran = 0;
         foreach (var example in examples)
         {
@@ -47,6 +48,8 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
                 command = command.Replace("{id}", jobId).Replace("$ID", jobId);
             if (imageId is not null)
                 command = command.Replace("{image_id}", imageId);
+            if (artifactId is not null)
+                command = command.Replace("{artifact_id}", artifactId);
             if (NeedsWhatNoExampleMakes().IsMatch(command))
             {
                 output.WriteLine($"left out: {example}");
@@ -64,6 +67,15 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
                 var finished = await JobPolling.UntilFinishedAsync(_service.CreateClient(), $"/v1/jobs/{jobId}", TimeSpan.FromMinutes(2));
                 Assert.True(finished.GetProperty("status").GetString() == "succeeded", $"{example}\n→ {finished}");
                 imageId = finished.GetProperty("images")[0].GetProperty("id").GetString();
+            }
+            if (command.Contains("/v1/fine-tunes", StringComparison.Ordinal))
+            {
+                // The generations after it use what it trains, as a reader would wait for it.
+                Assert.True(status is 202, $"{example}\n→ HTTP {status}: {body}");
+                var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString();
+                var finished = await JobPolling.UntilFinishedAsync(_service.CreateClient(), $"/v1/jobs/{id}", TimeSpan.FromMinutes(5));
+                Assert.True(finished.GetProperty("status").GetString() == "succeeded", $"{example}\n→ {finished}");
+                artifactId ??= finished.GetProperty("artifacts")[0].GetProperty("id").GetString(); // the LoRA: the examples download it as kohya
             }
             ran++;
         }
@@ -127,7 +139,7 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
     private static partial Regex TrailingComment();
 
     /// <summary>Placeholders no example fills in (keys, delivery ids, key ids) or an id before any job exists.</summary>
-    [GeneratedRegex(@"\$ADMIN|\$KEY|\$DELIVERY|\{id\}|\$ID|\{image_id\}|key_1f0e…")]
+    [GeneratedRegex(@"\$ADMIN|\$KEY|\$DELIVERY|\{id\}|\$ID|\{image_id\}|\{artifact_id\}|key_1f0e…")]
     private static partial Regex NeedsWhatNoExampleMakes();
 
     public async Task DisposeAsync()
