@@ -71,6 +71,12 @@ public sealed record ShapeJudgeOptions
     /// <summary>How many 3×3 box-blur passes the templates are also tried with (0 = sharp only).</summary>
     public int TemplateBlurs { get; init; } = 2;
 
+    /// <summary>
+    /// The kinds whose templates are fitted (at least two: the runner-up measures ambiguity). Defaults to the bundled
+    /// model's four, so existing verdicts stay as they were; <see cref="ShapeKinds.WithRing"/> also recognises rings.
+    /// </summary>
+    public IReadOnlyList<ShapeKind> Kinds { get; init; } = ShapeKinds.Trained;
+
     public static ShapeJudgeOptions Default { get; } = new();
 }
 
@@ -96,7 +102,9 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
 
     public static ShapeJudge Default { get; } = new();
 
-    public ShapeJudgeOptions Options { get; } = options ?? ShapeJudgeOptions.Default;
+    public ShapeJudgeOptions Options { get; } = options is { Kinds.Count: < 2 }
+        ? throw new ArgumentException("The judge needs at least two kinds to fit.", nameof(options))
+        : options ?? ShapeJudgeOptions.Default;
 
     /// <summary>Scores an image (64·64·3 bytes, HWC RGB) against a caption.</summary>
     public JudgeResult Score(ReadOnlySpan<byte> rgb, string caption) => Score(rgb, CaptionParser.Parse(caption));
@@ -450,10 +458,11 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
     {
         var template = new float[observed.Length];
         var scratch = new float[observed.Length];
-        var bestPerKind = new Fit[Kinds.Length];
-        for (int k = 0; k < Kinds.Length; k++)
+        var kinds = Options.Kinds;
+        var bestPerKind = new Fit[kinds.Count];
+        for (int k = 0; k < kinds.Count; k++)
         {
-            var kind = Kinds[k];
+            var kind = kinds[k];
             double s0 = Math.Sqrt(mass / ShapeLayout.Area(kind, 1));
             var best = new Fit(kind, s0, mx, my, double.NegativeInfinity, 0);
             foreach (double f in Options.TemplateScales)
@@ -482,8 +491,6 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
         var ranked = bestPerKind.OrderByDescending(f => f.Iou).ToArray();
         return ranked[0] with { RunnerUpIou = ranked[1].Iou };
     }
-
-    private static readonly ShapeKind[] Kinds = Enum.GetValues<ShapeKind>();
 
     /// <summary>In-place 3×3 box blur (separable; zero outside the window).</summary>
     private static void BoxBlur3(float[] image, float[] scratch, int w, int h)
