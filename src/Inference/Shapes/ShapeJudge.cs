@@ -77,6 +77,12 @@ public sealed record ShapeJudgeOptions
     /// </summary>
     public IReadOnlyList<ShapeKind> Kinds { get; init; } = ShapeKinds.Trained;
 
+    /// <summary>
+    /// A ring fit stands only when the mean coverage of its hole's centre is below this (0 = background, 1 = colour);
+    /// otherwise the object is the best other kind.
+    /// </summary>
+    public double MaxRingHoleCoverage { get; init; } = 0.3;
+
     public static ShapeJudgeOptions Default { get; } = new();
 }
 
@@ -489,7 +495,28 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
             bestPerKind[k] = best;
         }
         var ranked = bestPerKind.OrderByDescending(f => f.Iou).ToArray();
-        return ranked[0] with { RunnerUpIou = ranked[1].Iou };
+        if (ranked[0].Kind == ShapeKind.Ring && !HasHole(observed, window, ranked[0]))
+            ranked = ranked[1..]; // a washed-out blob, not an annulus: take the best other kind
+        return ranked[0] with { RunnerUpIou = ranked.Length > 1 ? ranked[1].Iou : 0 };
+    }
+
+    /// <summary>
+    /// Whether the centre of a ring fit is background (mean coverage below <see cref="ShapeJudgeOptions.MaxRingHoleCoverage"/>
+    /// within half the hole radius): the annulus template alone also fits a blob whose centre is merely paler.
+    /// </summary>
+    private bool HasHole(float[] observed, Window window, Fit ring)
+    {
+        double r = 0.5 * ShapeLayout.RingInnerRatio * ring.Scale, sum = 0;
+        int count = 0;
+        for (int y = 0; y < window.Height; y++)
+            for (int x = 0; x < window.Width; x++)
+            {
+                double dx = window.Left + x + 0.5 - ring.CenterX, dy = window.Top + y + 0.5 - ring.CenterY;
+                if (dx * dx + dy * dy > r * r) continue;
+                sum += observed[y * window.Width + x];
+                count++;
+            }
+        return count > 0 && sum / count < Options.MaxRingHoleCoverage;
     }
 
     /// <summary>In-place 3×3 box blur (separable; zero outside the window).</summary>
