@@ -69,6 +69,27 @@ public sealed class RingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AnAnnulusWithAPartlyFilledHole_IsNotARing()
+    {
+        // What an untrained model draws for "a ring": a blob whose centre is only paler than its rim.
+        var rgb = ShapeRenderer.Render(new Scene(new Rgb(128, 128, 128), [new SceneObject(ShapeKind.Ring, ShapeColor.Green, ShapeSize.Large, 32, 32, 12)]));
+        var green = ShapeColor.Green.ToRgb();
+        static byte Tint(byte c) => (byte)Math.Round(128 + 0.4 * (c - 128)); // 40 % of the way to the ring's colour
+        for (int y = 26; y < 38; y++)
+            for (int x = 26; x < 38; x++)
+                if ((x + 0.5 - 32) * (x + 0.5 - 32) + (y + 0.5 - 32) * (y + 0.5 - 32) <= 36)
+                {
+                    int p = 3 * (y * 64 + x);
+                    (rgb[p], rgb[p + 1], rgb[p + 2]) = (Tint(green.R), Tint(green.G), Tint(green.B));
+                }
+        var found = Assert.Single(RingJudge.Analyze(rgb).Objects);
+        Assert.NotEqual(ShapeKind.Ring, found.Kind);
+        Assert.Equal(ShapeColor.Green, found.Color);
+        var templateOnly = new ShapeJudge(RingJudge.Options with { MaxRingHoleCoverage = 1.0 }); // the annulus template alone is fooled
+        Assert.Equal(ShapeKind.Ring, Assert.Single(templateOnly.Analyze(rgb).Objects).Kind);
+    }
+
+    [Fact]
     public void DefaultJudge_NeverAnswersRing()
     {
         Assert.Equal(ShapeKinds.Trained, ShapeJudge.Default.Options.Kinds);
