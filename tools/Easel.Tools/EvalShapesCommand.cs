@@ -37,7 +37,7 @@ internal static class EvalShapesCommand
             [ShapePosition.Left, ShapePosition.Right, ShapePosition.Top, ShapePosition.Bottom, ShapePosition.Centre],
             spec => spec.Position == ShapePosition.Unspecified ? null : spec.Position,
             match => ShapeLayout.Classify(match.CenterX, match.CenterY));
-        var kinds = new Confusion<ShapeKind>("single object, named kind → the kind the judge found", Enum.GetValues<ShapeKind>(),
+        var kinds = new Confusion<ShapeKind>("single object, named kind → the kind the judge found", ShapeJudge.Default.Options.Kinds,
             spec => spec.Kind, match => match.Kind);
         for (var i = 0; i < images; i++)
         {

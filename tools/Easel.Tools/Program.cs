@@ -5,6 +5,8 @@ using Easel.Tools;
 //                (one stage; every option is read in TrainShapesCommand; scripts/train-shapes-model.sh chains the bundled model's stages)
 //   export-shapes (same options as train-shapes: writes the model from the latest checkpoints of an unfinished run)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
+//   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
+//                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)
 //   fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]
 //                (mutated bodies to POST /v1/generations of a service it starts on loopback; exit 1 on any 5xx)
 //   chaos-workers [--jobs 30] [--kills 15] [--seed 1] [--steps 60] [--images 2] [--size 64] [--max-attempts N] [--timeout-seconds 600] [--threads 1]
@@ -14,6 +16,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "train-shapes" => TrainShapesCommand.Run(new Options(args[1..])),
     "export-shapes" => TrainShapesCommand.Export(new Options(args[1..])),
     "eval-shapes" => EvalShapesCommand.Run(new Options(args[1..])),
+    "eval-rings" => EvalRingsCommand.Run(new Options(args[1..])),
     "fuzz-requests" => FuzzRequestsCommand.Run(new Options(args[1..])),
     "chaos-workers" => ChaosWorkersCommand.Run(new Options(args[1..])),
     _ => Usage(),
@@ -21,6 +24,6 @@ return args.Length == 0 ? Usage() : args[0] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes|fuzz-requests|chaos-workers [--option value ...]");
+    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes|eval-rings|fuzz-requests|chaos-workers [--option value ...]");
     return 2;
 }

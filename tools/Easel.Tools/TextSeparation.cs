@@ -18,7 +18,7 @@ internal static class TextSeparation
         textEncoder.eval();
         var tokenizer = ClipTokenizer.FromPretrained(Path.Combine(modelFolder, "tokenizer"));
         var colours = Enum.GetValues<ShapeColor>();
-        var kinds = Enum.GetValues<ShapeKind>();
+        var kinds = ShapeKinds.Trained.ToArray(); // the bundled model's kinds: rings are not in its captions
         var bases = colours.SelectMany(c => kinds.Select(k => new ObjectSpec(c, k, ShapeSize.Large, ShapePosition.Left))).ToList();
         (string Attribute, Func<ObjectSpec, ObjectSpec> Change)[] changes =
         [

@@ -11,7 +11,7 @@ namespace Easel.Inference.Shapes;
 /// article  := "a" | "an"                        ("an" before a vowel: "an orange star")
 /// size     := "small" | "large"
 /// colour   := "red" | "orange" | "yellow" | "green" | "blue" | "purple" | "white" | "black"
-/// kind     := "circle" | "square" | "triangle" | "star"
+/// kind     := "circle" | "square" | "triangle" | "star" | "ring"   (rings only when the generator's Kinds include them)
 /// position := "on the left" | "on the right" | "at the top" | "at the bottom" | "in the centre"
 /// relation := " above " | " below " | " to the left of " | " to the right of "
 /// </code>
@@ -92,6 +92,7 @@ public static class CaptionParser
     {
         ["circle"] = ShapeKind.Circle, ["disc"] = ShapeKind.Circle, ["disk"] = ShapeKind.Circle,
         ["square"] = ShapeKind.Square, ["triangle"] = ShapeKind.Triangle, ["star"] = ShapeKind.Star,
+        ["ring"] = ShapeKind.Ring, ["annulus"] = ShapeKind.Ring,
         ["shape"] = null, ["object"] = null, ["thing"] = null,
     };
 

@@ -23,6 +23,15 @@ public sealed record SceneGeneratorOptions
     public double OmitColor { get; init; } = 0.03;
     public double OmitKind { get; init; } = 0.03;
 
+    /// <summary>
+    /// The kinds objects are drawn from, uniformly. Defaults to the bundled model's four (<see cref="ShapeKinds.Trained"/>):
+    /// with the same number of kinds every draw, and so the whole stream, stays as it was before rings existed.
+    /// </summary>
+    public IReadOnlyList<ShapeKind> Kinds { get; init; } = ShapeKinds.Trained;
+
+    /// <summary>The colours objects are drawn from, uniformly (all of the palette by default).</summary>
+    public IReadOnlyList<ShapeColor> Colors { get; init; } = ShapePalette.Colors;
+
     public static SceneGeneratorOptions Default { get; } = new();
 }
 
@@ -39,7 +48,6 @@ public sealed record GeneratedScene(ulong Index, Scene Scene, string Caption, Sc
 public sealed class SceneGenerator(ulong seed, SceneGeneratorOptions? options = null)
 {
     private const double Canvas = Scene.CanvasSize, Border = 2, Gap = 4, ThirdMargin = 1.5;
-    private static readonly ShapeKind[] AllKinds = Enum.GetValues<ShapeKind>();
     private static readonly ShapeSize[] AllSizes = Enum.GetValues<ShapeSize>();
     private static readonly ShapePosition[] AllPositions =
         [ShapePosition.Left, ShapePosition.Right, ShapePosition.Top, ShapePosition.Bottom, ShapePosition.Centre];
@@ -78,8 +86,8 @@ public sealed class SceneGenerator(ulong seed, SceneGeneratorOptions? options = 
         var specs = new ObjectSpec[n];
         for (int k = 0; k < n; k++)
         {
-            var kind = rng.Pick(AllKinds);
-            var color = rng.Pick(ShapePalette.Colors);
+            var kind = rng.Pick(o.Kinds);
+            var color = rng.Pick(o.Colors);
             var size = rng.Pick(AllSizes);
             objects[k] = (kind, color, size, ShapePosition.Unspecified);
             specs[k] = new ObjectSpec(color, kind, rng.Chance(o.MentionSize) ? size : null);

@@ -71,6 +71,18 @@ public sealed record ShapeJudgeOptions
     /// <summary>How many 3×3 box-blur passes the templates are also tried with (0 = sharp only).</summary>
     public int TemplateBlurs { get; init; } = 2;
 
+    /// <summary>
+    /// The kinds whose templates are fitted (at least two: the runner-up measures ambiguity). Defaults to the bundled
+    /// model's four, so existing verdicts stay as they were; <see cref="ShapeKinds.WithRing"/> also recognises rings.
+    /// </summary>
+    public IReadOnlyList<ShapeKind> Kinds { get; init; } = ShapeKinds.Trained;
+
+    /// <summary>
+    /// A ring fit stands only when the mean coverage of its hole's centre is below this (0 = background, 1 = colour);
+    /// otherwise the object is the best other kind.
+    /// </summary>
+    public double MaxRingHoleCoverage { get; init; } = 0.3;
+
     public static ShapeJudgeOptions Default { get; } = new();
 }
 
@@ -96,7 +108,9 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
 
     public static ShapeJudge Default { get; } = new();
 
-    public ShapeJudgeOptions Options { get; } = options ?? ShapeJudgeOptions.Default;
+    public ShapeJudgeOptions Options { get; } = options is { Kinds.Count: < 2 }
+        ? throw new ArgumentException("The judge needs at least two kinds to fit.", nameof(options))
+        : options ?? ShapeJudgeOptions.Default;
 
     /// <summary>Scores an image (64·64·3 bytes, HWC RGB) against a caption.</summary>
     public JudgeResult Score(ReadOnlySpan<byte> rgb, string caption) => Score(rgb, CaptionParser.Parse(caption));
@@ -450,10 +464,11 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
     {
         var template = new float[observed.Length];
         var scratch = new float[observed.Length];
-        var bestPerKind = new Fit[Kinds.Length];
-        for (int k = 0; k < Kinds.Length; k++)
+        var kinds = Options.Kinds;
+        var bestPerKind = new Fit[kinds.Count];
+        for (int k = 0; k < kinds.Count; k++)
         {
-            var kind = Kinds[k];
+            var kind = kinds[k];
             double s0 = Math.Sqrt(mass / ShapeLayout.Area(kind, 1));
             var best = new Fit(kind, s0, mx, my, double.NegativeInfinity, 0);
             foreach (double f in Options.TemplateScales)
@@ -480,10 +495,29 @@ public sealed class ShapeJudge(ShapeJudgeOptions? options = null)
             bestPerKind[k] = best;
         }
         var ranked = bestPerKind.OrderByDescending(f => f.Iou).ToArray();
-        return ranked[0] with { RunnerUpIou = ranked[1].Iou };
+        if (ranked[0].Kind == ShapeKind.Ring && !HasHole(observed, window, ranked[0]))
+            ranked = ranked[1..]; // a washed-out blob, not an annulus: take the best other kind
+        return ranked[0] with { RunnerUpIou = ranked.Length > 1 ? ranked[1].Iou : 0 };
     }
 
-    private static readonly ShapeKind[] Kinds = Enum.GetValues<ShapeKind>();
+    /// <summary>
+    /// Whether the centre of a ring fit is background (mean coverage below <see cref="ShapeJudgeOptions.MaxRingHoleCoverage"/>
+    /// within half the hole radius): the annulus template alone also fits a blob whose centre is merely paler.
+    /// </summary>
+    private bool HasHole(float[] observed, Window window, Fit ring)
+    {
+        double r = 0.5 * ShapeLayout.RingInnerRatio * ring.Scale, sum = 0;
+        int count = 0;
+        for (int y = 0; y < window.Height; y++)
+            for (int x = 0; x < window.Width; x++)
+            {
+                double dx = window.Left + x + 0.5 - ring.CenterX, dy = window.Top + y + 0.5 - ring.CenterY;
+                if (dx * dx + dy * dy > r * r) continue;
+                sum += observed[y * window.Width + x];
+                count++;
+            }
+        return count > 0 && sum / count < Options.MaxRingHoleCoverage;
+    }
 
     /// <summary>In-place 3×3 box blur (separable; zero outside the window).</summary>
     private static void BoxBlur3(float[] image, float[] scratch, int w, int h)

@@ -27,12 +27,15 @@ public static class ShapeLayout
     /// <summary>Outer radius of a star relative to scale, and inner radius relative to outer radius.</summary>
     public const double StarOuter = 1.05, StarInnerRatio = 0.45;
 
+    /// <summary>Hole radius of a ring relative to its outer radius (= scale): the hole is half the outer diameter.</summary>
+    public const double RingInnerRatio = 0.5;
+
     private static readonly double Sin60 = Math.Sqrt(3) / 2, Sin72 = Math.Sin(72 * Math.PI / 180), Cos36 = Math.Cos(36 * Math.PI / 180);
 
     /// <summary>Half width and half height of a shape's bounding box.</summary>
     public static (double HalfWidth, double HalfHeight) HalfExtent(ShapeKind kind, double scale) => kind switch
     {
-        ShapeKind.Circle => (scale, scale),
+        ShapeKind.Circle or ShapeKind.Ring => (scale, scale),
         ShapeKind.Square => (SquareHalf * scale, SquareHalf * scale),
         ShapeKind.Triangle => (TriangleRadius * scale * Sin60, 0.75 * TriangleRadius * scale),
         ShapeKind.Star => (StarOuter * scale * Sin72, StarOuter * scale * (1 + Cos36) / 2),
@@ -46,6 +49,7 @@ public static class ShapeLayout
         ShapeKind.Square => 4 * SquareHalf * SquareHalf,
         ShapeKind.Triangle => 3 * Math.Sqrt(3) / 4 * TriangleRadius * TriangleRadius,
         ShapeKind.Star => 5 * StarOuter * StarOuter * StarInnerRatio * Math.Sin(36 * Math.PI / 180),
+        ShapeKind.Ring => Math.PI * (1 - RingInnerRatio * RingInnerRatio),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

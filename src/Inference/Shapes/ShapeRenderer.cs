@@ -5,7 +5,7 @@ namespace Easel.Inference.Shapes;
 
 /// <summary>
 /// Rasterizes a <see cref="Scene"/> to 64×64 RGB (bytes, row-major, HWC). Anti-aliased: squares by exact area
-/// coverage, circles, triangles and stars by 4×4 supersampling of the pixels their edges cross. Deterministic: the
+/// coverage, circles, rings, triangles and stars by 4×4 supersampling of the pixels their edges cross. Deterministic: the
 /// output depends only on the scene.
 /// </summary>
 public static class ShapeRenderer
@@ -78,7 +78,7 @@ public static class ShapeRenderer
     {
         private readonly ShapeKind _kind;
         private readonly double _cx, _cy, _l, _t, _r, _b;
-        private readonly double _radius, _inner; // circle radius or star outer radius; star inner-pentagon inradius
+        private readonly double _radius, _inner; // circle/ring/star outer radius; ring hole radius or star inner-pentagon inradius
         private readonly (double X, double Y)[]? _poly;
         private readonly (double A, double B, double C)[]? _edges;
 
@@ -95,6 +95,10 @@ public static class ShapeRenderer
             {
                 case ShapeKind.Circle:
                     _radius = o.Scale;
+                    break;
+                case ShapeKind.Ring:
+                    _radius = o.Scale;
+                    _inner = ShapeLayout.RingInnerRatio * o.Scale;
                     break;
                 case ShapeKind.Triangle:
                     _poly = ShapeLayout.Polygon(o.Kind, _cx, _cy, o.Scale);
@@ -127,6 +131,14 @@ public static class ShapeRenderer
                     if (d >= _radius + HalfDiagonal) return 0;
                     break;
                 }
+                case ShapeKind.Ring:
+                {
+                    // Wholly inside the annulus, or wholly outside it (beyond the rim or inside the hole).
+                    double d = Math.Sqrt(Sq(px - _cx) + Sq(py - _cy));
+                    if (d >= _inner + HalfDiagonal && d <= _radius - HalfDiagonal) return 1;
+                    if (d >= _radius + HalfDiagonal || d <= _inner - HalfDiagonal) return 0;
+                    break;
+                }
                 case ShapeKind.Triangle:
                 {
                     double m = MinSignedDistance(_edges!, px, py);
@@ -154,6 +166,7 @@ public static class ShapeRenderer
         private bool Inside(double px, double py) => _kind switch
         {
             ShapeKind.Circle => Sq(px - _cx) + Sq(py - _cy) <= _radius * _radius,
+            ShapeKind.Ring => Sq(px - _cx) + Sq(py - _cy) is var d2 && d2 <= _radius * _radius && d2 > _inner * _inner,
             ShapeKind.Triangle => MinSignedDistance(_edges!, px, py) >= 0,
             _ => InPolygon(_poly!, px, py),
         };

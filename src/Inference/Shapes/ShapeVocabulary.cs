@@ -1,12 +1,17 @@
 namespace Easel.Inference.Shapes;
 
-/// <summary>The kinds of shape the shapes world draws. Orientation is fixed (triangles and stars point up, squares are axis-aligned).</summary>
+/// <summary>
+/// The kinds of shape the shapes world draws. Orientation is fixed (triangles and stars point up, squares are axis-aligned).
+/// <see cref="Ring"/> came after the bundled model was trained and is opt-in (see <see cref="ShapeKinds"/>); new kinds go
+/// at the end so existing ordinals, and everything seeded or hashed from them, stay put.
+/// </summary>
 public enum ShapeKind
 {
     Circle,
     Square,
     Triangle,
     Star,
+    Ring,
 }
 
 /// <summary>The object colours of the shapes world; RGB values are in <see cref="ShapePalette"/>.</summary>

@@ -63,6 +63,7 @@ public sealed class ShapeRendererTests
     [InlineData(ShapeKind.Square)]
     [InlineData(ShapeKind.Triangle)]
     [InlineData(ShapeKind.Star)]
+    [InlineData(ShapeKind.Ring)]
     public void RenderCoverage_SumsToTheShapesArea(ShapeKind kind)
     {
         var coverage = new float[64 * 64];
