@@ -93,6 +93,37 @@ public abstract class FineTuneTests<TFactory>(TFactory factory) : IClassFixture<
         Assert.NotEqual(plain, await PixelsAsync(await GenerateAsync(with)));
     }
 
+    [Fact]
+    public async Task A_long_fine_tune_yields_to_a_generation_submitted_while_it_runs_and_resumes_to_success()
+    {
+        var submitted = await _client.PostAsync("/v1/fine-tunes", new StringContent(new JsonObject
+        {
+            ["method"] = "lora",
+            ["base_model"] = "sd15",
+            ["images"] = Images(1),
+            ["instance_prompt"] = "a sks pattern",
+            ["steps"] = 400,
+            ["rank"] = 2,
+            ["seed"] = 3,
+        }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var location = submitted.Headers.Location!.OriginalString;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((await _client.GetFromJsonAsync<JsonElement>(location)).GetProperty("progress").GetProperty("step").GetInt32() < 1)
+        {
+            Assert.True(clock.Elapsed < Deadline, "the fine-tune never started");
+            await Task.Delay(50);
+        }
+
+        var generation = await GenerateAsync(Generation("a red circle"));
+        var fineTune = await JobPolling.UntilFinishedAsync(_client, location, Deadline);
+
+        Assert.True(fineTune.GetProperty("status").GetString() == "succeeded", fineTune.ToString());
+        Assert.True(generation.GetProperty("finished_at").GetDateTimeOffset() < fineTune.GetProperty("started_at").GetDateTimeOffset(),
+            $"the generation finished at {generation.GetProperty("finished_at")}, the fine-tune's last claim started at {fineTune.GetProperty("started_at")}");
+        Assert.Equal(1, fineTune.GetProperty("attempts").GetInt32()); // a yield is not a failed attempt
+    }
+
     public static TheoryData<string, string> BadRequests => new()
     {
         { """{"method":"lora","base_model":"sd15","instance_prompt":"x"}""", "images" },

@@ -94,6 +94,8 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("Easel:Workers:Device", "cpu");
         // A test host stops at once: a job still running is handed back rather than waited for.
         builder.UseSetting("Easel:Workers:DrainTimeout", "00:00:00");
+        // Fine-tunes of a few steps still cross checkpoints (and yield points).
+        builder.UseSetting("Easel:FineTunes:CheckpointEvery", "4");
     }
 
     /// <summary>Runs <paramref name="action"/> with a fresh database context of the service.</summary>

@@ -37,7 +37,7 @@ internal static class EvalRingsCommand
 
         using var pipeline = StableDiffusionPipeline.Load(model, new PipelineOptions("cpu", options.String("dtype", "float32")));
         var rings = ShapePalette.Colors.SelectMany(c => new RingDataset(c, RingSeed).Render(perRow)).ToArray();
-        var rows = new List<(string Name, RowTally Tally)>
+        var rows = new List<(string Name, RingTally Tally)>
         {
             ("rendered rings, all colours (judge accuracy)", Tally(judge, rings.Select(r => (r.Rgb, r.Item.Spec)))),
             ("rendered rings → VAE encode/decode (ceiling)", Tally(judge, rings.Select(r => (RoundTrip(pipeline, r.Rgb), r.Item.Spec)))),
@@ -76,35 +76,11 @@ internal static class EvalRingsCommand
         return ImageTensors.ToImages(ImageTensors.ToUnitNhwc(pipeline.Vae.Decode(posterior.Mean)))[0].Rgb;
     }
 
-    private static RowTally Tally(ShapeJudge judge, IEnumerable<(byte[] Rgb, SceneSpec Spec)> images)
+    private static RingTally Tally(ShapeJudge judge, IEnumerable<(byte[] Rgb, SceneSpec Spec)> images)
     {
-        var tally = new RowTally();
+        var tally = new RingTally();
         foreach (var (rgb, spec) in images)
             tally.Add(judge.Score(rgb, spec));
         return tally;
-    }
-
-    /// <summary>Per row: how often the asked (single) object was found as a ring, with its colour, and fully right.</summary>
-    private sealed class RowTally
-    {
-        private readonly Dictionary<string, int> _kinds = [];
-
-        public int Images { get; private set; }
-        public int Ring { get; private set; }
-        public int RingWithColor { get; private set; }
-        public int AllCorrect { get; private set; }
-
-        public void Add(JudgeResult result)
-        {
-            Images++;
-            var match = result.Objects[0].Match;
-            var found = match?.Kind.ToString() ?? "absent";
-            _kinds[found] = _kinds.GetValueOrDefault(found) + 1;
-            if (match?.Kind == ShapeKind.Ring) Ring++;
-            if (match?.Kind == ShapeKind.Ring && result.Objects[0].ColorCorrect != false) RingWithColor++;
-            if (result.AllCorrect) AllCorrect++;
-        }
-
-        public string KindsFound() => string.Join(", ", _kinds.OrderByDescending(k => k.Value).Select(k => $"{k.Key} {k.Value}"));
     }
 }

@@ -7,6 +7,8 @@ using Easel.Tools;
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)
+//   eval-customization [--steps 400] [--images 8] [--rank 8] [--lora-learning-rate 1e-3] [--ti-learning-rate 5e-3] [--smoke true]
+//                (a LoRA and an embedding trained on 16 green rings through POST /v1/fine-tunes of a service it starts; held-out table)
 //   fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]
 //                (mutated bodies to POST /v1/generations of a service it starts on loopback; exit 1 on any 5xx)
 //   chaos-workers [--jobs 30] [--kills 15] [--seed 1] [--steps 60] [--images 2] [--size 64] [--max-attempts N] [--timeout-seconds 600] [--threads 1]
@@ -17,6 +19,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "export-shapes" => TrainShapesCommand.Export(new Options(args[1..])),
     "eval-shapes" => EvalShapesCommand.Run(new Options(args[1..])),
     "eval-rings" => EvalRingsCommand.Run(new Options(args[1..])),
+    "eval-customization" => EvalCustomizationCommand.Run(new Options(args[1..])),
     "fuzz-requests" => FuzzRequestsCommand.Run(new Options(args[1..])),
     "chaos-workers" => ChaosWorkersCommand.Run(new Options(args[1..])),
     _ => Usage(),
@@ -24,6 +27,6 @@ return args.Length == 0 ? Usage() : args[0] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes|eval-rings|fuzz-requests|chaos-workers [--option value ...]");
+    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|eval-shapes|eval-rings|eval-customization|fuzz-requests|chaos-workers [--option value ...]");
     return 2;
 }

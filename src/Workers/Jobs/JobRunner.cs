@@ -96,7 +96,7 @@ public sealed class JobRunner(
         catch (JobYieldedException yielded)
         {
             logger.LogInformation("Job {JobId} yields: {Reason}", jobId, yielded.Message);
-            if (await ReleaseClaimAsync(jobId, attempt))
+            if (await ReleaseClaimAsync(jobId, attempt, yielded: true))
                 dispatcher.Dispatch(job);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -264,10 +264,13 @@ public sealed class JobRunner(
     /// Worker shutdown or a yield: the claim goes back (queued, with its event); on shutdown Hangfire delivers the job again,
     /// a yield dispatches it anew. False when the claim was already gone.
     /// </summary>
-    private async Task<bool> ReleaseClaimAsync(Guid jobId, int attempt)
+    private async Task<bool> ReleaseClaimAsync(Guid jobId, int attempt, bool yielded = false)
     {
         return await TransitionAsync(jobId, attempt, JobEventType.Queued, job =>
         {
+            // A yield is no failed attempt: it must not bring a long fine-tune closer to MaxAttempts.
+            if (yielded)
+                job.Attempts = attempt - 1;
             job.Status = JobStatus.Queued;
             job.StartedAt = null;
             job.ProgressStep = 0;
