@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Easel.Inference.Customization.TextualInversion;
 using Xunit.Abstractions;
-using static TorchSharp.torch;
 
 namespace Easel.Inference.Tests.Customization.TextualInversion;
 
