@@ -3,7 +3,9 @@
 # throwaway PostgreSQL on loopback for the tests that need a real server, builds in Release, runs
 # all test projects (arguments, e.g. --filter, go to dotnet test) and prints one summary line
 # "N passed, N failed, N skipped", after the failed tests' names and messages. Without arguments it then runs the short
-# form of the worker chaos scenario (tools/Easel.Tools chaos-workers: 10 jobs, 5 SIGKILLs of 2 workers), counted as one test.
+# form of the worker chaos scenario (tools/Easel.Tools chaos-workers: 10 jobs, 5 SIGKILLs of 2 workers) and of the
+# customization eval (eval-customization --smoke: a 10-step LoRA and embedding through POST /v1/fine-tunes, used by
+# generations; fails if a LoRA at scale 0 does not give the base pixels), each counted as one test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,10 @@ else
   chaos_status=0
   dotnet run -c Release --no-build --project tools/Easel.Tools -- chaos-workers --jobs 10 --kills 5 --timeout-seconds 150 \
     2>&1 | tee "$chaos_log" || chaos_status=$?
+  customization_log="$RESULTS/eval-customization.log"
+  customization_status=0
+  dotnet run -c Release --no-build --project tools/Easel.Tools -- eval-customization --smoke true \
+    2>&1 | tee "$customization_log" || customization_status=$?
 fi
 
 passed=0; failed=0; skipped=0
@@ -45,6 +51,9 @@ for trx in "$RESULTS"/*.trx; do
 done
 if [ -n "${chaos_log:-}" ]; then
   if [ "$chaos_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+if [ -n "${customization_log:-}" ]; then
+  if [ "$customization_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
 # The failures again, last, so that a log cut to its tail still names them and says why.
 if [ "$failed" -gt 0 ]; then
@@ -73,6 +82,10 @@ if [ "$failed" -gt 0 ]; then
   if [ -n "${chaos_log:-}" ] && [ "$chaos_status" -ne 0 ]; then
     echo "FAILED chaos-workers (exit $chaos_status; whole output in $chaos_log)"
     tail -n 12 "$chaos_log" | sed 's/^/    /'
+  fi
+  if [ -n "${customization_log:-}" ] && [ "$customization_status" -ne 0 ]; then
+    echo "FAILED eval-customization --smoke (exit $customization_status; whole output in $customization_log)"
+    tail -n 12 "$customization_log" | sed 's/^/    /'
   fi
 fi
 echo

@@ -87,7 +87,7 @@ internal static class LoraBench
         table.Add("easel-shapes, switch to another LoRA set (activate + merge, then restore)", "float32", switchMs, "-", "per switch; target ≤ 200 ms");
     }
 
-    /// <summary>A rank-<paramref name="rank"/> update for every attention projection of the pipeline's UNet, random but seeded.</summary>
+    /// <summary>A rank-16 update for every attention projection of the pipeline's UNet, random but seeded.</summary>
     private static LoraAdapter Adapter(StableDiffusionPipeline pipeline, string name, int seed)
     {
         torch.manual_seed(seed);

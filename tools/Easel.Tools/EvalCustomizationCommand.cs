@@ -91,7 +91,9 @@ internal static class EvalCustomizationCommand
 
             var zero = Generation("a red sks ring", 4242, 1);
             zero["loras"] = new JsonArray(new JsonObject { ["artifact"] = lora, ["scale"] = 0.0 });
-            var scaleZeroIsBase = (await GenerateAsync(client, zero)).Single().SequenceEqual((await GenerateAsync(client, Generation("a red sks ring", 4242, 1))).Single());
+            var atScaleZero = (await GenerateAsync(client, zero)).Single();
+            var withoutLora = (await GenerateAsync(client, Generation("a red sks ring", 4242, 1))).Single();
+            var scaleZeroIsBase = atScaleZero.AsSpan().SequenceEqual(withoutLora);
 
             Console.WriteLine($"eval-customization: bundled model, 16 green training rings (seed {RingSeed}), {steps} steps each "
                 + $"(LoRA rank {rank}, lr {loraRate}; embedding lr {tiRate}); {prompts.Length} held-out prompts × {perPrompt} images, 20 steps");

@@ -30,9 +30,6 @@ public sealed class LoraConv2d : LoraLayer
         var bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
         bias = new Parameter(torch.empty(outChannels).DetachFromDisposeScope());
         nn.init.uniform_(bias, -bound, bound);
-        // Owned by the module, not by a dispose scope the model happens to be built in (a lazily loaded test fixture).
-        weight.DetachFromDisposeScope();
-        bias.DetachFromDisposeScope();
         RegisterComponents();
     }
 

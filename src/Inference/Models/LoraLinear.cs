@@ -26,9 +26,6 @@ public sealed class LoraLinear : LoraLayer
             bias = new Parameter(torch.empty(outFeatures).DetachFromDisposeScope());
             nn.init.uniform_(bias, -bound, bound);
         }
-        // Owned by the module, not by a dispose scope the model happens to be built in (a lazily loaded test fixture).
-        weight.DetachFromDisposeScope();
-        bias?.DetachFromDisposeScope();
         RegisterComponents();
     }
 
