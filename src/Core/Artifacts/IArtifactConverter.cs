@@ -2,7 +2,7 @@ namespace Easel.Core.Artifacts;
 
 /// <summary>
 /// Writes a LoRA artifact in another layout for download (<c>GET /v1/artifacts/{id}/file?format=</c>). The implementation
-/// reads the weights with the inference core, so it lives in Easel.Workers.
+/// lives in Easel.Workers beside the artifact files; it runs in the API process, so it must not load libtorch.
 /// </summary>
 public interface IArtifactConverter
 {

@@ -5,7 +5,8 @@ namespace Easel.Workers.Artifacts;
 
 /// <summary>
 /// Rewrites a stored LoRA in kohya, diffusers or PEFT layout: the same updates, keys renamed, and α folded into the up
-/// weights for the layouts that carry none (see <see cref="LoraFile.Write"/>), so every output loads at the same strength.
+/// weights for the layouts that carry none. The API serves this, so it goes through <see cref="LoraLayoutConverter"/>,
+/// which reads and writes the bytes without TorchSharp: the API process never loads libtorch.
 /// </summary>
 public sealed class LoraArtifactConverter(RequestArtifacts files) : IArtifactConverter
 {
@@ -18,9 +19,8 @@ public sealed class LoraArtifactConverter(RequestArtifacts files) : IArtifactCon
             ArtifactFormat.Peft => LoraFormat.Peft,
             _ => throw new ArgumentException($"{format} is not a LoRA layout.", nameof(format)),
         };
-        using var adapter = LoraFile.Load(files.LocalFile(artifact), artifact.Name);
         var output = new MemoryStream();
-        LoraFile.Write(adapter, target, output);
+        LoraLayoutConverter.Convert(files.LocalFile(artifact), target, output);
         output.Position = 0;
         return Task.FromResult<Stream>(output);
     }
