@@ -3,8 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Easel.Testing;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace Easel.EndToEnd.Tests;
 
@@ -136,23 +134,9 @@ public abstract class CustomizationTests<TFactory>(TFactory factory) : IClassFix
         Assert.True(errors.TryGetProperty("prompt", out _), errors.ToString());
     }
 
-    private async Task<JsonElement> RunAsync(JsonObject body)
-    {
-        var submitted = await _client.PostAsync("/v1/generations", Json(body));
-        Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
-        var job = await JobPolling.UntilFinishedAsync(_client, submitted.Headers.Location!.OriginalString, Deadline);
-        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
-        return job;
-    }
+    private Task<JsonElement> RunAsync(JsonObject body) => JobRuns.SucceedAsync(_client, "/v1/generations", body, Deadline);
 
-    private async Task<byte[]> PixelsAsync(JsonElement job)
-    {
-        var image = Assert.Single(job.GetProperty("images").EnumerateArray());
-        using var decoded = Image.Load<Rgb24>(await _client.GetByteArrayAsync(image.GetProperty("url").GetString()));
-        var rgb = new byte[decoded.Width * decoded.Height * 3];
-        decoded.CopyPixelDataTo(rgb);
-        return rgb;
-    }
+    private async Task<byte[]> PixelsAsync(JsonElement job) => Assert.Single(await JobRuns.PixelsAsync(_client, job));
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
 }

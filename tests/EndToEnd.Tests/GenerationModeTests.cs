@@ -155,19 +155,7 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
         return job;
     }
 
-    /// <summary>The decoded RGB of each image (the PNG bytes also carry the job id in their metadata).</summary>
-    private async Task<List<byte[]>> PixelsAsync(JsonElement job)
-    {
-        var pixels = new List<byte[]>();
-        foreach (var image in job.GetProperty("images").EnumerateArray())
-        {
-            using var decoded = Image.Load<Rgb24>(await _client.GetByteArrayAsync(image.GetProperty("url").GetString()));
-            var rgb = new byte[decoded.Width * decoded.Height * 3];
-            decoded.CopyPixelDataTo(rgb);
-            pixels.Add(rgb);
-        }
-        return pixels;
-    }
+    private Task<List<byte[]>> PixelsAsync(JsonElement job) => JobRuns.PixelsAsync(_client, job);
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
 

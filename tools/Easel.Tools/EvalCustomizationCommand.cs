@@ -41,12 +41,15 @@ internal static class EvalCustomizationCommand
         var loraRate = options.Double("lora-learning-rate", 1e-3);
         var tiRate = options.Double("ti-learning-rate", 5e-3);
         var rank = options.Int("rank", 8);
+        var batchSize = options.Int("batch-size", smoke ? 1 : 4);
+        var targets = options.String("target-modules", "to_q,to_k,to_v,to_out.0").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var dataDir = TestPaths.NewTempFolder("easel-eval-customization");
         await using var service = await ServiceProcess.StartAsync("Easel.Api.dll", new Dictionary<string, string>
         {
             ["Easel__DataDir"] = dataDir,
             ["Easel__Workers__Device"] = "cpu",
             ["Logging__LogLevel__Default"] = "Warning",
+            ["Easel__Generation__MaxImages"] = Math.Max(4, perPrompt).ToString(CultureInfo.InvariantCulture),
         }, TimeSpan.FromMinutes(2));
         using var client = service.CreateClient();
         client.Timeout = TimeSpan.FromMinutes(5);
@@ -59,12 +62,14 @@ internal static class EvalCustomizationCommand
             var (lora, loraSeconds) = await TrainAsync(client, new JsonObject
             {
                 ["method"] = "lora", ["images"] = Images(), ["captions"] = Captions("sks ring"), ["steps"] = steps,
-                ["rank"] = rank, ["learning_rate"] = loraRate, ["seed"] = 1, ["name"] = "ring-lora",
+                ["rank"] = rank, ["target_modules"] = new JsonArray([.. targets.Select(t => (JsonNode)t)]), ["learning_rate"] = loraRate, ["batch_size"] = batchSize, ["seed"] = 1, ["name"] = "ring-lora",
             });
+            Console.Error.WriteLine($"LoRA trained in {loraSeconds:F0} s");
             var (embedding, tiSeconds) = await TrainAsync(client, new JsonObject
             {
                 ["method"] = "textual_inversion", ["images"] = Images(), ["captions"] = Captions("<ring>"), ["steps"] = steps,
-                ["token"] = "<ring>", ["initializer_token"] = "circle", ["learning_rate"] = tiRate, ["seed"] = 1, ["name"] = "ring-ti",
+                ["token"] = "<ring>", ["initializer_token"] = "circle", ["learning_rate"] = tiRate, ["batch_size"] = batchSize, ["seed"] = 1,
+                ["name"] = "ring-ti",
             });
 
             var judge = new ShapeJudge(ShapeJudgeOptions.Default with { Kinds = ShapeKinds.WithRing });
@@ -96,7 +101,7 @@ internal static class EvalCustomizationCommand
             var scaleZeroIsBase = atScaleZero.AsSpan().SequenceEqual(withoutLora);
 
             Console.WriteLine($"eval-customization: bundled model, 16 green training rings (seed {RingSeed}), {steps} steps each "
-                + $"(LoRA rank {rank}, lr {loraRate}; embedding lr {tiRate}); {prompts.Length} held-out prompts × {perPrompt} images, 20 steps");
+                + $"(batch {batchSize}; LoRA rank {rank} on {string.Join(",", targets)}, lr {loraRate}; embedding lr {tiRate}); {prompts.Length} held-out prompts × {perPrompt} images, 20 steps");
             Console.WriteLine($"training time: LoRA {loraSeconds:F0} s, embedding {tiSeconds:F0} s (through POST /v1/fine-tunes, {Environment.ProcessorCount} cores)");
             Console.WriteLine("| generator | n | ring | ring of the asked colour | ring, colour and position | kinds found |");
             Console.WriteLine("|---|---|---|---|---|---|");

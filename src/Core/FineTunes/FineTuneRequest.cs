@@ -15,6 +15,9 @@ namespace Easel.Core.FineTunes;
 /// <param name="Resolution">The training size; omitted, the images' size (images are not resized).</param>
 /// <param name="Rank">LoRA rank (default 4).</param>
 /// <param name="Alpha">LoRA alpha (default = rank, so α/r = 1).</param>
+/// <param name="TargetModules">LoRA: the layers that get an update, by the end of their path (default the UNet attention
+/// projections <c>to_q</c>, <c>to_k</c>, <c>to_v</c>, <c>to_out.0</c>; e.g. <c>conv1</c>, <c>conv2</c> add the resnet convolutions,
+/// <c>text_encoder.q_proj</c> a text-encoder projection).</param>
 /// <param name="ValidationPrompts">Prompts generated every <paramref name="ValidateEvery"/> steps and at the end; the images
 /// arrive as <c>validation</c> events and stay with the job.</param>
 /// <param name="Name">The artifact's name (default "&lt;method&gt;-&lt;job id&gt;").</param>
@@ -32,6 +35,7 @@ public sealed record FineTuneRequest(
     int? Resolution = null,
     int? Rank = null,
     double? Alpha = null,
+    IReadOnlyList<string>? TargetModules = null,
     long? Seed = null,
     IReadOnlyList<string>? ValidationPrompts = null,
     int? ValidateEvery = null,
@@ -59,6 +63,7 @@ public sealed record FineTuneParameters(
     int Resolution,
     int? Rank,
     double? Alpha,
+    IReadOnlyList<string>? TargetModules,
     int Seed,
     IReadOnlyList<string> ValidationPrompts,
     int ValidateEvery,

@@ -108,6 +108,8 @@ public sealed class FineTuneRequestValidator(
                 Add("rank", "rank applies to lora only.");
             if (request.Alpha is not null)
                 Add("alpha", "alpha applies to lora only.");
+            if (request.TargetModules is not null)
+                Add("target_modules", "target_modules applies to lora only.");
         }
         else if (method == FineTuneMethods.Lora)
         {
@@ -119,6 +121,8 @@ public sealed class FineTuneRequestValidator(
                 Add("alpha", "alpha must be a positive number.");
             if (token is not null)
                 Add("token", "token applies to textual_inversion only.");
+            if (request.TargetModules is { } modules && (modules.Count == 0 || modules.Any(string.IsNullOrWhiteSpace)))
+                Add("target_modules", "target_modules must list at least one layer name, none of them empty.");
         }
         var steps = request.Steps ?? limits.DefaultSteps;
         if (steps < 1 || steps > limits.MaxSteps)
@@ -176,6 +180,7 @@ public sealed class FineTuneRequestValidator(
             width,
             method == FineTuneMethods.Lora ? request.Rank ?? 4 : null,
             method == FineTuneMethods.Lora ? request.Alpha ?? request.Rank ?? 4 : null,
+            method == FineTuneMethods.Lora ? request.TargetModules?.Select(m => m.Trim()).ToList() : null,
             (int)(request.Seed ?? Random.Shared.Next()),
             validationPrompts,
             validateEvery,

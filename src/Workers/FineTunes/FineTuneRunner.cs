@@ -89,6 +89,8 @@ public sealed class FineTuneRunner(
     private static IReadOnlyDictionary<string, JsonElement> MethodParameters(FineTuneParameters p)
     {
         var values = new Dictionary<string, object>();
+        if (p.TargetModules is { } modules)
+            values["target_modules"] = modules;
         if (p.Method == FineTuneMethods.Lora)
         {
             values["rank"] = p.Rank ?? 4;
@@ -156,6 +158,7 @@ public sealed class FineTuneRunner(
                 p.Resolution,
                 p.Rank,
                 p.Alpha,
+                p.TargetModules,
                 p.Seed,
                 p.Token,
                 p.InitializerToken,
