@@ -63,6 +63,11 @@ internal static class LoraBench
         table.Add("SD1.5 UNet, the same LoRA merged", "float32", merged, "-", $"{merged / plain:0.000}× the plain call; merge + restore {mergeMs:0} ms once per request");
         foreach (var layer in layers)
             layer.ClearAdapters();
+        // Measured again last: the first rows of a run are the slowest (allocator and cache warm-up), so the ratios
+        // above would flatter the LoRA rows; both plain figures are shown.
+        var plainAgain = Call();
+        table.Add("SD1.5 UNet, no LoRA, measured again after the LoRA rows", "float32", plainAgain, "-",
+            $"unmerged {unmerged / plainAgain:0.000}×, merged {merged / plainAgain:0.000}× this call");
     }
 
     private static void BundledRows(string folder, Table table, int repeats)
@@ -85,6 +90,9 @@ internal static class LoraBench
             using (LoraActivation.Apply(pipeline, [(second, 0.8)], merge: true)) { }
         }, 1, repeats) / 2;
         table.Add("easel-shapes, switch to another LoRA set (activate + merge, then restore)", "float32", switchMs, "-", "per switch; target ≤ 200 ms");
+        var plainAgain = Generate(request);
+        table.Add("easel-shapes, no LoRA, measured again last", "float32", plainAgain, "-",
+            $"merged {merged / plainAgain:0.000}×, unmerged {unmerged / plainAgain:0.000}× this generation");
     }
 
     /// <summary>A rank-16 update for every attention projection of the pipeline's UNet, random but seeded.</summary>

@@ -41,6 +41,7 @@ internal static class EvalCustomizationCommand
         var loraRate = options.Double("lora-learning-rate", 1e-3);
         var tiRate = options.Double("ti-learning-rate", 5e-3);
         var rank = options.Int("rank", 8);
+        var loraScale = options.Double("lora-scale", 1.0);
         var batchSize = options.Int("batch-size", smoke ? 1 : 4);
         var targets = options.String("target-modules", "to_q,to_k,to_v,to_out.0").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var dataDir = TestPaths.NewTempFolder("easel-eval-customization");
@@ -77,7 +78,7 @@ internal static class EvalCustomizationCommand
             foreach (var (name, word, extra) in new (string, string, Action<JsonObject>?)[]
             {
                 ("base model (\"a red ring …\")", "ring", null),
-                ($"LoRA ring-lora (\"a red sks ring …\", scale 1)", "sks ring", b => b["loras"] = new JsonArray(new JsonObject { ["artifact"] = lora })),
+                ($"LoRA ring-lora (\"a red sks ring …\", scale {loraScale})", "sks ring", b => b["loras"] = new JsonArray(new JsonObject { ["artifact"] = lora, ["scale"] = loraScale })),
                 ($"embedding ring-ti (\"a red <ring> …\")", "<ring>", b => b["embeddings"] = new JsonArray(embedding)),
             })
             {

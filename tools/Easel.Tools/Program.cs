@@ -7,7 +7,7 @@ using Easel.Tools;
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)
-//   eval-customization [--steps 400] [--images 8] [--rank 8] [--batch-size 4] [--target-modules to_q,to_k,to_v,to_out.0] [--lora-learning-rate 1e-3] [--ti-learning-rate 5e-3] [--smoke true]
+//   eval-customization [--steps 400] [--images 8] [--rank 8] [--lora-scale 1] [--batch-size 4] [--target-modules to_q,to_k,to_v,to_out.0] [--lora-learning-rate 1e-3] [--ti-learning-rate 5e-3] [--smoke true]
 //                (a LoRA and an embedding trained on 16 green rings through POST /v1/fine-tunes of a service it starts; held-out table)
 //   fuzz-requests [--count 1000] [--seed 1] [--api src/Api/bin/Release/net10.0/Easel.Api.dll]
 //                (mutated bodies to POST /v1/generations of a service it starts on loopback; exit 1 on any 5xx)
