@@ -73,7 +73,7 @@ public static class FineTuneApi
     {
         await services.Catalog.RefreshAsync(cancellationToken);
         var body = StrictRequestBody.IsJson(http)
-            ? await StrictRequestBody.ReadJsonAsync<FineTuneRequest>(http, services.Json.Value.SerializerOptions, BodyLimit(services), cancellationToken)
+            ? await StrictRequestBody.ReadJsonAsync<FineTuneRequest>(http, services.Json.Value.SerializerOptions, BodyLimit(services.Limits.Value, services.FineTunes.Value), cancellationToken)
             : new(StrictRequestBody.UnsupportedContentType(http, "application/json"));
         if (body.Refusal is { } refusal)
         {
@@ -137,15 +137,15 @@ public static class FineTuneApi
     }
 
     /// <summary>The images at the byte limit, base64-inflated, plus the other fields.</summary>
-    private static long BodyLimit(FineTuneServices services) =>
-        services.Limits.Value.MaxInputImageBytes * 4 / 3 * services.FineTunes.Value.MaxImages + (1 << 20);
+    private static long BodyLimit(GenerationOptions limits, FineTuneOptions fineTunes) =>
+        limits.MaxInputImageBytes * 4 / 3 * fineTunes.MaxImages + (1 << 20);
 
     private static ValueTask<object?> AllowLargeBodyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var services = http.RequestServices;
-        var limit = services.GetRequiredService<IOptions<GenerationOptions>>().Value.MaxInputImageBytes * 4 / 3
-            * services.GetRequiredService<IOptions<FineTuneOptions>>().Value.MaxImages + (1 << 20);
+        var limit = BodyLimit(services.GetRequiredService<IOptions<GenerationOptions>>().Value,
+            services.GetRequiredService<IOptions<FineTuneOptions>>().Value);
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = Math.Max(size.MaxRequestBodySize ?? 0, limit);
         return next(context);
