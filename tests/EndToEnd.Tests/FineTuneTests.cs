@@ -122,6 +122,109 @@ public abstract class FineTuneTests<TFactory>(TFactory factory) : IClassFixture<
         Assert.Equal(1, fineTune.GetProperty("attempts").GetInt32()); // a yield is not a failed attempt
     }
 
+    [Fact]
+    public async Task A_multipart_fine_tune_with_image_files_and_repeated_captions_stores_the_dataset_its_json_twin_stores()
+    {
+        string[] captions = ["a sks pattern, on the left", "a sks pattern"];
+        byte[][] images = [TestImages.Png(), TestImages.Jpeg()];
+        var json = await SubmitAsync(new StringContent(new JsonObject
+        {
+            ["method"] = "lora",
+            ["base_model"] = "sd15",
+            ["images"] = new JsonArray([.. images.Select(i => (JsonNode)Convert.ToBase64String(i))]),
+            ["captions"] = new JsonArray([.. captions.Select(c => (JsonNode)c)]),
+            ["steps"] = 1,
+            ["seed"] = 5,
+        }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("lora"), "method" },
+            { new StringContent("sd15"), "base_model" },
+            { new StringContent(captions[0]), "captions" },
+            { new StringContent(captions[1]), "captions" },
+            { new StringContent("1"), "steps" },
+            { new StringContent("5"), "seed" },
+        };
+        for (var i = 0; i < images.Length; i++)
+            form.Add(new ByteArrayContent(images[i]), "images", $"image{i}.png");
+        var multipart = await SubmitAsync(form);
+
+        var stored = json.GetProperty("request");
+        Assert.Equal(captions, stored.GetProperty("captions").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(stored.GetProperty("images").ToString(), multipart.GetProperty("request").GetProperty("images").ToString());
+        Assert.Equal(stored.GetProperty("captions").ToString(), multipart.GetProperty("request").GetProperty("captions").ToString());
+        Assert.Equal(stored.GetProperty("dataset_hash").GetString(), multipart.GetProperty("request").GetProperty("dataset_hash").GetString());
+        foreach (var job in new[] { json, multipart })
+            await JobPolling.UntilFinishedAsync(_client, $"/v1/jobs/{job.GetProperty("id").GetString()}", Deadline);
+    }
+
+    [Fact]
+    public async Task A_zip_dataset_with_kohya_captions_trains_on_its_images_in_path_order_with_their_captions()
+    {
+        var archive = Zip(("b.png", TestImages.Png()), ("b.txt", "a sks pattern, second"u8.ToArray()), ("a.png", TestImages.Png()));
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("lora"), "method" },
+            { new StringContent("sd15"), "base_model" },
+            { new StringContent("a sks pattern"), "instance_prompt" },
+            { new StringContent("2"), "steps" },
+            { new ByteArrayContent(archive), "dataset", "dataset.zip" },
+        };
+        var submitted = await SubmitAsync(form);
+        var job = await JobPolling.UntilFinishedAsync(_client, $"/v1/jobs/{submitted.GetProperty("id").GetString()}", Deadline);
+
+        Assert.True(job.GetProperty("status").GetString() == "succeeded", job.ToString());
+        Assert.Equal(["a sks pattern", "a sks pattern, second"], job.GetProperty("request").GetProperty("captions").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(2, job.GetProperty("request").GetProperty("images").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("not-a-zip", "dataset")]
+    [InlineData("orphan-caption", "dataset")]
+    [InlineData("uncaptioned-without-instance-prompt", "instance_prompt")]
+    [InlineData("images-and-dataset", "dataset")]
+    public async Task Bad_datasets_are_refused_naming_the_field(string variant, string field)
+    {
+        var image = TestImages.Png();
+        using var form = new MultipartFormDataContent { { new StringContent("lora"), "method" }, { new StringContent("sd15"), "base_model" } };
+        var archive = variant switch
+        {
+            "not-a-zip" => image,
+            "orphan-caption" => Zip(("a.png", image), ("b.txt", "a sks pattern"u8.ToArray())),
+            _ => Zip(("a.png", image)),
+        };
+        form.Add(new ByteArrayContent(archive), "dataset", "dataset.zip");
+        if (variant == "images-and-dataset")
+            form.Add(new ByteArrayContent(image), "images", "a.png");
+        if (variant != "uncaptioned-without-instance-prompt")
+            form.Add(new StringContent("a sks pattern"), "instance_prompt");
+
+        var response = await _client.PostAsync("/v1/fine-tunes", form);
+
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
+    }
+
+    private static byte[] Zip(params (string Name, byte[] Bytes)[] entries)
+    {
+        using var buffer = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(buffer, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var (name, bytes) in entries)
+            {
+                using var stream = zip.CreateEntry(name).Open();
+                stream.Write(bytes);
+            }
+        return buffer.ToArray();
+    }
+
+    private async Task<JsonElement> SubmitAsync(HttpContent content)
+    {
+        var response = await _client.PostAsync("/v1/fine-tunes", content);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
     public static TheoryData<string, string> BadRequests => new()
     {
         { """{"method":"lora","base_model":"sd15","instance_prompt":"x"}""", "images" },

@@ -102,7 +102,7 @@ public static class ArtifactApi
 
         var request = body.Value!;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var file = body.Files.GetValueOrDefault("file");
+        var file = body.File("file");
         var fileName = http.Form.Files.GetFile("file")?.FileName ?? "";
         if (file is null)
             errors["file"] = ["A file part named 'file' is required (the .safetensors file)."];

@@ -27,7 +27,10 @@ public static class FineTuneApi
             .WithName("CreateFineTune")
             .WithSummary("Train a LoRA or a textual-inversion embedding on a base model")
             .WithDescription("JSON with `method` (`lora` or `textual_inversion`), `base_model`, `images` (base64 PNG/JPEG, one size: the "
-                + "training resolution), `captions` (one per image) or `instance_prompt`, `token` (textual inversion), `steps`, "
+                + "training resolution) or `dataset` (a base64 zip of images with kohya-style captions: a `.txt` file of the same name "
+                + "beside each image), `captions` (one per image) or `instance_prompt` (the caption of every image without one), "
+                + "or the same fields as multipart/form-data, where `images` are file parts (one per image, in order), `dataset` a "
+                + "file part, and `captions` repeated fields (one per image) or one JSON array; `token` (textual inversion), `steps`, "
                 + "`learning_rate`, `batch_size`, `rank`/`alpha` (LoRA), `seed`, `validation_prompts`/`validate_every`, `name` "
                 + "(the artifact's), `webhook`. Answers 202 with a job of kind `fine_tune` on the model's train queue. Its SSE "
                 + "stream carries `progress` (step, total, loss) and `validation` events (the validation images, also kept as the "
@@ -38,7 +41,7 @@ public static class FineTuneApi
                 + "already taken, 413 for an image above Easel:Generation:MaxInputImageBytes, 422 for a size or model the base "
                 + "model cannot train on.")
             .AddEndpointFilter(AllowLargeBodyAsync)
-            .Accepts<FineTuneRequest>("application/json")
+            .Accepts<FineTuneRequest>("application/json", "multipart/form-data")
             .WithRequestExample(new JsonObject
             {
                 ["method"] = "lora",
@@ -56,6 +59,12 @@ public static class FineTuneApi
         return app;
     }
 
+    /// <summary>The fields a multipart request sends as file parts: <c>images</c> (one part per image) and <c>dataset</c>.</summary>
+    internal static readonly string[] UploadFields = ["images", "dataset"];
+
+    /// <summary>ASP.NET's form reader default for the number of form values.</summary>
+    private const int FormReaderDefaultValueCount = 1024;
+
     /// <summary>A 64×64 gray PNG: the example trains on the bundled model as it stands.</summary>
     private static string ExampleImage
     {
@@ -72,16 +81,29 @@ public static class FineTuneApi
         HttpRequest http, [AsParameters] FineTuneServices services, CancellationToken cancellationToken)
     {
         await services.Catalog.RefreshAsync(cancellationToken);
-        var body = StrictRequestBody.IsJson(http)
-            ? await StrictRequestBody.ReadJsonAsync<FineTuneRequest>(http, services.Json.Value.SerializerOptions, BodyLimit(services.Limits.Value, services.FineTunes.Value), cancellationToken)
-            : new(StrictRequestBody.UnsupportedContentType(http, "application/json"));
+        var limits = services.Limits.Value;
+        var fineTunes = services.FineTunes.Value;
+        var json = services.Json.Value.SerializerOptions;
+        RequestBody<FineTuneRequest> body;
+        if (StrictRequestBody.IsJson(http))
+            body = await StrictRequestBody.ReadJsonAsync<FineTuneRequest>(http, json, BodyLimit(limits, fineTunes), cancellationToken);
+        else if (StrictRequestBody.IsMultipart(http))
+            body = await StrictRequestBody.ReadMultipartAsync<FineTuneRequest>(http, json, new FormOptions
+            {
+                MultipartBodyLengthLimit = BodyLimit(limits, fineTunes),
+                ValueLengthLimit = (int)Math.Min(int.MaxValue, Math.Max(limits.MaxInputImageBytes, fineTunes.MaxDatasetBytes) * 4 / 3 + 16),
+                ValueCountLimit = Math.Max(FormReaderDefaultValueCount, 2 * fineTunes.MaxImages + 64),
+            }, UploadFields, Math.Max(limits.MaxInputImageBytes, fineTunes.MaxDatasetBytes), cancellationToken, repeatableFileFields: ["images"]);
+        else
+            body = new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
         if (body.Refusal is { } refusal)
         {
             services.Metrics.RequestRejected(JobKind.FineTune);
             return refusal.ToProblem();
         }
 
-        var validation = services.Validator.Validate(body.Value!);
+        var imageFiles = body.Files.GetValueOrDefault("images");
+        var validation = services.Validator.Validate(body.Value!, imageFiles, body.File("dataset"));
         if (!validation.IsValid)
         {
             services.Metrics.RequestRejected(JobKind.FineTune);
@@ -136,9 +158,9 @@ public static class FineTuneApi
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
     }
 
-    /// <summary>The images at the byte limit, base64-inflated, plus the other fields.</summary>
+    /// <summary>The images (or the dataset archive) at their byte limits, base64-inflated, plus the other fields.</summary>
     private static long BodyLimit(GenerationOptions limits, FineTuneOptions fineTunes) =>
-        limits.MaxInputImageBytes * 4 / 3 * fineTunes.MaxImages + (1 << 20);
+        Math.Max(limits.MaxInputImageBytes * fineTunes.MaxImages, fineTunes.MaxDatasetBytes) * 4 / 3 + (1 << 20);
 
     private static ValueTask<object?> AllowLargeBodyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {

@@ -93,8 +93,8 @@ public static class GenerationApi
 
         var request = body.Value!;
         var validation = services.Validator.Validate(request,
-            body.Files.GetValueOrDefault("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
-            body.Files.GetValueOrDefault("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
+            body.File("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
+            body.File("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
         if (!validation.IsValid)
         {
             services.Metrics.RequestRejected(JobKind.Generation);

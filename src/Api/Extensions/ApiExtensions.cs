@@ -41,7 +41,7 @@ public static class ApiExtensions
                 Description = "Image generation jobs: submit, poll, download. Errors are RFC 9457 application/problem+json.",
             });
             o.SchemaFilter<GenerationRequestSchemaFilter>();
-            o.OperationFilter<GenerationUploadOperationFilter>();
+            o.OperationFilter<MultipartUploadOperationFilter>();
             o.MapType<Core.Generation.InputImageField>(() => new OpenApiSchema
             {
                 Description = "Base64 PNG or JPEG (a data: URI prefix is allowed), or a stored input {blob, width, height} as a job's request shows it.",

@@ -98,11 +98,12 @@ public static class StrictRequestBody
 
     /// <summary>
     /// A multipart/form-data body as <typeparamref name="T"/>: text fields by their JSON names, and the file parts
-    /// named in <paramref name="fileFields"/> (each at most <paramref name="maxFileBytes"/>) returned as bytes.
+    /// named in <paramref name="fileFields"/> (each at most <paramref name="maxFileBytes"/>) returned as bytes; a field of
+    /// <paramref name="repeatableFileFields"/> may come as several parts (a list of files, in the order sent).
     /// </summary>
     public static async Task<RequestBody<T>> ReadMultipartAsync<T>(
         HttpRequest request, JsonSerializerOptions options, FormOptions formOptions, IReadOnlyCollection<string> fileFields,
-        long maxFileBytes, CancellationToken cancellationToken) where T : class
+        long maxFileBytes, CancellationToken cancellationToken, IReadOnlyCollection<string>? repeatableFileFields = null) where T : class
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || HeaderUtilities.RemoveQuotes(type.Boundary).Length == 0)
             return new(new BodyRefusal(StatusCodes.Status400BadRequest, "The request could not be read.",
@@ -149,7 +150,7 @@ public static class StrictRequestBody
                 errors[name] = [error];
         }
 
-        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var files = new Dictionary<string, IReadOnlyList<byte[]>>(StringComparer.Ordinal);
         foreach (var parts in form.Files.GroupBy(f => f.Name, StringComparer.Ordinal))
         {
             var name = parts.Key;
@@ -159,18 +160,24 @@ public static class StrictRequestBody
                 errors[name] = [RequestContract.UnknownFieldMessage(name, "", known)];
             else if (!fileFields.Contains(name))
                 errors[name] = [$"{name} is a text field; send it as a form value, not as a file part."];
-            else if (parts.Count() > 1)
+            else if (parts.Count() > 1 && repeatableFileFields?.Contains(name) != true)
                 errors[name] = [$"{name} is given {parts.Count()} times; send one file."];
-            else if (parts.Single() is { Length: var length } && length > maxFileBytes)
+            else if (parts.Select((part, i) => (part, i)).FirstOrDefault(p => p.part.Length > maxFileBytes) is { part: { } large } tooLarge)
             {
                 status = StatusCodes.Status413PayloadTooLarge;
-                errors[name] = [$"The {name} is {length} bytes; at most {maxFileBytes} are accepted."];
+                var field = parts.Count() > 1 ? $"{name}[{tooLarge.i}]" : name;
+                errors[field] = [$"The {field} is {large.Length} bytes; at most {maxFileBytes} are accepted."];
             }
             else
             {
-                using var buffer = new MemoryStream((int)parts.Single().Length);
-                await parts.Single().CopyToAsync(buffer, cancellationToken);
-                files[name] = buffer.ToArray();
+                var contents = new List<byte[]>();
+                foreach (var part in parts)
+                {
+                    using var buffer = new MemoryStream((int)part.Length);
+                    await part.CopyToAsync(buffer, cancellationToken);
+                    contents.Add(buffer.ToArray());
+                }
+                files[name] = contents;
             }
             if (errors.Count >= RequestContract.MaxReportedFields)
                 break;
@@ -183,8 +190,8 @@ public static class StrictRequestBody
     }
 
     /// <summary>
-    /// The JSON value a form field stands for, by the type of its property: text for strings, the repeated or
-    /// comma-separated values for lists, JSON for objects, the literal for numbers and booleans (anything else stays
+    /// The JSON value a form field stands for, by the type of its property: text for strings; for lists the repeated values
+    /// as they are (so that an item may hold a comma), or one value as a JSON array or comma-separated; JSON for objects, the literal for numbers and booleans (anything else stays
     /// text, so that the deserializer names the field). Empty values mean the field is omitted.
     /// </summary>
     private static JsonNode? FormValue(string name, Microsoft.Extensions.Primitives.StringValues values, JsonTypeInfo type, out string? error)
@@ -194,9 +201,14 @@ public static class StrictRequestBody
         if (texts.Count == 0)
             return null;
         if (type.Kind == JsonTypeInfoKind.Enumerable && type.ElementType is { } itemType)
-            return new JsonArray([.. texts
-                .SelectMany(t => t.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (texts.Count > 1)
+                return new JsonArray([.. texts.Select(item => Scalar(item.Trim(), itemType))]);
+            if (texts[0].TrimStart().StartsWith('[') && TryParseArray(texts[0]) is { } array)
+                return array;
+            return new JsonArray([.. texts[0].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(item => Scalar(item, itemType))]);
+        }
         if (texts.Count > 1)
         {
             error = $"{name} is given {texts.Count} times; send it once.";
@@ -217,6 +229,18 @@ public static class StrictRequestBody
         return Scalar(texts[0], type.Type);
     }
 
+    private static JsonArray? TryParseArray(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth }) as JsonArray;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private static JsonNode? Scalar(string text, Type type)
     {
         if (type == typeof(string))
@@ -232,7 +256,7 @@ public static class StrictRequestBody
         return JsonValue.Create(text);
     }
 
-    private static RequestBody<T> Deserialize<T>(JsonTypeInfo typeInfo, Func<JsonTypeInfo, object?> deserialize, Dictionary<string, byte[]> files)
+    private static RequestBody<T> Deserialize<T>(JsonTypeInfo typeInfo, Func<JsonTypeInfo, object?> deserialize, Dictionary<string, IReadOnlyList<byte[]>> files)
         where T : class
     {
         try
@@ -330,15 +354,18 @@ public static class StrictRequestBody
 }
 
 /// <summary>The request read from the body (with its file parts), or why it was refused.</summary>
-public sealed record RequestBody<T>(T? Value, IReadOnlyDictionary<string, byte[]> Files, BodyRefusal? Refusal) where T : class
+public sealed record RequestBody<T>(T? Value, IReadOnlyDictionary<string, IReadOnlyList<byte[]>> Files, BodyRefusal? Refusal) where T : class
 {
-    public RequestBody(BodyRefusal refusal) : this(null, new Dictionary<string, byte[]>(), refusal)
+    public RequestBody(BodyRefusal refusal) : this(null, new Dictionary<string, IReadOnlyList<byte[]>>(), refusal)
     {
     }
 
-    public RequestBody(T value, IReadOnlyDictionary<string, byte[]> files) : this(value, files, null)
+    public RequestBody(T value, IReadOnlyDictionary<string, IReadOnlyList<byte[]>> files) : this(value, files, null)
     {
     }
+
+    /// <summary>The one file part sent as <paramref name="name"/>, or null.</summary>
+    public byte[]? File(string name) => Files.GetValueOrDefault(name) is [var file] ? file : null;
 }
 
 /// <summary>A refused body: the status (400, 413 or 415), a title, and the errors keyed by field (or <c>body</c>, <c>Content-Type</c>).</summary>

@@ -18,6 +18,10 @@ public sealed class FineTuneOptions
     [Range(1, 10_000)]
     public int MaxImages { get; set; } = 200;
 
+    /// <summary>Largest dataset archive (zip of images and captions), in bytes.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxDatasetBytes { get; set; } = 256L << 20;
+
     /// <summary>Largest LoRA rank accepted.</summary>
     [Range(1, 1024)]
     public int MaxRank { get; set; } = 128;

@@ -8,6 +8,8 @@ namespace Easel.Core.FineTunes;
 /// <param name="BaseModel">A configured model (default: the service's default model).</param>
 /// <param name="Images">Training images, base64 PNG or JPEG, all of one size (the training resolution).</param>
 /// <param name="Captions">One caption per image; omitted, every image is captioned <paramref name="InstancePrompt"/>.</param>
+/// <param name="Dataset">Instead of <paramref name="Images"/>: a zip archive (base64) of PNG/JPEG images with kohya-style
+/// captions, a <c>.txt</c> file of the same name beside each image (an image without one gets <paramref name="InstancePrompt"/>).</param>
 /// <param name="InstancePrompt">The caption of every image without one, e.g. "a green sks ring"; for textual inversion it
 /// must contain <paramref name="Token"/> (default "a &lt;token&gt;").</param>
 /// <param name="Token">Textual inversion: the new token, e.g. "&lt;ring&gt;", which prompts then use.</param>
@@ -26,6 +28,7 @@ public sealed record FineTuneRequest(
     string? BaseModel = null,
     IReadOnlyList<string>? Images = null,
     IReadOnlyList<string>? Captions = null,
+    string? Dataset = null,
     string? InstancePrompt = null,
     string? Token = null,
     string? InitializerToken = null,

@@ -24,7 +24,9 @@ public sealed class FineTuneRequestValidator(
     IModelCatalog catalog,
     TimeProvider time)
 {
-    public FineTuneValidationResult Validate(FineTuneRequest request)
+    /// <param name="imageFiles">The images sent as multipart file parts (instead of <see cref="FineTuneRequest.Images"/>).</param>
+    /// <param name="datasetFile">The dataset archive sent as a multipart file part (instead of <see cref="FineTuneRequest.Dataset"/>).</param>
+    public FineTuneValidationResult Validate(FineTuneRequest request, IReadOnlyList<byte[]>? imageFiles = null, byte[]? datasetFile = null)
     {
         var limits = options.Value;
         var sizes = generation.Value;
@@ -50,41 +52,31 @@ public sealed class FineTuneRequestValidator(
         else if (!catalog.TryGet(modelName, out model))
             Add("base_model", $"Unknown model '{modelName}'. Known models: {string.Join(", ", catalog.Models.Select(m => m.Name))}.");
 
+        var (sources, datasetCaptions) = TrainingSources(request, imageFiles, datasetFile, limits, sizes.MaxInputImageBytes, Add, ref status);
         var images = new List<DecodedInputImage>();
-        if (request.Images is not { Count: > 0 })
-            Add("images", "At least one training image is required.");
-        else if (request.Images.Count > limits.MaxImages)
-            Add("images", $"At most {limits.MaxImages} images per fine-tune (Easel:FineTunes:MaxImages); this one has {request.Images.Count}.");
-        else
+        foreach (var (field, bytes) in sources)
         {
-            for (var i = 0; i < request.Images.Count; i++)
+            var (decoded, refused) = InputImageDecoder.Decode(bytes, grayscale: false, sizes.MaxInputImageBytes, sizes.MaxPixels);
+            if (refused is not null)
             {
-                if (!GenerationRequestValidator.TryDecodeBase64(request.Images[i] ?? "", sizes.MaxInputImageBytes, out var bytes, out var problem))
-                {
-                    status = problem!.Status == 413 ? 413 : status;
-                    Add($"images[{i}]", problem.Message);
-                    continue;
-                }
-                var (decoded, refused) = InputImageDecoder.Decode(bytes!, grayscale: false, sizes.MaxInputImageBytes, sizes.MaxPixels);
-                if (refused is not null)
-                {
-                    status = refused.Status == 413 ? 413 : status;
-                    Add($"images[{i}]", refused.Message);
-                }
-                else
-                    images.Add(decoded!);
+                status = refused.Status == 413 ? 413 : status;
+                Add(field, refused.Message);
             }
+            else
+                images.Add(decoded!);
         }
         var (width, height) = images.Count > 0 ? (images[0].Width, images[0].Height) : (0, 0);
         var mixed = images.FindIndex(image => (image.Width, image.Height) != (width, height));
         if (mixed >= 0)
-            Add($"images[{mixed}]", $"images[{mixed}] is {images[mixed].Width}×{images[mixed].Height} but images[0] is {width}×{height}; all images must have one size.");
+            Add(sources[mixed].Field, $"{sources[mixed].Field} is {images[mixed].Width}×{images[mixed].Height} but {sources[0].Field} is {width}×{height}; all images must have one size.");
         if (request.Resolution is { } resolution && images.Count > 0 && (resolution != width || resolution != height))
             Add("resolution", $"resolution must be omitted or equal the images' size ({width}×{height}): images are not resized.");
 
         var captions = request.Captions?.Select(c => c?.Trim() ?? "").ToList();
-        if (captions is not null && request.Images is { Count: > 0 } && captions.Count != request.Images.Count)
-            Add("captions", $"captions has {captions.Count} entries for {request.Images.Count} images; give one per image or none.");
+        if (captions is not null && sources.Count > 0 && captions.Count != sources.Count)
+            Add("captions", $"captions has {captions.Count} entries for {sources.Count} images; give one per image or none.");
+        if (captions is not null && datasetCaptions is not null)
+            Add("captions", "captions cannot be given with dataset: the dataset's captions are the .txt files beside its images.");
         var token = request.Token?.Trim();
         var instancePrompt = request.InstancePrompt?.Trim();
         if (method == FineTuneMethods.TextualInversion)
@@ -123,6 +115,18 @@ public sealed class FineTuneRequestValidator(
                 Add("token", "token applies to textual_inversion only.");
             if (request.TargetModules is { } modules && (modules.Count == 0 || modules.Any(string.IsNullOrWhiteSpace)))
                 Add("target_modules", "target_modules must list at least one layer name, none of them empty.");
+        }
+        if (datasetCaptions is not null)
+        {
+            var uncaptioned = datasetCaptions.FindIndex(c => c is null);
+            if (uncaptioned >= 0 && string.IsNullOrEmpty(instancePrompt))
+                Add("instance_prompt", $"dataset image {sources[uncaptioned].Field} has no caption file beside it; add one or give instance_prompt for such images.");
+            else
+                captions = datasetCaptions.Select(c => c ?? instancePrompt!).ToList();
+            if (method == FineTuneMethods.TextualInversion && !string.IsNullOrEmpty(token))
+                for (var i = 0; i < captions?.Count; i++)
+                    if (!captions[i].Contains(token, StringComparison.Ordinal))
+                        Add(sources[i].Field, $"The caption of {sources[i].Field} must contain the token '{token}'.");
         }
         var steps = request.Steps ?? limits.DefaultSteps;
         if (steps < 1 || steps > limits.MaxSteps)
@@ -186,6 +190,77 @@ public sealed class FineTuneRequestValidator(
             validateEvery,
             request.Name);
         return new FineTuneValidationResult(parameters, new Dictionary<string, string[]>(), 200, images, jobOptions);
+    }
+
+    /// <summary>
+    /// The training images' bytes, each with the field a refusal names (<c>images[i]</c>, or the archive entry), from exactly one
+    /// of: base64 <c>images</c>, multipart image files, a <c>dataset</c> archive; and the archive's captions (null without one).
+    /// </summary>
+    private static (List<(string Field, byte[] Bytes)> Sources, List<string?>? DatasetCaptions) TrainingSources(
+        FineTuneRequest request, IReadOnlyList<byte[]>? imageFiles, byte[]? datasetFile, FineTuneOptions limits, long maxImageBytes,
+        Action<string, string> add, ref int status)
+    {
+        var sources = new List<(string Field, byte[] Bytes)>();
+        var givenImages = imageFiles is { Count: > 0 } || request.Images is { Count: > 0 };
+        if (imageFiles is { Count: > 0 } && request.Images is { Count: > 0 })
+        {
+            add("images", "images is given both as file parts and as base64 text; send one of them.");
+            return (sources, null);
+        }
+        if (datasetFile is not null || request.Dataset is not null)
+        {
+            if (givenImages)
+            {
+                add("dataset", "Give images or dataset, not both.");
+                return (sources, null);
+            }
+            var archive = datasetFile;
+            if (archive is null && !GenerationRequestValidator.TryDecodeBase64(request.Dataset!, limits.MaxDatasetBytes, out archive, out var problem))
+            {
+                status = problem!.Status == 413 ? 413 : status;
+                add("dataset", problem.Status == 413
+                    ? $"The dataset is more than {limits.MaxDatasetBytes} bytes (Easel:FineTunes:MaxDatasetBytes)."
+                    : problem.Message);
+                return (sources, null);
+            }
+            if (archive!.LongLength > limits.MaxDatasetBytes)
+            {
+                status = 413;
+                add("dataset", $"The dataset is {archive.LongLength} bytes; at most {limits.MaxDatasetBytes} are accepted (Easel:FineTunes:MaxDatasetBytes).");
+                return (sources, null);
+            }
+            var (items, readStatus, refusal) = TrainingDataset.Read(archive, limits.MaxImages, maxImageBytes);
+            if (items is null)
+            {
+                status = readStatus == 413 ? 413 : status;
+                add("dataset", refusal!);
+                return (sources, null);
+            }
+            sources.AddRange(items.Select(item => ($"dataset/{item.Entry}", item.Bytes)));
+            return (sources, items.Select(item => item.Caption).ToList());
+        }
+
+        var count = imageFiles?.Count ?? request.Images?.Count ?? 0;
+        if (count == 0)
+            add("images", "At least one training image is required (images, or a dataset archive).");
+        else if (count > limits.MaxImages)
+            add("images", $"At most {limits.MaxImages} images per fine-tune (Easel:FineTunes:MaxImages); this one has {count}.");
+        else if (imageFiles is { Count: > 0 })
+            sources.AddRange(imageFiles.Select((bytes, i) => ($"images[{i}]", bytes)));
+        else
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (GenerationRequestValidator.TryDecodeBase64(request.Images![i] ?? "", maxImageBytes, out var bytes, out var problem))
+                    sources.Add(($"images[{i}]", bytes!));
+                else
+                {
+                    status = problem!.Status == 413 ? 413 : status;
+                    add($"images[{i}]", problem.Message);
+                }
+            }
+        }
+        return (sources, null);
     }
 
     /// <summary>The SHA-256 of the images' blob keys and the captions, in order (an artifact's dataset lineage).</summary>

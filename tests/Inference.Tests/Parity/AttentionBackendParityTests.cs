@@ -17,7 +17,7 @@ public sealed class AttentionBackendParityTests(ITestOutputHelper output)
 {
     public static TheoryData<string> UNetCases => ParityFixtures.CasesOfKind("unet");
     public static TheoryData<string> VaeCases => ParityFixtures.CasesOfKind("vae");
-    public static TheoryData<string> PipelineCases => ParityFixtures.CasesOfKind("pipeline");
+    public static TheoryData<string> PipelineCases => ParityFixtures.PlainPipelineCases();
 
     [SkippableTheory]
     [MemberData(nameof(UNetCases))]

@@ -27,6 +27,18 @@ public static class ParityFixtures
         return data;
     }
 
+    /// <summary>
+    /// The pipeline cases a plain pipeline runs: LoRA pipeline cases are left to <see cref="LoraParityTests"/>, which runs
+    /// each of them once per LoRA file and merge mode.
+    /// </summary>
+    public static TheoryData<string> PlainPipelineCases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && c.Family != "lora"))
+            data.Add(c.Name);
+        return data;
+    }
+
     public static ParityCase Load(string name) => new(Root, Cases.Single(c => c.Name == name));
 
     /// <summary>A path inside the fixture set.</summary>

@@ -16,7 +16,7 @@ namespace Easel.Inference.Tests.Parity;
 [Trait("Category", "Parity")]
 public sealed class PipelineParityTests
 {
-    public static TheoryData<string> Cases => ParityFixtures.CasesOfKind("pipeline");
+    public static TheoryData<string> Cases => ParityFixtures.PlainPipelineCases();
 
     /// <summary>Inputs the pipeline knows how to take; a case with any other in.* tensor needs a method not built yet.</summary>
     private static readonly HashSet<string> KnownInputs = ["in.latents", "in.init_image", "in.image", "in.mask"];
@@ -109,8 +109,6 @@ public sealed class PipelineParityTests
     internal static string? UnsupportedReason(ParityCase parity)
     {
         var family = parity.Info.Family;
-        if (family == "lora")
-            return "LoRA pipeline cases need their LoRA applied: LoraParityTests runs them";
         if (family is not ("sd15" or "sd2" or "sdxl" or "sd15_inpaint"))
             return $"the '{family}' method is not built yet";
         if (parity.Params.TryGetProperty("token_indices", out _))
