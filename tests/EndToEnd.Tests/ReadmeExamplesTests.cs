@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Easel.Testing;
@@ -31,6 +32,12 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
         await File.WriteAllBytesAsync(Path.Combine(_workDir, "in.png"), TestImages.Png());
         await File.WriteAllBytesAsync(Path.Combine(_workDir, "mask.png"), TestImages.Mask());
         File.Copy(Path.Combine(TestPaths.FixtureModel("lora_sd15"), "lora_kohya.safetensors"), Path.Combine(_workDir, "my_lora.safetensors"));
+        using (var dataset = ZipFile.Open(Path.Combine(_workDir, "dataset.zip"), ZipArchiveMode.Create))
+        {
+            dataset.CreateEntryFromFile(Path.Combine(_workDir, "in.png"), "in.png");
+            await using var caption = new StreamWriter(dataset.CreateEntry("in.txt").Open());
+            await caption.WriteAsync("a sks pattern, on the right");
+        }
     }
 
     [Fact]

@@ -144,7 +144,8 @@ public static class StrictRequestBody
                 errors[name] = [RequestContract.UnknownFieldMessage(name, "", known)];
             else if (form.Files.Any(f => f.Name == name))
                 errors[name] = [$"{name} is given both as a text field and as a file part; send it once."];
-            else if (FormValue(name, values, options.GetTypeInfo(property.PropertyType), out var error) is { } value)
+            else if (FormValue(name, values, options.GetTypeInfo(property.PropertyType),
+                         property.AttributeProvider?.IsDefined(typeof(Core.FreeTextItemsAttribute), inherit: false) == true, out var error) is { } value)
                 json[name] = value;
             else if (error is not null)
                 errors[name] = [error];
@@ -191,10 +192,11 @@ public static class StrictRequestBody
 
     /// <summary>
     /// The JSON value a form field stands for, by the type of its property: text for strings; for lists the repeated values
-    /// as they are (so that an item may hold a comma), or one value as a JSON array or comma-separated; JSON for objects, the literal for numbers and booleans (anything else stays
+    /// as they are (so that an item may hold a comma), or one value as a JSON array or comma-separated (one item for a list
+    /// of <see cref="Core.FreeTextItemsAttribute">free text</see>); JSON for objects, the literal for numbers and booleans (anything else stays
     /// text, so that the deserializer names the field). Empty values mean the field is omitted.
     /// </summary>
-    private static JsonNode? FormValue(string name, Microsoft.Extensions.Primitives.StringValues values, JsonTypeInfo type, out string? error)
+    private static JsonNode? FormValue(string name, Microsoft.Extensions.Primitives.StringValues values, JsonTypeInfo type, bool freeText, out string? error)
     {
         error = null;
         var texts = values.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!).ToList();
@@ -202,10 +204,10 @@ public static class StrictRequestBody
             return null;
         if (type.Kind == JsonTypeInfoKind.Enumerable && type.ElementType is { } itemType)
         {
-            if (texts.Count > 1)
-                return new JsonArray([.. texts.Select(item => Scalar(item.Trim(), itemType))]);
-            if (texts[0].TrimStart().StartsWith('[') && TryParseArray(texts[0]) is { } array)
+            if (texts.Count == 1 && texts[0].TrimStart().StartsWith('[') && TryParseArray(texts[0]) is { } array)
                 return array;
+            if (texts.Count > 1 || freeText)
+                return new JsonArray([.. texts.Select(item => Scalar(item.Trim(), itemType))]);
             return new JsonArray([.. texts[0].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(item => Scalar(item, itemType))]);
         }
