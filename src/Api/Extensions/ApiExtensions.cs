@@ -67,6 +67,10 @@ public static class ApiExtensions
             var coreDocs = Path.Combine(AppContext.BaseDirectory, "Easel.Core.xml");
             if (File.Exists(coreDocs))
                 o.IncludeXmlComments(coreDocs);
+            // The <param> docs of the API's own request records (POST /v1/preprocess).
+            var apiDocs = Path.Combine(AppContext.BaseDirectory, "Easel.Api.xml");
+            if (File.Exists(apiDocs))
+                o.IncludeXmlComments(apiDocs);
         });
 
         services.AddSingleton<Easel.Core.Artifacts.IArtifactInspector, Easel.Workers.Artifacts.SafeTensorsArtifactInspector>();
@@ -99,6 +103,7 @@ public static class ApiExtensions
     {
         app.MapGenerationEndpoints();
         app.MapFineTuneEndpoints();
+        app.MapPreprocessEndpoints();
         app.MapJobEndpoints();
         app.MapJobEventEndpoints();
         app.MapImageEndpoints();

@@ -294,7 +294,7 @@ public sealed class GenerationRequestValidator(
     private static string ModeName(GenerationMode mode) => JobJson.Options.PropertyNamingPolicy!.ConvertName(mode.ToString());
 
     /// <summary>Base64 (standard alphabet, optionally a data: URI); the length is checked before anything is allocated.</summary>
-    internal static bool TryDecodeBase64(string text, long maxBytes, out byte[]? bytes, out InputImageProblem? problem)
+    public static bool TryDecodeBase64(string text, long maxBytes, out byte[]? bytes, out InputImageProblem? problem)
     {
         bytes = null;
         problem = null;

@@ -44,59 +44,89 @@ public static class InputImageDecoder
     /// <summary>Checks and decodes <paramref name="bytes"/>; exactly one of the results is non-null.</summary>
     public static (DecodedInputImage? Image, InputImageProblem? Problem) Decode(byte[] bytes, bool grayscale, long maxBytes, long maxPixels)
     {
-        if (bytes.Length > maxBytes)
-            return (null, new InputImageProblem(413, $"The image is {bytes.Length} bytes; at most {maxBytes} are accepted."));
-        if (bytes.Length == 0)
-            return (null, new InputImageProblem(400, "The image is empty."));
-
-        // The format from its signature alone (the default configuration knows more formats than we decode, so that a
-        // GIF is named as such); only the PNG and JPEG decoders ever read further.
-        var format = ImageSharpImage.DetectFormat(Configuration.Default, bytes);
-        if (format is null)
-            return (null, new InputImageProblem(400, "The data is not an image (expected PNG or JPEG)."));
-        if (format is not (PngFormat or JpegFormat))
-            return (null, new InputImageProblem(400, $"Unsupported image format {format.Name}; send PNG or JPEG."));
-
-        IImageInfo? info;
-        try
-        {
-            info = ImageSharpImage.Identify(Decoders, bytes, out _);
-        }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException
-                                      or IndexOutOfRangeException or EndOfStreamException)
-        {
-            return (null, new InputImageProblem(400, "The data is not a readable image."));
-        }
-        if (info is null)
-            return (null, new InputImageProblem(400, "The data is not a readable image."));
-        if (info.Width <= 0 || info.Height <= 0)
-            return (null, new InputImageProblem(400, "The image has no pixels."));
-        if ((long)info.Width * info.Height > maxPixels)
-            return (null, new InputImageProblem(400,
-                $"The image is {info.Width}×{info.Height} = {(long)info.Width * info.Height} pixels; at most {maxPixels} are accepted."));
-
+        if (Check(bytes, maxBytes, maxPixels) is { } problem)
+            return (null, problem);
         try
         {
             using var stream = new MemoryStream();
+            int width, height;
             if (grayscale)
             {
                 using var image = ImageSharpImage.Load<L8>(Decoders, bytes);
                 image.Metadata.ExifProfile = null;
                 image.SaveAsPng(stream, GrayPng);
+                (width, height) = (image.Width, image.Height);
             }
             else
             {
                 using var image = ImageSharpImage.Load<Rgb24>(Decoders, bytes);
                 image.Metadata.ExifProfile = null;
                 image.SaveAsPng(stream, RgbPng);
+                (width, height) = (image.Width, image.Height);
             }
-            return (new DecodedInputImage(info.Width, info.Height, stream.ToArray()), null);
+            return (new DecodedInputImage(width, height, stream.ToArray()), null);
         }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException
-                                      or IndexOutOfRangeException or EndOfStreamException)
+        catch (Exception e) when (IsDecodeFailure(e))
         {
             return (null, new InputImageProblem(400, $"The image could not be decoded: {e.Message}"));
         }
+    }
+
+    /// <summary>
+    /// Checks and decodes <paramref name="bytes"/> as <see cref="Decode"/> does, to RGB pixels instead of a stored PNG (for
+    /// inputs used at once, such as POST /v1/preprocess); exactly one of the results is non-null, the image is the caller's.
+    /// </summary>
+    public static (Image<Rgb24>? Image, InputImageProblem? Problem) DecodeRgb(byte[] bytes, long maxBytes, long maxPixels)
+    {
+        if (Check(bytes, maxBytes, maxPixels) is { } problem)
+            return (null, problem);
+        try
+        {
+            return (ImageSharpImage.Load<Rgb24>(Decoders, bytes), null);
+        }
+        catch (Exception e) when (IsDecodeFailure(e))
+        {
+            return (null, new InputImageProblem(400, $"The image could not be decoded: {e.Message}"));
+        }
+    }
+
+    private static bool IsDecodeFailure(Exception e) => e is ImageFormatException or NotSupportedException or InvalidDataException
+        or ArgumentException or IndexOutOfRangeException or EndOfStreamException;
+
+    /// <summary>The byte count, the format from the signature and the size from the header, before any pixel is decoded.</summary>
+    private static InputImageProblem? Check(byte[] bytes, long maxBytes, long maxPixels)
+    {
+        if (bytes.Length > maxBytes)
+            return new InputImageProblem(413, $"The image is {bytes.Length} bytes; at most {maxBytes} are accepted.");
+        if (bytes.Length == 0)
+            return new InputImageProblem(400, "The image is empty.");
+
+        // The format from its signature alone (the default configuration knows more formats than we decode, so that a
+        // GIF is named as such); only the PNG and JPEG decoders ever read further.
+        var format = ImageSharpImage.DetectFormat(Configuration.Default, bytes);
+        if (format is null)
+            return new InputImageProblem(400, "The data is not an image (expected PNG or JPEG).");
+        if (format is not (PngFormat or JpegFormat))
+            return new InputImageProblem(400, $"Unsupported image format {format.Name}; send PNG or JPEG.");
+
+        IImageInfo? info;
+        try
+        {
+            info = ImageSharpImage.Identify(Decoders, bytes, out _);
+        }
+        catch (Exception e) when (IsDecodeFailure(e))
+        {
+            return new InputImageProblem(400, "The data is not a readable image.");
+        }
+        if (info is null)
+            return new InputImageProblem(400, "The data is not a readable image.");
+        if (info.Width <= 0 || info.Height <= 0)
+            return new InputImageProblem(400, "The image has no pixels.");
+        if ((long)info.Width * info.Height > maxPixels)
+            return new InputImageProblem(400,
+                $"The image is {info.Width}×{info.Height} = {(long)info.Width * info.Height} pixels; at most {maxPixels} are accepted.");
+
+        return null;
     }
 
     /// <summary>
