@@ -1,3 +1,4 @@
+using Easel.Inference.Control.Gligen;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +7,8 @@ namespace Easel.Inference.Models;
 
 /// <summary>
 /// diffusers' BasicTransformerBlock (norm_type layer_norm): self-attention (attn1), cross-attention
-/// (attn2) and a GEGLU feed-forward, each pre-normed (norm1/2/3) and residual.
+/// (attn2) and a GEGLU feed-forward, each pre-normed (norm1/2/3) and residual; with attention_type gated /
+/// gated-text-image a GLIGEN fuser after the self-attention, run when the context carries grounding tokens.
 /// </summary>
 public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
 {
@@ -17,11 +19,12 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Attention attn2;
     private readonly LayerNorm norm3;
     private readonly FeedForward ff;
+    private readonly GatedSelfAttentionDense? fuser;
 #pragma warning restore IDE1006
     private readonly bool _onlyCrossAttention;
 
     public BasicTransformerBlock(long dim, int heads, long headDim, long crossAttentionDim, bool onlyCrossAttention,
-        bool upcastAttention, double normEps = 1e-5, string name = "transformer_block") : base(name)
+        bool upcastAttention, double normEps = 1e-5, bool gated = false, string name = "transformer_block") : base(name)
     {
         _onlyCrossAttention = onlyCrossAttention;
         norm1 = Layers.LayerNorm(dim, normEps);
@@ -32,11 +35,16 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
             CrossAttentionDim: crossAttentionDim, UpcastAttention: upcastAttention), "attn2");
         norm3 = Layers.LayerNorm(dim, normEps);
         ff = new FeedForward(dim, dim * 4);
+        if (gated)
+            fuser = new GatedSelfAttentionDense(dim, crossAttentionDim, heads, headDim);
         RegisterComponents();
     }
 
     public Attention SelfAttention => attn1;
     public Attention CrossAttention => attn2;
+
+    /// <summary>The GLIGEN fuser, or null when the UNet is not gated.</summary>
+    public GatedSelfAttentionDense? Fuser => fuser;
 
     /// <param name="x">(B, N, dim)</param>
     /// <param name="encoderHiddenStates">(B, M, cross_attention_dim)</param>
@@ -47,6 +55,8 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         x = attn1.forward(norm1.call(x), _onlyCrossAttention ? encoderHiddenStates : null, null, context) + x; // (B, N, dim)
+        if (fuser is not null && context?.Get<GligenGroundingTokens>() is { } grounding && grounding.ActiveAt(context.StepIndex, context.TotalSteps))
+            x = fuser.call(x, grounding.Objects); // (B, N, dim)
         x = attn2.forward(norm2.call(x), encoderHiddenStates, null, context) + x; // (B, N, dim)
         x = ff.call(norm3.call(x)) + x; // (B, N, dim)
         return x.MoveToOuterDisposeScope();

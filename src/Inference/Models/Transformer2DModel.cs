@@ -14,7 +14,8 @@ public sealed record Transformer2DOptions(
     int NormNumGroups,
     bool UseLinearProjection,
     bool OnlyCrossAttention,
-    bool UpcastAttention);
+    bool UpcastAttention,
+    bool Gated = false);
 
 /// <summary>
 /// diffusers' Transformer2DModel for continuous (image-shaped) input: GroupNorm (eps 1e-6), proj_in
@@ -37,7 +38,7 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor?, Tensor>
         norm = Layers.GroupNorm(o.NormNumGroups, o.InChannels, 1e-6);
         proj_in = _linear ? Layers.Linear(o.InChannels, inner) : Layers.Conv2d(o.InChannels, inner, 1);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, o.NumLayers)
-            .Select(_ => new BasicTransformerBlock(inner, o.Heads, o.HeadDim, o.CrossAttentionDim, o.OnlyCrossAttention, o.UpcastAttention))
+            .Select(_ => new BasicTransformerBlock(inner, o.Heads, o.HeadDim, o.CrossAttentionDim, o.OnlyCrossAttention, o.UpcastAttention, gated: o.Gated))
             .ToArray());
         proj_out = _linear ? Layers.Linear(inner, o.InChannels) : Layers.Conv2d(inner, o.InChannels, 1);
         RegisterComponents();

@@ -37,11 +37,11 @@ public sealed class UNetModelTests
     }
 
     [Fact]
-    public void Constructor_Throws_NotSupported_ForGatedAttention()
+    public void Constructor_Throws_NotSupported_ForAnUnknownAttentionType()
     {
-        var config = UNet2DConditionConfig.Load(Sd15Unet) with { AttentionType = "gated" };
+        var config = UNet2DConditionConfig.Load(Sd15Unet) with { AttentionType = "sparse" };
         var error = Assert.Throws<NotSupportedException>(() => new UNet2DConditionModel(config));
-        Assert.Contains("attention_type 'gated'", error.Message);
+        Assert.Contains("attention_type 'sparse'", error.Message);
     }
 
     [Fact]

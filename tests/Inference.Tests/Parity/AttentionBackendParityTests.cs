@@ -39,14 +39,18 @@ public sealed class AttentionBackendParityTests(ITestOutputHelper output)
         using (var scope = torch.NewDisposeScope())
         using (var noGrad = torch.inference_mode())
         {
-            var conditioning = c.Has("in.text_embeds")
-                ? new UNetConditioning(Added: new AddedConditions(c.Tensor("in.text_embeds"), c.Tensor("in.time_ids")))
-                : null;
-            var sdpa = unet.forward(c.Tensor("in.sample"), c.Tensor("in.timestep_scalar"), c.Tensor("in.encoder_hidden_states"), conditioning);
+            var gligen = c.Has("in.gligen.boxes");
+            var conditioning = gligen
+                ? new UNetConditioning(Attention: new AttentionContext().With(UNetParityTests.GligenInput(c)))
+                : c.Has("in.text_embeds")
+                    ? new UNetConditioning(Added: new AddedConditions(c.Tensor("in.text_embeds"), c.Tensor("in.time_ids")))
+                    : null;
+            var timestep = c.Tensor(gligen ? "in.timestep" : "in.timestep_scalar");
+            var sdpa = unet.forward(c.Tensor("in.sample"), timestep, c.Tensor("in.encoder_hidden_states"), conditioning);
             unet.SetAttentionProcessor(_ => AttnProcessor.Instance);
-            var explicitPath = unet.forward(c.Tensor("in.sample"), c.Tensor("in.timestep_scalar"), c.Tensor("in.encoder_hidden_states"), conditioning);
+            var explicitPath = unet.forward(c.Tensor("in.sample"), timestep, c.Tensor("in.encoder_hidden_states"), conditioning);
             unet.SetAttentionProcessor(_ => SdpaAttnProcessor.Instance);
-            var golden = c.Tensor("out.noise_pred_scalar_t");
+            var golden = c.Tensor(gligen ? "out.noise_pred" : "out.noise_pred_scalar_t");
             output.WriteLine($"{caseName}: noise_pred max |diff| vs golden — SDPA {(sdpa - golden).abs().max().item<float>():G3}, " +
                              $"explicit {(explicitPath - golden).abs().max().item<float>():G3} (tolerance atol 1e-4 + rtol 1e-4)");
         }

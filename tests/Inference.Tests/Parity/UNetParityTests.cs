@@ -1,3 +1,5 @@
+using Easel.Inference.Control.Gligen;
+using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -32,6 +34,11 @@ public sealed class UNetParityTests
     /// <summary>Every timestep/noise_pred pair (and the mid.unet.* intermediates) of a unet case, for a UNet however it was loaded.</summary>
     internal static void AssertNoisePredictions(ParityCase c, UNet2DConditionModel unet)
     {
+        if (c.Has("in.gligen.boxes"))
+        {
+            AssertGligenNoisePredictions(c, unet);
+            return;
+        }
         var caseName = c.Name;
         var tolerance = Tolerance.For(c.Info.Kind);
         using var noGrad = torch.no_grad();
@@ -77,4 +84,27 @@ public sealed class UNetParityTests
         }
         Assert.True(compared > 0, $"{caseName} has no timestep/noise_pred pair to compare.");
     }
+
+    /// <summary>A GLIGEN unet case: the position net's tokens, the grounded call, and the same call without grounding.</summary>
+    private static void AssertGligenNoisePredictions(ParityCase c, UNet2DConditionModel unet)
+    {
+        var tolerance = Tolerance.For(c.Info.Kind);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var grounding = GligenInput(c);
+        var sample = c.Tensor("in.sample");
+        var timestep = c.Tensor("in.timestep");
+        var ehs = c.Tensor("in.encoder_hidden_states");
+        var positionNet = unet.modules().OfType<GligenTextBoundingboxProjection>().Single();
+        tolerance.AssertClose(c.Tensor("out.position_net_objs"), positionNet.call(grounding), $"{c.Name} out.position_net_objs");
+        var grounded = unet.forward(sample, timestep, ehs, new UNetConditioning(Attention: new AttentionContext().With(grounding)));
+        tolerance.AssertClose(c.Tensor("out.noise_pred"), grounded, $"{c.Name} out.noise_pred");
+        tolerance.AssertClose(c.Tensor("out.noise_pred_fuser_disabled"), unet.forward(sample, timestep, ehs), $"{c.Name} out.noise_pred_fuser_disabled");
+    }
+
+    /// <summary>The case's in.gligen.* tensors (text-only: positive_embeddings; text-image: phrases/image embeddings and masks).</summary>
+    internal static GligenGroundingInput GligenInput(ParityCase c) => c.Has("in.gligen.positive_embeddings")
+        ? new GligenGroundingInput(c.Tensor("in.gligen.boxes"), c.Tensor("in.gligen.masks"), c.Tensor("in.gligen.positive_embeddings"))
+        : new GligenGroundingInput(c.Tensor("in.gligen.boxes"), c.Tensor("in.gligen.masks"), c.Tensor("in.gligen.phrases_embeddings"),
+            c.Tensor("in.gligen.phrases_masks"), c.Tensor("in.gligen.image_embeddings"), c.Tensor("in.gligen.image_masks"));
 }

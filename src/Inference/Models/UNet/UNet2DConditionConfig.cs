@@ -59,6 +59,9 @@ public sealed record UNet2DConditionConfig
     public bool? MidBlockOnlyCrossAttention { get; init; }
     public string? CrossAttentionNorm { get; init; }
 
+    /// <summary>True for GLIGEN UNets (attention_type gated or gated-text-image): fusers and a position net.</summary>
+    public bool IsGated => AttentionType is "gated" or "gated-text-image";
+
     public static UNet2DConditionConfig Load(string componentFolder) =>
         ConfigJson.Read<UNet2DConditionConfig>(Path.Combine(componentFolder, "config.json"));
 
@@ -92,8 +95,8 @@ public sealed record UNet2DConditionConfig
             unsupported.Add($"class embeddings (class_embed_type '{ClassEmbedType}', num_class_embeds {NumClassEmbeds})");
         if (EncoderHidDim is not null || EncoderHidDimType is not null)
             unsupported.Add($"encoder_hid_dim/encoder_hid_dim_type '{EncoderHidDimType}'");
-        if (AttentionType != "default")
-            unsupported.Add($"attention_type '{AttentionType}' (GLIGEN gated attention)");
+        if (AttentionType is not ("default" or "gated" or "gated-text-image"))
+            unsupported.Add($"attention_type '{AttentionType}'");
         if (TimeEmbeddingType != "positional")
             unsupported.Add($"time_embedding_type '{TimeEmbeddingType}'");
         if (TimeCondProjDim is not null)

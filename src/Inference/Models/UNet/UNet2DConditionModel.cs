@@ -1,3 +1,4 @@
+using Easel.Inference.Control.Gligen;
 using Easel.Inference.Loading;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -22,6 +23,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     private readonly ModuleList<UNetUpBlock> up_blocks;
     private readonly GroupNorm conv_norm_out;
     private readonly LoraConv2d conv_out;
+    private readonly GligenTextBoundingboxProjection? position_net;
 #pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor> _convAct;
     private readonly int _numUpsamplers;
@@ -48,7 +50,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
             new(numLayers, transformerLayers, inCh, outCh, prevOut, timeEmbedDim, resample, config.NormEps, config.ActFn, groups,
                 config.CrossAttentionDim.For(blockIndex, n), config.HeadsPerBlock.For(blockIndex, n), config.DownsamplePadding,
                 config.UseLinearProjection, config.OnlyCrossAttentionFor(blockIndex), config.UpcastAttention,
-                config.ResnetTimeScaleShift, config.ResnetSkipTimeAct);
+                config.ResnetTimeScaleShift, config.ResnetSkipTimeAct, config.IsGated);
 
         var downs = new List<UNetDownBlock>();
         long outputChannel = boc[0];
@@ -97,6 +99,12 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         conv_norm_out = Layers.GroupNorm(groups, boc[0], config.NormEps);
         _convAct = Layers.Activation(config.ActFn);
         conv_out = Layers.Conv2d(boc[0], config.OutChannels, config.ConvOutKernel, padding: (config.ConvOutKernel - 1) / 2);
+        if (config.IsGated)
+        {
+            // diffusers sizes the phrase features by cross_attention_dim when it is one number, else 768.
+            var crossDim = config.CrossAttentionDim.Single ?? 768;
+            position_net = new GligenTextBoundingboxProjection(crossDim, crossDim, config.AttentionType == "gated-text-image");
+        }
         RegisterComponents();
 
         foreach (var (name, module) in named_modules())
@@ -168,6 +176,12 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         var batch = sample.shape[0];
         var ehs = encoderHiddenStates;
         var attentionContext = conditioning?.Attention;
+        if (attentionContext?.Get<GligenGroundingInput>() is { } grounding)
+        {
+            if (position_net is null)
+                throw new ArgumentException("Grounding needs a GLIGEN UNet (attention_type gated or gated-text-image); this UNet has none.", nameof(conditioning));
+            attentionContext = attentionContext.With(new GligenGroundingTokens(position_net.call(grounding), grounding.Beta));
+        }
 
         // A total upsampling factor that does not divide the size needs explicit upsample sizes.
         var overallUpFactor = 1L << _numUpsamplers;

@@ -22,7 +22,8 @@ public sealed record UNetBlockOptions(
     bool OnlyCrossAttention,
     bool UpcastAttention,
     string TimeScaleShift,
-    bool SkipTimeAct)
+    bool SkipTimeAct,
+    bool Gated = false)
 {
     internal ResnetBlock2D Resnet(long inChannels, long outChannels, double outputScaleFactor = 1.0) =>
         new(new ResnetBlock2DOptions(inChannels, outChannels, TembChannels, Groups, ResnetEps, Activation,
@@ -30,7 +31,7 @@ public sealed record UNetBlockOptions(
 
     internal Transformer2DModel Transformer(long channels) =>
         new(new Transformer2DOptions(Heads, channels / Heads, channels, TransformerLayers, CrossAttentionDim, Groups,
-            UseLinearProjection, OnlyCrossAttention, UpcastAttention));
+            UseLinearProjection, OnlyCrossAttention, UpcastAttention, Gated));
 }
 
 /// <summary>Input of a UNet down block.</summary>
