@@ -99,7 +99,7 @@ public static class PreprocessApi
             Add("preprocessor", $"Unknown preprocessor '{request.Preprocessor}'. Known preprocessors: {string.Join(", ", ControlPreprocessors.Names)}.");
         }
 
-        using var image = ReadImage(request, body.Files.GetValueOrDefault("image"), limits, Add, ref status);
+        using var image = ReadImage(request, body.File("image"), limits, Add, ref status);
 
         if (request.Width is null != request.Height is null)
             Add(request.Width is null ? "width" : "height", "width and height come together: send both to resize the image, or neither.");

@@ -6,7 +6,7 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace Easel.Api.Extensions;
 
 /// <summary>
-/// POST /v1/generations and POST /v1/fine-tunes take JSON or multipart/form-data. ApiExplorer gives both content types the
+/// POST /v1/generations, /v1/fine-tunes and /v1/preprocess take JSON or multipart/form-data. ApiExplorer gives both content types the
 /// JSON schema, where images are base64 strings; in the multipart variant they are file parts, so this filter gives that
 /// content type its own schema: every property of the request record's JSON schema (so a field added to the record appears
 /// in both) as a form field, with the upload fields as binary (an array of binary parts where several files are taken).
@@ -23,6 +23,9 @@ public sealed class MultipartUploadOperationFilter : IOperationFilter
         ["CreateFineTune"] = new(typeof(FineTuneRequest), "method", Apis.FineTuneApi.UploadFields, ["images"],
             "The fields of the JSON body as form fields (numbers as text in invariant culture; lists repeated, one value per "
             + "item, or one JSON array), images as file parts (one per image, in order) or dataset as one zip file part. "
+            + "Unknown field names are refused."),
+        ["Preprocess"] = new(typeof(Apis.PreprocessRequest), "preprocessor", Apis.PreprocessApi.UploadFields, [],
+            "The fields of the JSON body as form fields (numbers as text in invariant culture), image as a file part. "
             + "Unknown field names are refused."),
     };
 
