@@ -1,6 +1,7 @@
 using System.Text;
 using Easel.Core;
 using Easel.Core.Data;
+using Easel.Core.FineTunes;
 using Easel.Core.Generation;
 using Easel.Core.Images;
 using Easel.Core.Jobs;
@@ -76,6 +77,33 @@ public sealed class RetentionJobTests
         Assert.Equal((1, 2), await env.CountsAsync(newWithSharedResult.JobId));
         Assert.Equal((0, 1), await env.CountsAsync(queuedEditWithSharedInput));
     }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_running_fine_tunes_training_image_survives_an_expired_job_with_the_same_content_and_an_expired_fine_tunes_own_images_go(string provider)
+    {
+        await using var env = await RetentionEnvironment.CreateAsync(provider);
+        var shared = await env.PutAsync("training image used twice");
+        var ownTraining = await env.PutAsync("training image of an old fine-tune");
+        var oldEdit = await env.AddFinishedJobAsync(JobStatus.Succeeded, result: null, input: shared);
+        var oldFineTune = await env.AddJobAsync(Job.Create(JobKind.FineTune, FineTune(ownTraining), env.Time.GetUtcNowMilliseconds()), JobStatus.Succeeded);
+        env.Time.Advance(TimeSpan.FromDays(8));
+        var running = await env.AddJobAsync(Job.Create(JobKind.FineTune, FineTune(shared), env.Time.GetUtcNowMilliseconds()), JobStatus.Running);
+        env.Time.Advance(TimeSpan.FromHours(1)); // past the blob grace period
+
+        var report = await env.RunAsync();
+
+        Assert.Equal(2, report.Jobs);
+        Assert.True(env.Blobs.Exists(shared), "the running fine-tune's training image was deleted");
+        Assert.False(env.Blobs.Exists(ownTraining), "the expired fine-tune's training image was kept");
+        Assert.Equal((0, 0), await env.CountsAsync(oldEdit.JobId));
+        Assert.Equal((0, 0), await env.CountsAsync(oldFineTune));
+        Assert.Equal((0, 1), await env.CountsAsync(running));
+    }
+
+    private static FineTuneParameters FineTune(string image) =>
+        new("lora", "sd15", [new StoredInputImage(image, 64, 64)], ["a sks ring"], null, null, 10, 1e-3, 1, 64, 4, 4, null, 1, [], 10, null);
 
     [Theory]
     [InlineData("sqlite")]
@@ -209,6 +237,23 @@ public sealed class RetentionJobTests
             });
             return (id, blob);
         }
+
+        /// <summary>Adds <paramref name="job"/> with its queued event; a finished status gets its final event, finished now.</summary>
+        public Task<Guid> AddJobAsync(Job job, JobStatus status) => WithDbAsync(async db =>
+        {
+            var now = Time.GetUtcNowMilliseconds();
+            db.Jobs.Add(job);
+            JobEventLog.Append(db, job, JobEventType.Queued, now);
+            job.Status = status;
+            job.StartedAt = now;
+            if (status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled)
+            {
+                job.FinishedAt = now;
+                JobEventLog.Append(db, job, JobEventLog.FinalEventOf(status), now);
+            }
+            await db.SaveChangesAsync();
+            return job.Id;
+        });
 
         public Task<Guid> AddQueuedJobAsync(string? input = null) => WithDbAsync(async db =>
         {

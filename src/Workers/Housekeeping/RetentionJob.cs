@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Easel.Core;
 using Easel.Core.Data;
+using Easel.Core.FineTunes;
 using Easel.Core.Generation;
 using Easel.Core.Jobs;
 using Easel.Core.Storage;
@@ -16,7 +17,7 @@ public sealed record RetentionReport(int Jobs, int Images, int Events, int Blobs
 
 /// <summary>
 /// Deletes what finished jobs no longer need once <c>Easel:Retention:ResultTtl</c> has passed since they finished: their
-/// image rows, their event log and the blobs of their images and inputs; the job rows stay. Blobs are content-addressed,
+/// image rows, their event log and the blobs of their images and inputs (a fine-tune's training images too); the job rows stay. Blobs are content-addressed,
 /// so one blob can belong to several jobs: a blob is deleted only when no image row and no job still within its time
 /// (queued, running or finished recently) refers to it, and only when nobody has put the same content during the grace
 /// period (a worker stores a blob before it records the row). Also forgets idempotency keys older than a day.
@@ -104,9 +105,11 @@ public sealed class RetentionJob(
         return new RetentionReport(jobs.Count, images, events, deleted, 0);
     }
 
-    /// <summary>The blobs a job's stored request refers to (input image and mask of an edit).</summary>
+    /// <summary>The blobs a job's stored request refers to: a generation's input image and mask, a fine-tune's training images.</summary>
     private static IEnumerable<string> InputBlobs(JobKind kind, string request)
     {
+        if (kind == JobKind.FineTune)
+            return System.Text.Json.JsonSerializer.Deserialize<FineTuneParameters>(request, JobJson.Options)?.Images.Select(i => i.Blob) ?? [];
         if (kind != JobKind.Generation)
             return [];
         var parameters = System.Text.Json.JsonSerializer.Deserialize<GenerationParameters>(request, JobJson.Options);
@@ -115,8 +118,8 @@ public sealed class RetentionJob(
 
     /// <summary>
     /// The input blobs of every job that is not past its time: queued, running, or finished at or after the cutoff.
-    /// JSON paths are provider SQL (jsonb in PostgreSQL, json_extract in SQLite); the request shape is
-    /// <see cref="GenerationParameters"/> in snake_case.
+    /// JSON paths are provider SQL (jsonb in PostgreSQL, json_extract/json_each in SQLite); the request shapes are
+    /// <see cref="GenerationParameters"/> (image, mask) and <see cref="FineTuneParameters"/> (images) in snake_case.
     /// </summary>
     private async Task<List<string>> LiveInputBlobsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
@@ -128,6 +131,9 @@ public sealed class RetentionJob(
                 UNION
                 SELECT request->'mask'->>'blob' FROM jobs
                 WHERE (status IN ('queued', 'running') OR finished_at >= {cutoff}) AND request->'mask'->>'blob' IS NOT NULL
+                UNION
+                SELECT image->>'blob' FROM jobs, jsonb_array_elements(CASE jsonb_typeof(request->'images') WHEN 'array' THEN request->'images' ELSE '[]'::jsonb END) AS image
+                WHERE (status IN ('queued', 'running') OR finished_at >= {cutoff}) AND image->>'blob' IS NOT NULL
                 """).ToListAsync(cancellationToken);
         }
         var cutoffMilliseconds = cutoff.ToUnixTimeMilliseconds(); // SQLite stores timestamps as Unix milliseconds
@@ -137,6 +143,9 @@ public sealed class RetentionJob(
             UNION
             SELECT json_extract(request, '$.mask.blob') FROM jobs
             WHERE (status IN ('queued', 'running') OR finished_at >= {cutoffMilliseconds}) AND json_extract(request, '$.mask.blob') IS NOT NULL
+            UNION
+            SELECT json_extract(image.value, '$.blob') FROM jobs, json_each(jobs.request, '$.images') AS image
+            WHERE (status IN ('queued', 'running') OR finished_at >= {cutoffMilliseconds}) AND json_extract(image.value, '$.blob') IS NOT NULL
             """).ToListAsync(cancellationToken);
     }
 }
