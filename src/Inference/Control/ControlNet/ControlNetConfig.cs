@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Easel.Inference.Loading;
+using Easel.Inference.Models.UNet;
 
 namespace Easel.Inference.Control.ControlNet;
 
@@ -18,6 +20,7 @@ public sealed record ControlNetConfig
     public double FreqShift { get; init; }
     public IReadOnlyList<string> DownBlockTypes { get; init; } = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"];
     public string? MidBlockType { get; init; } = "UNetMidBlock2DCrossAttn";
+    public JsonElement? OnlyCrossAttention { get; init; }
     public IReadOnlyList<int> BlockOutChannels { get; init; } = [320, 640, 1280, 1280];
     public IntOrList LayersPerBlock { get; init; } = 2;
     public int DownsamplePadding { get; init; } = 1;
@@ -31,6 +34,9 @@ public sealed record ControlNetConfig
     public IntOrList? NumAttentionHeads { get; init; }
     public bool UseLinearProjection { get; init; }
     public string? ClassEmbedType { get; init; }
+    public int? NumClassEmbeds { get; init; }
+    public int? EncoderHidDim { get; init; }
+    public string? EncoderHidDimType { get; init; }
     public string? AdditionEmbedType { get; init; }
     public int? AdditionTimeEmbedDim { get; init; }
     public int? ProjectionClassEmbeddingsInputDim { get; init; }
@@ -42,6 +48,42 @@ public sealed record ControlNetConfig
 
     public static ControlNetConfig Load(string folder) =>
         ConfigJson.Read<ControlNetConfig>(Path.Combine(folder, "config.json"));
+
+    /// <summary>
+    /// The UNet config whose contracting half this ControlNet copies (the up path is the default one and never built), so
+    /// the down and mid blocks are made, and unsupported features refused, by the same code as the UNet's.
+    /// </summary>
+    public UNet2DConditionConfig EncoderConfig() => new()
+    {
+        InChannels = InChannels,
+        FlipSinToCos = FlipSinToCos,
+        FreqShift = FreqShift,
+        DownBlockTypes = DownBlockTypes,
+        MidBlockType = MidBlockType,
+        UpBlockTypes = DownBlockTypes.Select(t => t == "DownBlock2D" ? "UpBlock2D" : "CrossAttnUpBlock2D").Reverse().ToList(),
+        OnlyCrossAttention = OnlyCrossAttention,
+        BlockOutChannels = BlockOutChannels,
+        LayersPerBlock = LayersPerBlock,
+        DownsamplePadding = DownsamplePadding,
+        MidBlockScaleFactor = MidBlockScaleFactor,
+        ActFn = ActFn,
+        NormNumGroups = NormNumGroups,
+        NormEps = NormEps,
+        CrossAttentionDim = CrossAttentionDim,
+        TransformerLayersPerBlock = TransformerLayersPerBlock,
+        AttentionHeadDim = AttentionHeadDim,
+        NumAttentionHeads = NumAttentionHeads,
+        UseLinearProjection = UseLinearProjection,
+        ClassEmbedType = ClassEmbedType,
+        NumClassEmbeds = NumClassEmbeds,
+        EncoderHidDim = EncoderHidDim,
+        EncoderHidDimType = EncoderHidDimType,
+        AdditionEmbedType = AdditionEmbedType,
+        AdditionTimeEmbedDim = AdditionTimeEmbedDim,
+        ProjectionClassEmbeddingsInputDim = ProjectionClassEmbeddingsInputDim,
+        UpcastAttention = UpcastAttention,
+        ResnetTimeScaleShift = ResnetTimeScaleShift,
+    };
 
     /// <summary>Heads per down block (num_attention_heads, or attention_head_dim when that is null, as in the UNet).</summary>
     public IntOrList HeadsPerBlock =>

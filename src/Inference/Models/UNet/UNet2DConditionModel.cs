@@ -47,35 +47,13 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         }
 
         UNetBlockOptions Options(int numLayers, int transformerLayers, long inCh, long outCh, long prevOut, bool resample, int blockIndex) =>
-            new(numLayers, transformerLayers, inCh, outCh, prevOut, timeEmbedDim, resample, config.NormEps, config.ActFn, groups,
-                config.CrossAttentionDim.For(blockIndex, n), config.HeadsPerBlock.For(blockIndex, n), config.DownsamplePadding,
-                config.UseLinearProjection, config.OnlyCrossAttentionFor(blockIndex), config.UpcastAttention,
-                config.ResnetTimeScaleShift, config.ResnetSkipTimeAct, config.IsGated);
+            UNetEncoderBlocks.Options(config, timeEmbedDim, numLayers, transformerLayers, inCh, outCh, prevOut, resample, blockIndex);
 
-        var downs = new List<UNetDownBlock>();
-        long outputChannel = boc[0];
-        for (var i = 0; i < n; i++)
-        {
-            var inputChannel = outputChannel;
-            outputChannel = boc[i];
-            var o = Options(config.LayersPerBlock.For(i, n), config.TransformerLayersPerBlock.For(i, n), inputChannel, outputChannel, 0, i < n - 1, i);
-            downs.Add(config.DownBlockTypes[i] switch
-            {
-                "CrossAttnDownBlock2D" => new CrossAttnDownBlock2D(o),
-                "DownBlock2D" => new DownBlock2D(o),
-                var t => throw new NotSupportedException($"Down block type '{t}' is not supported."),
-            });
-        }
-        down_blocks = new ModuleList<UNetDownBlock>(downs.ToArray());
-
-        if (config.MidBlockType == "UNetMidBlock2DCrossAttn")
-        {
-            var o = Options(1, config.TransformerLayersPerBlock.For(n - 1, n), boc[n - 1], boc[n - 1], 0, false, n - 1);
-            mid_block = new UNetMidBlock2DCrossAttn(o, config.MidBlockScaleFactor);
-        }
+        down_blocks = UNetEncoderBlocks.DownBlocks(config, timeEmbedDim);
+        mid_block = UNetEncoderBlocks.MidBlock(config, timeEmbedDim);
 
         var ups = new List<UNetUpBlock>();
-        outputChannel = boc[n - 1];
+        long outputChannel = boc[n - 1];
         for (var i = 0; i < n; i++)
         {
             var reversedIndex = n - 1 - i; // per-block config values are read in reverse
@@ -173,7 +151,6 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         Action<string, Tensor>? observe = null)
     {
         using var scope = torch.NewDisposeScope();
-        var batch = sample.shape[0];
         var ehs = encoderHiddenStates;
         var attentionContext = conditioning?.Attention;
         if (attentionContext?.Get<GligenGroundingInput>() is { } grounding)
@@ -191,25 +168,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
             sample = 2 * sample - 1.0;
 
         // 1. time
-        var timesteps = timestep.to(sample.device);
-        if (timesteps.dim() == 0)
-            timesteps = timesteps.unsqueeze(0); // (1)
-        timesteps = timesteps.expand(batch); // (B)
-        var tEmb = time_proj.call(timesteps).to(sample.dtype); // (B, C0)
-        observe?.Invoke("time_proj", tEmb);
-        var emb = time_embedding.call(tEmb); // (B, T)
-        observe?.Invoke("time_embedding", emb);
-        if (add_embedding is not null && add_time_proj is not null)
-        {
-            var added = conditioning?.Added ?? throw new ArgumentException(
-                "This UNet has addition_embed_type 'text_time' and needs AddedConditions (text_embeds, time_ids).", nameof(conditioning));
-            var timeEmbeds = add_time_proj.call(added.TimeIds.flatten()); // (B·6, add_dim)
-            timeEmbeds = timeEmbeds.reshape(added.TextEmbeds.shape[0], -1); // (B, 6·add_dim)
-            var addEmbeds = torch.cat([added.TextEmbeds, timeEmbeds], -1).to(emb.dtype); // (B, proj_in_dim)
-            var augEmb = add_embedding.call(addEmbeds); // (B, T)
-            observe?.Invoke("add_embedding", augEmb);
-            emb = emb + augEmb;
-        }
+        var emb = UNetEncoderBlocks.TimeEmbedding(time_proj, time_embedding, add_time_proj, add_embedding, timestep, sample, conditioning?.Added, observe);
 
         // 2. pre-process
         sample = conv_in.call(sample); // (B, C0, H, W)

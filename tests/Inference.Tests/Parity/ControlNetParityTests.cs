@@ -1,0 +1,69 @@
+using Easel.Inference.Control.ControlNet;
+using Easel.Inference.Models.UNet;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Easel.Inference.Tests.Parity;
+
+/// <summary>
+/// ControlNetModel against diffusers: the conditioning embedding, every scaled residual and the base UNet's noise prediction
+/// with them, for every controlnet case of the manifest (SD 1.x and SDXL layouts).
+/// </summary>
+[Trait("Category", "Parity")]
+public sealed class ControlNetParityTests
+{
+    public static TheoryData<string> Cases => ParityFixtures.CasesOfKind("controlnet");
+
+    [SkippableTheory]
+    [MemberData(nameof(Cases))]
+    public void ResidualsAndNoisePredictionMatchDiffusers(string caseName)
+    {
+        using var c = ParityFixtures.Load(caseName);
+        var controlNetFolder = c.ModelDirs[^1];
+        using var controlNet = ControlNetModel.FromPretrained(controlNetFolder);
+        using var unet = UNet2DConditionModel.FromPretrained(BaseUNetFolder(c, controlNet.Config));
+        var tolerance = Tolerance.For(c.Info.Kind);
+        var p = c.Params;
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var added = c.Has("in.text_embeds") ? new AddedConditions(c.Tensor("in.text_embeds"), c.Tensor("in.time_ids")) : null;
+        var input = new ControlNetInput(c.Tensor("in.sample"), c.Tensor("in.timestep"), c.Tensor("in.encoder_hidden_states"),
+            c.Tensor("in.controlnet_cond"), p.GetProperty("conditioning_scale").GetDouble(), p.GetProperty("guess_mode").GetBoolean(), added);
+        Tensor? embedding = null;
+        var residuals = controlNet.forward(input, (name, t) => embedding = name == "controlnet_cond_embedding" ? t.clone().DetachFromDisposeScope() : embedding);
+
+        Assert.NotNull(embedding);
+        using var observedEmbedding = embedding;
+        tolerance.AssertClose(c.Tensor("mid.controlnet_cond_embedding"), embedding, $"{caseName} controlnet_cond_embedding");
+        Assert.Equal(p.GetProperty("num_down_block_res_samples").GetInt32(), residuals.DownBlockResiduals.Count);
+        for (var i = 0; i < residuals.DownBlockResiduals.Count; i++)
+            tolerance.AssertClose(c.Tensor($"out.down_block_res_sample_{i}"), residuals.DownBlockResiduals[i], $"{caseName} down_block_res_sample_{i}");
+        tolerance.AssertClose(c.Tensor("out.mid_block_res_sample"), residuals.MidBlockResidual, $"{caseName} mid_block_res_sample");
+
+        var prediction = unet.forward(input.Sample, input.Timestep, input.EncoderHiddenStates, new UNetConditioning(Control: residuals, Added: added));
+        tolerance.AssertClose(c.Tensor("out.unet_noise_pred"), prediction, $"{caseName} unet_noise_pred");
+    }
+
+    /// <summary>
+    /// The UNet the case's residuals feed: the first folder of a "base + controlnet" case, else the fixture model whose UNet
+    /// the ControlNet fits (found with <see cref="ControlNetCompatibility"/>, so a new fixture set needs no list here).
+    /// </summary>
+    internal static string BaseUNetFolder(ParityCase c, ControlNetConfig controlNet)
+    {
+        if (c.ModelDirs.Count > 1)
+            return Path.Combine(c.ModelDirs[0], "unet");
+        var fitting = Directory.GetDirectories(ParityFixtures.PathOf("models")).Order(StringComparer.Ordinal)
+            .Select(model => Path.Combine(model, "unet"))
+            .Where(unet => File.Exists(Path.Combine(unet, "config.json")))
+            .Where(unet =>
+            {
+                var config = UNet2DConditionConfig.Load(unet);
+                return config.InChannels == controlNet.InChannels && config.AttentionType == "default"
+                    && ControlNetCompatibility.Mismatches(controlNet, config).Count == 0;
+            })
+            .ToList();
+        Assert.True(fitting.Count > 0, $"{c.Name}: no fixture UNet fits the ControlNet");
+        return fitting[0];
+    }
+}
