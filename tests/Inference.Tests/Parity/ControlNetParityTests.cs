@@ -1,5 +1,6 @@
 using Easel.Inference.Control.ControlNet;
 using Easel.Inference.Models.UNet;
+using Easel.Inference.Pipelines;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,7 +8,7 @@ namespace Easel.Inference.Tests.Parity;
 
 /// <summary>
 /// ControlNetModel against diffusers: the conditioning embedding, every scaled residual and the base UNet's noise prediction
-/// with them, for every controlnet case of the manifest (SD 1.x and SDXL layouts).
+/// with them, for every controlnet case of the manifest (SD 1.x and SDXL layouts); and the pipeline with a ControlNet unit.
 /// </summary>
 [Trait("Category", "Parity")]
 public sealed class ControlNetParityTests
@@ -43,6 +44,22 @@ public sealed class ControlNetParityTests
 
         var prediction = unet.forward(input.Sample, input.Timestep, input.EncoderHiddenStates, new UNetConditioning(Control: residuals, Added: added));
         tolerance.AssertClose(c.Tensor("out.unet_noise_pred"), prediction, $"{caseName} unet_noise_pred");
+    }
+
+    public static TheoryData<string> PipelineCases => ParityFixtures.PipelineCasesOfFamily("controlnet");
+
+    [Theory]
+    [MemberData(nameof(PipelineCases))]
+    public void PipelineWithTheControlNetMatchesDiffusers(string caseName)
+    {
+        using var parity = ParityFixtures.Load(caseName);
+        var p = parity.Params;
+        using var pipeline = StableDiffusionPipeline.Load(parity.ModelDirs[0], new PipelineOptions("cpu", "float32"));
+        using var controlNet = ControlNetModel.FromPretrained(parity.ModelDirs[^1]);
+        using var image = parity.Tensor("in.control_image");
+        var unit = new ControlNetUnit(controlNet, image, p.GetProperty("controlnet_conditioning_scale").GetDouble(),
+            GuessMode: p.TryGetProperty("guess_mode", out var guess) && guess.GetBoolean());
+        PipelineParityTests.AssertMatchesGoldens(parity, pipeline, [new ControlNetDenoisingExtension([unit])]);
     }
 
     /// <summary>

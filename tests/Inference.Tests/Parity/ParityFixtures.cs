@@ -29,12 +29,21 @@ public static class ParityFixtures
 
     /// <summary>
     /// The pipeline cases a plain pipeline runs: LoRA pipeline cases are left to <see cref="LoraParityTests"/>, which runs
-    /// each of them once per LoRA file and merge mode.
+    /// each of them once per LoRA file and merge mode, ControlNet ones to <see cref="ControlNetParityTests"/>.
     /// </summary>
+    /// <summary>The pipeline cases of one method family ("controlnet", "t2i_adapter", …).</summary>
+    public static TheoryData<string> PipelineCasesOfFamily(string family)
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && c.Family == family))
+            data.Add(c.Name);
+        return data;
+    }
+
     public static TheoryData<string> PlainPipelineCases()
     {
         var data = new TheoryData<string>();
-        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && c.Family != "lora"))
+        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && c.Family is not ("lora" or "controlnet")))
             data.Add(c.Name);
         return data;
     }

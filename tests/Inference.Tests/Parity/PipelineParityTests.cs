@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Easel.Inference.Pipelines;
+using Easel.Inference.Pipelines.Denoising;
 using Easel.Inference.Schedulers;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -35,8 +36,11 @@ public sealed class PipelineParityTests
         AssertMatchesGoldens(parity, (StableDiffusionPipeline)pipeline);
     }
 
-    /// <summary>Runs the case's request with its initial latents and noise tape and compares latents, image and PNG.</summary>
-    internal static void AssertMatchesGoldens(ParityCase parity, StableDiffusionPipeline pipeline)
+    /// <summary>
+    /// Runs the case's request — with <paramref name="extensions"/>, the method a method-family case runs — from its initial
+    /// latents and noise tape and compares latents, image and PNG.
+    /// </summary>
+    internal static void AssertMatchesGoldens(ParityCase parity, StableDiffusionPipeline pipeline, IReadOnlyList<IDenoisingExtension>? extensions = null)
     {
         var p = parity.Params;
         var scheduler = SchedulerRegistry.CreateForClass(p.GetProperty("scheduler_class").GetString()!,
@@ -44,7 +48,7 @@ public sealed class PipelineParityTests
         var tolerance = Tolerance.For("pipeline");
 
         using var scope = torch.NewDisposeScope();
-        var request = RequestFor(parity);
+        var request = RequestFor(parity) with { Extensions = extensions ?? [] };
         var latents = pipeline.GenerateLatents(request, scheduler, new TapeNoiseSource(parity.RngTape()),
             parity.Has("in.latents") ? parity.Tensor("in.latents") : null);
         tolerance.AssertClose(parity.Tensor("out.final_latents"), latents, "final_latents");

@@ -70,6 +70,12 @@ public sealed class ControlNetModel : nn.Module<ControlNetInput, ControlResidual
 
     public ControlNetConfig Config { get; }
 
+    /// <summary>The dtype of the weights (inputs are cast to it).</summary>
+    public ScalarType DType => conv_in.Weight.dtype;
+
+    /// <summary>The device of the weights.</summary>
+    public Device Device => conv_in.Weight.device;
+
     /// <summary>How many down residuals a call returns (the UNet's skip connections).</summary>
     public int DownResidualCount => (int)controlnet_down_blocks.Count;
 
@@ -108,7 +114,12 @@ public sealed class ControlNetModel : nn.Module<ControlNetInput, ControlResidual
 
         var embeddedCond = controlnet_cond_embedding.call(cond); // (B, C0, h, w)
         observe?.Invoke("controlnet_cond_embedding", embeddedCond);
-        sample = conv_in.call(sample) + embeddedCond;
+        sample = conv_in.call(sample);
+        if (!embeddedCond.shape[2..].SequenceEqual(sample.shape[2..]))
+            throw new ArgumentException(
+                $"The control image ({cond.shape[2]}×{cond.shape[3]}) gives a {embeddedCond.shape[2]}×{embeddedCond.shape[3]} map, the latents are " +
+                $"{sample.shape[2]}×{sample.shape[3]}: the control image must have the output size.", nameof(input));
+        sample = sample + embeddedCond;
 
         var skips = new List<Tensor> { sample };
         foreach (var block in down_blocks)

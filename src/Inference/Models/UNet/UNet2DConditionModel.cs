@@ -176,7 +176,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
 
         // 3. down
         var control = conditioning?.Control;
-        var adapter = conditioning?.DownIntrablockResiduals is { } a ? new Queue<Tensor>(a) : null;
+        var adapter = conditioning?.DownIntrablockResiduals is { } a ? new Queue<Tensor>(a.Select(r => r.to(sample.dtype, sample.device))) : null;
         var resSamples = new List<Tensor> { sample };
         for (var i = 0; i < down_blocks.Count; i++)
         {
@@ -198,7 +198,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         {
             if (control.DownBlockResiduals.Count != resSamples.Count)
                 throw new ArgumentException($"ControlNet gave {control.DownBlockResiduals.Count} down residuals; this UNet has {resSamples.Count} skip connections.", nameof(conditioning));
-            resSamples = resSamples.Zip(control.DownBlockResiduals, (r, c) => r + c).ToList();
+            resSamples = resSamples.Zip(control.DownBlockResiduals, (r, c) => r + c.to(r.dtype, r.device)).ToList();
         }
 
         // 4. mid
@@ -210,7 +210,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
                 sample = sample + adapter.Dequeue();
         }
         if (control is not null)
-            sample = sample + control.MidBlockResidual;
+            sample = sample + control.MidBlockResidual.to(sample.dtype, sample.device);
 
         // 5. up
         for (var i = 0; i < up_blocks.Count; i++)
