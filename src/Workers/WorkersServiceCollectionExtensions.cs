@@ -21,7 +21,9 @@ public static class WorkersServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddEaselWorkers(this IServiceCollection services)
     {
-        services.TryAddSingleton<IGenerationModelLoader, DiffusionPipelineLoader>();
+        services.TryAddSingleton<DiffusionPipelineLoader>();
+        services.TryAddSingleton<IGenerationModelLoader>(sp => sp.GetRequiredService<DiffusionPipelineLoader>());
+        services.TryAddSingleton<IControlModelLoader>(sp => sp.GetRequiredService<DiffusionPipelineLoader>());
         services.TryAddSingleton<ISingleFileInspector, SingleFileInspector>();
         services.TryAddSingleton(_ => CreateSchedulerCatalog());
         services.AddSingleton<ModelCache>();

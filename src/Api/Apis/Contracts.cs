@@ -8,6 +8,8 @@ public sealed record ListResponse<T>(IReadOnlyList<T> Data);
 /// <param name="Defaults">What a request for the model gets for each omitted field (the model's recommended values, else the
 /// service-wide ones).</param>
 /// <param name="Workers">The live workers serving the model; empty = no job for it runs now.</param>
+/// <param name="Kind">pipeline (name it as a request's <c>model</c>) or controlnet (name it in <c>controlnets[].model</c>).</param>
+/// <param name="Fits">For a control model: the pipelines of the list it can be added to (same family and UNet encoder layout).</param>
 public sealed record ModelResponse(
     string Name,
     string Path,
@@ -19,7 +21,9 @@ public sealed record ModelResponse(
     int VaeScaleFactor,
     ModelDefaultsResponse Defaults,
     IReadOnlyList<string> Workers,
-    string? Problem);
+    string? Problem,
+    string Kind,
+    IReadOnlyList<string>? Fits);
 
 public sealed record ModelDefaultsResponse(int Width, int Height, int Steps, double GuidanceScale, string Scheduler);
 

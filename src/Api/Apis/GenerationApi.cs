@@ -92,13 +92,21 @@ public static class GenerationApi
         }
 
         var request = body.Value!;
+        var controlImages = new List<byte[]?>();
+        foreach (var unit in request.Controlnets ?? [])
+            controlImages.Add(await ReadStoredInputAsync(unit?.Image, http.HttpContext, services, cancellationToken));
         var validation = services.Validator.Validate(request,
             body.File("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
-            body.File("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken));
-        if (!validation.IsValid)
+            body.File("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken),
+            controlImages);
+        var (preprocessing, preprocessingErrors) = ControlUnitPreprocessing(request);
+        if (!validation.IsValid || preprocessingErrors.Count > 0)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
-            return Invalid(validation.Status, validation.Errors);
+            var errors = new Dictionary<string, string[]>(validation.Errors, StringComparer.Ordinal);
+            foreach (var (field, messages) in preprocessingErrors)
+                errors[field] = [.. errors.GetValueOrDefault(field, []), .. messages];
+            return Invalid(validation.IsValid ? StatusCodes.Status400BadRequest : validation.Status, errors);
         }
 
         var (parameters, unresolved) = await GenerationArtifacts.ResolveAsync(services.Artifacts, validation.Parameters!,
@@ -117,6 +125,22 @@ public static class GenerationApi
             parameters = parameters with { Image = new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height) };
         if (validation.Mask is { } mask)
             parameters = parameters with { Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height) };
+        if (parameters.Controlnets is { } units)
+        {
+            var stored = new List<ControlNetUse>(units.Count);
+            for (var i = 0; i < units.Count; i++)
+            {
+                var controlImage = validation.ControlImages![i];
+                var key = (await services.Blobs.PutAsync(controlImage.Png, cancellationToken)).Key;
+                stored.Add(units[i] with
+                {
+                    Image = new StoredInputImage(key, controlImage.Width, controlImage.Height),
+                    Preprocessor = preprocessing[i].Preprocessor,
+                    ResizeMode = preprocessing[i].ResizeMode,
+                });
+            }
+            parameters = parameters with { Controlnets = stored };
+        }
 
         var now = services.Time.GetUtcNowMilliseconds();
         var job = Job.Create(JobKind.Generation, parameters, now, http.HttpContext.GetOwner());
@@ -145,6 +169,27 @@ public static class GenerationApi
         // The answer shows where the job stands, as a GET right after it would.
         var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
+    }
+
+    /// <summary>
+    /// Each control unit's preprocessor and resize mode by their canonical names, or what is wrong with them (the
+    /// inference core's preprocessors are named here, where the API can see them, rather than in Core's validator).
+    /// </summary>
+    private static (List<(string Preprocessor, string ResizeMode)> Units, Dictionary<string, string[]> Errors) ControlUnitPreprocessing(
+        GenerationRequest request)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var units = new List<(string, string)>();
+        void Add(string field, string message) => errors[field] = [.. errors.GetValueOrDefault(field, []), message];
+        for (var i = 0; i < (request.Controlnets?.Count ?? 0); i++)
+        {
+            if (request.Controlnets![i] is not { } unit)
+                continue;
+            var (preprocessor, _, mode, _) = PreprocessorFields.Read($"controlnets[{i}].", unit.Preprocessor, required: false, unit.ResizeMode,
+                unit.LowThreshold, unit.HighThreshold, unit.BlurSigma, unit.PreprocessorSeed, "preprocessor_seed", Add);
+            units.Add((preprocessor?.Name ?? "none", mode.ToString().ToLowerInvariant()));
+        }
+        return (units, errors);
     }
 
     /// <summary>

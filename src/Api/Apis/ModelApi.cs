@@ -20,7 +20,9 @@ public static class ModelApi
                 + "family (sd15, sd2, sdxl; inpainting when its UNet takes 9 channels), the format (diffusers folder or single "
                 + "file), the native size (unet sample_size × VAE scale factor), the values an omitted field gets (`defaults`: "
                 + "the model's recommended ones, else Easel:Generation:Default*), whether it is the default model, and the live "
-                + "workers serving it. A model with no live worker is refused at submit with 422 (Easel:Jobs:UnservedModel = "
+                + "workers serving it. `kind` tells a pipeline from a control model (controlnet: configured like a pipeline, "
+                + "named in a generation's `controlnets[].model`), and `fits` lists the pipelines a control model can be added "
+                + "to (same family and UNet encoder layout). A model with no live worker is refused at submit with 422 (Easel:Jobs:UnservedModel = "
                 + "refuse, the default) or queued until one starts (wait).");
 
         api.MapGet("schedulers", (SchedulerCatalog schedulers, IOptions<GenerationOptions> options) =>
@@ -52,7 +54,8 @@ public static class ModelApi
                 m.Inpainting, m.IsDefault, m.SampleSize, m.VaeScaleFactor,
                 new ModelDefaultsResponse(defaults.Width, defaults.Height, defaults.Steps ?? fallback.DefaultSteps,
                     defaults.GuidanceScale ?? fallback.DefaultGuidanceScale, schedulers.TryResolve(scheduler, out var s) ? s.Name : scheduler),
-                m.ServingWorkers, m.Problem);
+                m.ServingWorkers, m.Problem, ModelInfo.KindName(m.Kind),
+                m.Kind == ModelKind.Pipeline ? null : catalog.Models.Where(p => p.Kind == ModelKind.Pipeline && m.MismatchWith(p) is null).Select(p => p.Name).ToList());
         }).ToList()));
     }
 }

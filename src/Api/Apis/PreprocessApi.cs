@@ -87,17 +87,7 @@ public static class PreprocessApi
         var request = body.Value!;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var status = StatusCodes.Status400BadRequest;
-        var unknownPreprocessor = false;
         void Add(string field, string message) => errors[field] = [.. errors.GetValueOrDefault(field, []), message];
-
-        IControlPreprocessor? preprocessor = null;
-        if (string.IsNullOrWhiteSpace(request.Preprocessor))
-            Add("preprocessor", $"preprocessor is required: one of {string.Join(", ", ControlPreprocessors.Names)}.");
-        else if (!ControlPreprocessors.TryGet(request.Preprocessor, out preprocessor))
-        {
-            unknownPreprocessor = true;
-            Add("preprocessor", $"Unknown preprocessor '{request.Preprocessor}'. Known preprocessors: {string.Join(", ", ControlPreprocessors.Names)}.");
-        }
 
         using var image = ReadImage(request, body.File("image"), limits, Add, ref status);
 
@@ -108,39 +98,10 @@ public static class PreprocessApi
                 Add(field, $"{field} must be between {limits.MinSize} and {limits.MaxSize}.");
         if (request.Width is { } w && request.Height is { } h && (long)w * h > limits.MaxPixels)
             Add("width", $"width × height = {(long)w * h} pixels; at most {limits.MaxPixels} are accepted.");
-        var mode = ControlResizeMode.Crop;
-        if (request.ResizeMode is { } modeName)
-        {
-            if (!ControlImageResize.TryParse(modeName, out mode))
-                Add("resize_mode", $"Unknown resize_mode '{modeName}'. Known resize modes: resize, crop, fill.");
-            else if (request.Width is null)
-                Add("resize_mode", "resize_mode applies only with width and height.");
-        }
-
-        var parameters = PreprocessorParameters.Default;
-        void Parameter(string field, PreprocessorParameter parameter, double? value, double min, double max)
-        {
-            if (value is not { } v)
-                return;
-            if (preprocessor is not null && !preprocessor.Parameters.Contains(parameter))
-                Add(field, $"{field} does not apply to {preprocessor.Name}; it applies to "
-                    + string.Join(", ", ControlPreprocessors.All.Where(p => p.Parameters.Contains(parameter)).Select(p => p.Name)) + ".");
-            else if (!double.IsFinite(v) || v < min || v > max)
-                Add(field, $"{field} must be between {min} and {max}.");
-        }
-        Parameter("low_threshold", PreprocessorParameter.LowThreshold, request.LowThreshold, 0, CannyPreprocessor.MaxThreshold);
-        Parameter("high_threshold", PreprocessorParameter.HighThreshold, request.HighThreshold, 0, CannyPreprocessor.MaxThreshold);
-        Parameter("blur_sigma", PreprocessorParameter.BlurSigma, request.BlurSigma, 0, MaxBlurSigma);
-        Parameter("seed", PreprocessorParameter.Seed, request.Seed, 0, GenerationRequestValidator.MaxSeed);
-        parameters = parameters with
-        {
-            LowThreshold = request.LowThreshold ?? parameters.LowThreshold,
-            HighThreshold = request.HighThreshold ?? parameters.HighThreshold,
-            BlurSigma = request.BlurSigma ?? parameters.BlurSigma,
-            Seed = request.Seed ?? parameters.Seed,
-        };
-        if (!errors.ContainsKey("low_threshold") && !errors.ContainsKey("high_threshold") && parameters.LowThreshold > parameters.HighThreshold)
-            Add("low_threshold", $"low_threshold ({parameters.LowThreshold}) must be at most high_threshold ({parameters.HighThreshold}).");
+        if (request.ResizeMode is not null && request.Width is null)
+            Add("resize_mode", "resize_mode applies only with width and height.");
+        var (preprocessor, parameters, mode, unknownPreprocessor) = PreprocessorFields.Read("", request.Preprocessor, required: true,
+            request.ResizeMode, request.LowThreshold, request.HighThreshold, request.BlurSigma, request.Seed, "seed", Add);
 
         if (errors.Count > 0)
         {
@@ -169,9 +130,6 @@ public static class PreprocessApi
             map.Width, map.Height, preprocessor.Name, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return TypedResults.File(png.ToArray(), "image/png");
     }
-
-    /// <summary>Largest blur_sigma: the kernel spans 8σ + 1 pixels.</summary>
-    private const double MaxBlurSigma = 16;
 
     /// <summary>The uploaded file part, else the base64 field, decoded as POST /v1/generations decodes its image.</summary>
     private static Image<Rgb24>? ReadImage(PreprocessRequest request, byte[]? file, GenerationOptions limits, Action<string, string> add, ref int status)

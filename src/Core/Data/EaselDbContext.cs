@@ -240,6 +240,7 @@ public abstract class EaselDbContext(DbContextOptions options) : DbContext(optio
             model.Property(m => m.Format).HasConversion(new SnakeCaseEnumConverter<ModelFormat>()).HasMaxLength(16);
             model.Property(m => m.DefaultScheduler).HasMaxLength(64);
             model.Property(m => m.Problem).HasMaxLength(2000);
+            model.Property(m => m.Kind).HasConversion(new SnakeCaseEnumConverter<ModelKind>()).HasMaxLength(32);
         }
     }
 

@@ -26,6 +26,7 @@ namespace Easel.Core.Generation;
 /// The A1111 prompt form <c>&lt;lora:name:0.8&gt;</c> adds one too and is removed from the prompt text.</param>
 /// <param name="Embeddings">Textual-inversion embeddings (artifact ids or names) whose tokens the prompt and the negative prompt
 /// may use; a negative embedding goes in the negative prompt.</param>
+/// <param name="Controlnets">ControlNet units, each with its own control image and weights; their residuals add up.</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -47,7 +48,37 @@ public sealed record GenerationRequest(
     string? SeedMode = null,
     string? Mode = null,
     IReadOnlyList<LoraRequest>? Loras = null,
-    IReadOnlyList<string>? Embeddings = null);
+    IReadOnlyList<string>? Embeddings = null,
+    IReadOnlyList<ControlNetRequest>? Controlnets = null);
+
+/// <summary>One ControlNet unit of a request (A1111's unit, diffusers' MultiControlNet entry).</summary>
+/// <param name="Model">A configured model of kind controlnet (GET /v1/models) that fits the request's model.</param>
+/// <param name="Image">The control image: base64 PNG/JPEG or a stored input reference; preprocessed, then resized to the output size.</param>
+/// <param name="Scale">Multiplies the residuals (diffusers' controlnet_conditioning_scale); 0 … 2, default 1.</param>
+/// <param name="Start">Fraction of the steps before which the unit is off; default 0.</param>
+/// <param name="End">Fraction of the steps after which the unit is off; default 1.</param>
+/// <param name="GuessMode">diffusers' guess mode: residuals ramped from 0.1 to 1 and the conditional half only.</param>
+/// <param name="ControlMode">balanced (default), prompt_more_important or control_more_important (A1111's control modes).</param>
+/// <param name="Preprocessor">A preprocessor of POST /v1/preprocess turning the image into the map; default none (the image is the map).</param>
+/// <param name="ResizeMode">resize, crop (default) or fill: how the map is fitted to the output size.</param>
+/// <param name="LowThreshold">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="HighThreshold">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="BlurSigma">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="PreprocessorSeed">shuffle: the warp's seed, as <c>seed</c> of POST /v1/preprocess.</param>
+public sealed record ControlNetRequest(
+    string? Model,
+    InputImageField? Image = null,
+    double? Scale = null,
+    double? Start = null,
+    double? End = null,
+    bool? GuessMode = null,
+    string? ControlMode = null,
+    string? Preprocessor = null,
+    string? ResizeMode = null,
+    double? LowThreshold = null,
+    double? HighThreshold = null,
+    double? BlurSigma = null,
+    long? PreprocessorSeed = null);
 
 /// <summary>One LoRA of a request.</summary>
 /// <param name="Artifact">The id or the name of one of the caller's LoRA artifacts.</param>
@@ -104,7 +135,28 @@ public sealed record GenerationParameters(
     StoredInputImage? Mask = null,
     SeedMode SeedMode = SeedMode.PerImage,
     IReadOnlyList<LoraUse>? Loras = null,
-    IReadOnlyList<string>? Embeddings = null);
+    IReadOnlyList<string>? Embeddings = null,
+    IReadOnlyList<ControlNetUse>? Controlnets = null);
+
+/// <summary>
+/// A validated ControlNet unit with every value decided: the control image stored as an input (its original pixels; the
+/// worker preprocesses and resizes it, so the job's request submits again as it stands).
+/// </summary>
+/// <param name="Image">Set by the API once the image is stored.</param>
+public sealed record ControlNetUse(
+    string Model,
+    StoredInputImage? Image,
+    double Scale,
+    double Start,
+    double End,
+    bool GuessMode,
+    string ControlMode,
+    string Preprocessor,
+    string ResizeMode,
+    double? LowThreshold = null,
+    double? HighThreshold = null,
+    double? BlurSigma = null,
+    long? PreprocessorSeed = null);
 
 /// <summary>
 /// A LoRA a validated request applies: <see cref="Artifact"/> is what the request named until the API resolves it, then the

@@ -27,6 +27,12 @@ public sealed class GenerationRequestValidator(
     /// <summary>Largest seed accepted: seeds must survive a round trip through JSON numbers and A1111's parser.</summary>
     public const long MaxSeed = (1L << 53) - 1;
 
+    /// <summary>Largest ControlNet scale (A1111's weight range is 0 … 2).</summary>
+    public const double MaxControlNetScale = 2.0;
+
+    /// <summary>The control modes a unit may name (A1111's labels are accepted too, see <see cref="TryParseControlMode"/>).</summary>
+    public static readonly IReadOnlyList<string> ControlModes = ["balanced", "prompt_more_important", "control_more_important"];
+
     /// <summary>Validates a request whose image and mask, if any, are base64 strings in the request itself.</summary>
     public GenerationValidationResult Validate(GenerationRequest request) => Validate(request, null, null);
 
@@ -35,7 +41,9 @@ public sealed class GenerationRequestValidator(
     /// the stored inputs a request refers to, that take the place of <see cref="GenerationRequest.Image"/> /
     /// <see cref="GenerationRequest.Mask"/>.
     /// </summary>
-    public GenerationValidationResult Validate(GenerationRequest request, byte[]? imageBytes, byte[]? maskBytes)
+    /// <param name="controlImageBytes">Likewise for <c>controlnets[i].image</c>, by unit index (null entries: read the request's field).</param>
+    public GenerationValidationResult Validate(GenerationRequest request, byte[]? imageBytes, byte[]? maskBytes,
+        IReadOnlyList<byte[]?>? controlImageBytes = null)
     {
         var limits = options.Value;
         var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
@@ -191,6 +199,8 @@ public sealed class GenerationRequestValidator(
         if (!schedulers.TryResolve(schedulerName, out var scheduler))
             Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", schedulers.Names)}.");
 
+        var (controlnets, controlImages) = ReadControlNets(request.Controlnets, controlImageBytes, ReadInput, Add);
+
         var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
             time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
 
@@ -199,6 +209,11 @@ public sealed class GenerationRequestValidator(
         {
             status = 422;
             Add("model", $"Model '{model.Name}' cannot be loaded: {problem}");
+        }
+        else if (errors.Count == 0 && model is { Kind: not ModelKind.Pipeline })
+        {
+            status = 422;
+            Add("model", $"'{model.Name}' is a {ModelInfo.KindName(model.Kind)}, not a pipeline: name a pipeline as model and add it in controlnets.");
         }
         else if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
         {
@@ -210,6 +225,18 @@ public sealed class GenerationRequestValidator(
             status = 422;
             Add("model", $"No live worker serves model '{model.Name}' now: start a worker with Easel:Models:{model.Name}:Path set, "
                 + $"or set Easel:Jobs:UnservedModel to wait to queue such jobs until one does.");
+        }
+
+        if (errors.Count == 0 && model is not null)
+        {
+            foreach (var (unit, i) in controlnets.Select((u, i) => (u, i)))
+            {
+                if (ControlNetProblem(unit.Model, model) is { } unfit)
+                {
+                    status = 422;
+                    Add($"controlnets[{i}].model", unfit);
+                }
+            }
         }
 
         if (errors.Count > 0)
@@ -230,8 +257,9 @@ public sealed class GenerationRequestValidator(
             strength,
             SeedMode: seedMode,
             Loras: loras.Count > 0 ? loras : null,
-            Embeddings: embeddings.Count > 0 ? embeddings : null);
-        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields);
+            Embeddings: embeddings.Count > 0 ? embeddings : null,
+            Controlnets: controlnets.Count > 0 ? controlnets : null);
+        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields, controlImages);
 
         void CheckSize(string field, int value)
         {
@@ -271,6 +299,96 @@ public sealed class GenerationRequestValidator(
                 Add(field, $"The stored input '{stored.Blob}' is {decoded.Width}×{decoded.Height}, not {stored.Width}×{stored.Height}.");
             return decoded;
         }
+    }
+
+    /// <summary>
+    /// The request's ControlNet units with defaults applied and their decoded images; what is malformed is added to the
+    /// errors (400/413). Whether each unit's model exists and fits the request's model is <see cref="ControlNetProblem"/>'s.
+    /// </summary>
+    private (List<ControlNetUse> Units, List<DecodedInputImage> Images) ReadControlNets(IReadOnlyList<ControlNetRequest>? requested,
+        IReadOnlyList<byte[]?>? imageBytes, Func<string, InputImageField?, byte[]?, bool, DecodedInputImage?> readInput,
+        Action<string, string> add)
+    {
+        var units = new List<ControlNetUse>();
+        var images = new List<DecodedInputImage>();
+        if (requested is not { Count: > 0 })
+            return (units, images);
+        var limits = options.Value;
+        if (requested.Count > limits.MaxControlNets)
+        {
+            add("controlnets", $"At most {limits.MaxControlNets} ControlNet units per request; this one has {requested.Count}.");
+            return (units, images);
+        }
+        for (var i = 0; i < requested.Count; i++)
+        {
+            var field = $"controlnets[{i}]";
+            var unit = requested[i];
+            if (unit is null)
+            {
+                add(field, "Each unit is an object: {\"model\", \"image\", …}.");
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(unit.Model))
+                add($"{field}.model", "model is required: a configured model of kind controlnet (GET /v1/models).");
+            var bytes = imageBytes is not null && i < imageBytes.Count ? imageBytes[i] : null;
+            DecodedInputImage? image = null;
+            if (unit.Image is null && bytes is null)
+                add($"{field}.image", "image is required: the control image (base64 PNG or JPEG, or a multipart file part).");
+            else
+                image = readInput($"{field}.image", unit.Image, bytes, false);
+            var scale = unit.Scale ?? 1.0;
+            if (!double.IsFinite(scale) || scale < 0 || scale > MaxControlNetScale)
+                add($"{field}.scale", $"scale must be between 0 and {MaxControlNetScale}.");
+            var (start, end) = (unit.Start ?? 0.0, unit.End ?? 1.0);
+            if (!double.IsFinite(start) || start < 0 || start >= 1)
+                add($"{field}.start", "start must be at least 0 and below 1 (a fraction of the steps).");
+            if (!double.IsFinite(end) || end <= 0 || end > 1)
+                add($"{field}.end", "end must be above 0 and at most 1 (a fraction of the steps).");
+            else if (double.IsFinite(start) && start >= end)
+                add($"{field}.end", $"end ({end}) must be greater than start ({start}).");
+            var controlMode = "balanced";
+            if (unit.ControlMode is { } modeName && !TryParseControlMode(modeName, out controlMode))
+                add($"{field}.control_mode", $"Unknown control_mode '{modeName}'. Known control modes: {string.Join(", ", ControlModes)}.");
+            if (image is not null)
+                images.Add(image);
+            units.Add(new ControlNetUse(unit.Model?.Trim() ?? "", null, scale, start, end, unit.GuessMode ?? false, controlMode,
+                unit.Preprocessor?.Trim() ?? "none", unit.ResizeMode?.Trim() ?? "crop", unit.LowThreshold, unit.HighThreshold, unit.BlurSigma,
+                unit.PreprocessorSeed));
+        }
+        return (units, images);
+    }
+
+    /// <summary>Why the ControlNet <paramref name="name"/> cannot be added to <paramref name="pipeline"/>, or null when it can.</summary>
+    private string? ControlNetProblem(string name, ModelInfo pipeline)
+    {
+        if (!catalog.TryGet(name, out var control))
+        {
+            var known = catalog.Models.Where(m => m.Kind == ModelKind.ControlNet).Select(m => m.Name).ToList();
+            return $"Unknown ControlNet '{name}'. " + (known.Count == 0 ? "No ControlNet is configured." : $"Known ControlNets: {string.Join(", ", known)}.");
+        }
+        if (control.Kind != ModelKind.ControlNet)
+            return $"'{name}' is a {ModelInfo.KindName(control.Kind)} model, not a ControlNet.";
+        if (control.Problem is { } problem)
+            return $"ControlNet '{name}' cannot be loaded: {problem}";
+        if (control.MismatchWith(pipeline) is { } mismatch)
+            return mismatch;
+        if (pipeline.IsServed && !control.ServingWorkers.Intersect(pipeline.ServingWorkers).Any() && jobs.Value.UnservedModel == UnservedModelPolicy.Refuse)
+            return $"No live worker serves both '{pipeline.Name}' and ControlNet '{name}': configure both on one worker (Easel:Models).";
+        return null;
+    }
+
+    /// <summary>A control mode by its name or A1111's label ("My prompt is more important", "ControlNet is more important").</summary>
+    public static bool TryParseControlMode(string text, out string mode)
+    {
+        var key = new string(text.Where(char.IsLetter).ToArray()).ToLowerInvariant();
+        mode = key switch
+        {
+            "balanced" => "balanced",
+            "promptmoreimportant" or "mypromptismoreimportant" => "prompt_more_important",
+            "controlmoreimportant" or "controlnetismoreimportant" => "control_more_important",
+            _ => "",
+        };
+        return mode.Length > 0;
     }
 
     /// <summary>The JSON name of a seed mode (per_image, batch), as the job's request shows it.</summary>
@@ -329,6 +447,7 @@ public sealed class GenerationRequestValidator(
 /// Either the resolved parameters (with the decoded inputs to store) or, keyed by snake_case field name, what is wrong
 /// with the request and the HTTP status that fits (400, 413 or 422). <see cref="LoraFields"/> names, for each entry of
 /// the parameters' <c>loras</c>, the request field it came from (<c>loras[i].artifact</c>, <c>prompt</c>, <c>negative_prompt</c>).
+/// <see cref="ControlImages"/> are the decoded images of the parameters' <c>controlnets</c>, in unit order.
 /// </summary>
 public sealed record GenerationValidationResult(
     GenerationParameters? Parameters,
@@ -337,7 +456,8 @@ public sealed record GenerationValidationResult(
     DecodedInputImage? Image = null,
     DecodedInputImage? Mask = null,
     JobOptions? JobOptions = null,
-    IReadOnlyList<string>? LoraFields = null)
+    IReadOnlyList<string>? LoraFields = null,
+    IReadOnlyList<DecodedInputImage>? ControlImages = null)
 {
     public bool IsValid => Parameters is not null;
 }

@@ -24,11 +24,14 @@ public sealed class ConfiguredModels : ILocalModels
     public ConfiguredModels(IOptions<ModelsOptions> options, ISingleFileInspector? singleFiles = null)
     {
         var value = options.Value;
-        DefaultModel = value.ResolvedDefaultModel;
-        Models = value.Models
+        var described = value.Models
             .OrderBy(m => m.Key, StringComparer.Ordinal)
-            .Select(m => Describe(m.Key, m.Value, m.Key == DefaultModel, singleFiles))
+            .Select(m => Describe(m.Key, m.Value, m.Key == value.ResolvedDefaultModel, singleFiles))
             .ToList();
+        // Control models are added to a pipeline, never generate alone: the only pipeline is the default.
+        var pipelines = described.Where(m => m.Kind == ModelKind.Pipeline).ToList();
+        DefaultModel = value.ResolvedDefaultModel ?? (pipelines.Count == 1 ? pipelines[0].Name : null);
+        Models = described.Select(m => m.Name == DefaultModel ? m with { IsDefault = true } : m).ToList();
         _byName = Models.ToDictionary(m => m.Name, StringComparer.Ordinal);
     }
 

@@ -107,7 +107,7 @@ public sealed class ModelCatalog(
         var explicitDefault = configured.Value.DefaultModel;
         var defaultModel = !string.IsNullOrWhiteSpace(explicitDefault) ? explicitDefault
             : workerDefaults.Count == 1 ? workerDefaults.Single()
-            : byName.Count == 1 ? byName.Keys.Single()
+            : byName.Values.Count(m => m.Kind == ModelKind.Pipeline) == 1 ? byName.Values.Single(m => m.Kind == ModelKind.Pipeline).Name
             : local.DefaultModel;
         var models = byName.Values
             .Select(m => m with { IsDefault = m.Name == defaultModel })

@@ -21,11 +21,21 @@ public static class ModelDescription
         var fullPath = Path.GetFullPath(path);
         try
         {
+            if (ReadJson(Path.Combine(fullPath, "config.json")) is { } config)
+            {
+                using (config)
+                {
+                    if (ClassName(config.RootElement) == ControlNetClassName)
+                        return new ModelInfo(name, fullPath, FamilyOf(config.RootElement, ""), false, isDefault, Kind: ModelKind.ControlNet,
+                            Layout: UNetLayout.Read(config.RootElement));
+                }
+            }
             var (family, inpainting) = DetectFamily(fullPath);
             var vaeScaleFactor = ReadVaeScaleFactor(fullPath);
             var sampleSize = ReadSampleSize(fullPath);
+            using var unet = ReadJson(Path.Combine(fullPath, "unet", "config.json"));
             return new ModelInfo(name, fullPath, family, inpainting, isDefault, VaeScaleFactor: vaeScaleFactor, SampleSize: sampleSize,
-                Defaults: RecommendedDefaults(fullPath, sampleSize * vaeScaleFactor, overrides));
+                Defaults: RecommendedDefaults(fullPath, sampleSize * vaeScaleFactor, overrides), Layout: UNetLayout.Read(unet!.RootElement));
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -101,9 +111,13 @@ public static class ModelDescription
         using var unet = JsonDocument.Parse(File.ReadAllText(unetConfig));
         var root = unet.RootElement;
 
-        var pipelineClass = index.RootElement.TryGetProperty("_class_name", out var c) && c.ValueKind == JsonValueKind.String
-            ? c.GetString() ?? ""
-            : "";
+        var inChannels = root.TryGetProperty("in_channels", out var i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : 4;
+        return (FamilyOf(root, ClassName(index.RootElement) ?? ""), inChannels == 9);
+    }
+
+    /// <summary>The family of a UNet (or ControlNet) config, see <see cref="DetectFamily"/>.</summary>
+    private static ModelFamily FamilyOf(JsonElement root, string pipelineClass)
+    {
         var additionEmbed = root.TryGetProperty("addition_embed_type", out var a) && a.ValueKind == JsonValueKind.String
             ? a.GetString()
             : null;
@@ -116,15 +130,20 @@ public static class ModelDescription
                 _ => Array.Empty<int>(),
             }
             : [];
-        var inChannels = root.TryGetProperty("in_channels", out var i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : 4;
-
-        var family = additionEmbed == "text_time" || pipelineClass.StartsWith("StableDiffusionXL", StringComparison.Ordinal)
+        return additionEmbed == "text_time" || pipelineClass.StartsWith("StableDiffusionXL", StringComparison.Ordinal)
             ? ModelFamily.Sdxl
             : linearProjection || crossAttentionDims.Contains(1024)
                 ? ModelFamily.Sd2
                 : ModelFamily.Sd15;
-        return (family, inChannels == 9);
     }
+
+    /// <summary>The <c>_class_name</c> of a diffusers ControlNet's config.json.</summary>
+    public const string ControlNetClassName = "ControlNetModel";
+
+    private static string? ClassName(JsonElement config) =>
+        config.ValueKind == JsonValueKind.Object && config.TryGetProperty("_class_name", out var name) && name.ValueKind == JsonValueKind.String
+            ? name.GetString()
+            : null;
 
     private static string? SchedulerClass(string folder)
     {

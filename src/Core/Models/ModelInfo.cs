@@ -35,6 +35,9 @@ public sealed record ModelDefaults(int Width, int Height, int? Steps = null, dou
 /// <param name="ConfigFrom">For a single file: the diffusers folder its configs, tokenizers and scheduler come from; null = the
 /// family's built-in configs.</param>
 /// <param name="Workers">The live workers serving the model; empty when none does (or when this is only a local description).</param>
+/// <param name="Kind">A pipeline, or a control model that requests add to a pipeline of its <paramref name="Family"/>.</param>
+/// <param name="Layout">The UNet encoder layout (a pipeline's UNet, a ControlNet's copy of it), to tell which control models
+/// fit which pipelines; null when unknown (a single file).</param>
 public sealed record ModelInfo(
     string Name,
     string Path,
@@ -47,12 +50,38 @@ public sealed record ModelInfo(
     ModelFormat Format = ModelFormat.Diffusers,
     ModelDefaults? Defaults = null,
     string? ConfigFrom = null,
-    IReadOnlyList<string>? Workers = null)
+    IReadOnlyList<string>? Workers = null,
+    ModelKind Kind = ModelKind.Pipeline,
+    UNetLayout? Layout = null)
 {
     /// <summary>The recommended values; the native size when nothing else is known.</summary>
     public ModelDefaults EffectiveDefaults => Defaults ?? new ModelDefaults(SampleSize * VaeScaleFactor, SampleSize * VaeScaleFactor);
 
     public IReadOnlyList<string> ServingWorkers => Workers ?? [];
+
+    /// <summary>
+    /// Why a control model of this description cannot be added to <paramref name="pipeline"/>, or null when it can: the
+    /// family and, where both are known, the encoder layouts must match.
+    /// </summary>
+    public string? MismatchWith(ModelInfo pipeline)
+    {
+        if (Family != pipeline.Family)
+            return $"'{Name}' is a {FamilyName(Family)} {KindName(Kind)}; model '{pipeline.Name}' is {FamilyName(pipeline.Family)}.";
+        if (Layout is null || pipeline.Layout is null)
+            return null;
+        var mismatches = Layout.Mismatches(pipeline.Layout);
+        return mismatches.Count == 0 ? null : $"'{Name}' does not fit the UNet of model '{pipeline.Name}': {string.Join("; ", mismatches)}.";
+    }
+
+    /// <summary>The JSON name of a family (sd15, sd2, sdxl, unknown).</summary>
+    public static string FamilyName(ModelFamily family) => family.ToString().ToLowerInvariant();
+
+    /// <summary>The JSON name of a kind, as artifact kinds spell it (pipeline, controlnet).</summary>
+    public static string KindName(ModelKind kind) => kind switch
+    {
+        ModelKind.ControlNet => "controlnet",
+        _ => "pipeline",
+    };
 
     /// <summary>Whether a live worker serves the model, so that a job for it runs.</summary>
     public bool IsServed => ServingWorkers.Count > 0;

@@ -67,6 +67,11 @@ public sealed class WorkerModel
 
     public string? Problem { get; set; }
 
+    public ModelKind Kind { get; set; }
+
+    /// <summary>The <see cref="UNetLayout"/> as JSON, or null when unknown.</summary>
+    public string? Layout { get; set; }
+
     public static WorkerModel From(string workerId, ModelInfo model)
     {
         var defaults = model.EffectiveDefaults;
@@ -87,12 +92,14 @@ public sealed class WorkerModel
             DefaultScheduler = defaults.Scheduler,
             IsDefault = model.IsDefault,
             Problem = model.Problem,
+            Kind = model.Kind,
+            Layout = model.Layout?.ToJson(),
         };
     }
 
     public ModelInfo ToInfo(IReadOnlyList<string> liveWorkers) => new(Name, Path, Family, Inpainting, IsDefault, Problem, VaeScaleFactor,
         SampleSize, Format, new ModelDefaults(DefaultWidth, DefaultHeight, DefaultSteps, DefaultGuidanceScale, DefaultScheduler),
-        Workers: liveWorkers);
+        Workers: liveWorkers, Kind: Kind, Layout: UNetLayout.FromJson(Layout));
 }
 
 /// <summary>

@@ -220,6 +220,10 @@ public sealed class GenerationOptions : IValidatableObject
     [Range(0, 64)]
     public int MaxEmbeddings { get; set; } = 16;
 
+    /// <summary>Most ControlNet units one request may use (each runs a ControlNet every step).</summary>
+    [Range(0, 16)]
+    public int MaxControlNets { get; set; } = 4;
+
     /// <summary>strength of image-to-image when the request gives none (diffusers' default).</summary>
     [Range(0.0, 1.0)]
     public double DefaultImageToImageStrength { get; set; } = 0.8;
@@ -297,6 +301,10 @@ public sealed class WorkerOptions : IValidatableObject
     /// <summary>How many loaded pipelines a worker keeps; loading another evicts the least recently used.</summary>
     [Range(1, 16)]
     public int MaxLoadedModels { get; set; } = 1;
+
+    /// <summary>How many loaded control models (ControlNets) a worker keeps beside its pipelines.</summary>
+    [Range(1, 32)]
+    public int MaxLoadedControlModels { get; set; } = 4;
 
     /// <summary>Minimum time between two progress writes to the database.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]

@@ -5,6 +5,8 @@ using Easel.Core.Jobs;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
+using Easel.Inference.Control.ControlNet;
+using Easel.Inference.Control.Preprocessors;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
 using Easel.Workers.Artifacts;
@@ -34,10 +36,13 @@ public sealed class GenerationRunner(
         var (job, p) = (run.Job, run.Job.ReadRequest<GenerationParameters>());
         using var loaded = await artifacts.LoadAsync(run.Db, p, run.CancellationToken);
         using var lease = models.Acquire(p.Model);
+        using var controlLeases = new LeaseSet();
+        var units = (p.Controlnets ?? []).Select(use => ToControlNetUnit(use, controlLeases.Add(models.Acquire(use.Model)).ControlNet, p.Width, p.Height)).ToList();
         var request = ToPipelineRequest(p) with
         {
             Loras = loaded.Loras.Count > 0 ? loaded.Loras : null,
             Embeddings = loaded.Embeddings.Count > 0 ? loaded.Embeddings : null,
+            Extensions = units.Count > 0 ? [new ControlNetDenoisingExtension(units)] : [],
         };
         var progress = new DenoisingReports(run.Progress, metrics, time, options.Value, p.Model);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
@@ -95,12 +100,59 @@ public sealed class GenerationRunner(
 
     private InputImage ReadInput(StoredInputImage? stored, string field, bool grayscale)
     {
+        var (width, height, pixels) = ReadPixels(stored, field, grayscale);
+        return grayscale ? InputImage.FromGray(width, height, pixels) : InputImage.FromRgb(width, height, pixels);
+    }
+
+    private (int Width, int Height, byte[] Rgb) ReadPixels(StoredInputImage? stored, string field, bool grayscale)
+    {
         if (stored is null)
             throw new InvalidDataException($"The job's request has no {field}.");
         using var stream = blobs.OpenRead(stored.Blob)
             ?? throw new InvalidDataException($"The {field} of this job (blob {stored.Blob}) is no longer stored.");
-        var (width, height, pixels) = InputImageDecoder.ReadStoredPng(stream, grayscale);
-        return grayscale ? InputImage.FromGray(width, height, pixels) : InputImage.FromRgb(width, height, pixels);
+        return InputImageDecoder.ReadStoredPng(stream, grayscale);
+    }
+
+    /// <summary>
+    /// A stored control unit → the inference core's: the stored image fitted to the output size by its resize mode, then
+    /// turned into the control map by its preprocessor (the order of POST /v1/preprocess with width and height).
+    /// </summary>
+    private ControlNetUnit ToControlNetUnit(ControlNetUse use, ControlNetModel model, int width, int height)
+    {
+        if (!ControlPreprocessors.TryGet(use.Preprocessor, out var preprocessor))
+            throw new InvalidDataException($"The ControlNet unit of '{use.Model}' names an unknown preprocessor '{use.Preprocessor}'.");
+        if (!ControlImageResize.TryParse(use.ResizeMode, out var resizeMode))
+            throw new InvalidDataException($"The ControlNet unit of '{use.Model}' names an unknown resize mode '{use.ResizeMode}'.");
+        var stored = ReadPixels(use.Image, $"control image of '{use.Model}'", grayscale: false);
+        var defaults = PreprocessorParameters.Default;
+        var map = ControlMap.From(stored.Rgb, stored.Width, stored.Height, width, height, resizeMode, preprocessor,
+            new PreprocessorParameters(use.LowThreshold ?? defaults.LowThreshold, use.HighThreshold ?? defaults.HighThreshold,
+                use.BlurSigma ?? defaults.BlurSigma, use.PreprocessorSeed ?? defaults.Seed));
+        var mode = use.ControlMode switch
+        {
+            "prompt_more_important" => ControlMode.PromptMoreImportant,
+            "control_more_important" => ControlMode.ControlMoreImportant,
+            _ => ControlMode.Balanced,
+        };
+        return new ControlNetUnit(model, map, use.Scale, use.Start, use.End, use.GuessMode, mode);
+    }
+
+    /// <summary>The leases of a job's control models, released together when the job ends.</summary>
+    private sealed class LeaseSet : IDisposable
+    {
+        private readonly List<ModelCache.ModelLease> _leases = [];
+
+        public ModelCache.ModelLease Add(ModelCache.ModelLease lease)
+        {
+            _leases.Add(lease);
+            return lease;
+        }
+
+        public void Dispose()
+        {
+            foreach (var lease in _leases)
+                lease.Dispose();
+        }
     }
 
     /// <summary>

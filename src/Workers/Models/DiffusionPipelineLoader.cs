@@ -1,5 +1,6 @@
 using Easel.Core.Models;
 using Easel.Core.Options;
+using Easel.Inference.Control.ControlNet;
 using Easel.Inference.Pipelines;
 using Microsoft.Extensions.Options;
 
@@ -10,8 +11,15 @@ namespace Easel.Workers.Models;
 /// <see cref="DiffusionPipelines.Load"/>, or a single-file checkpoint with its <c>ConfigFrom</c> folder (null: the family's built-in configs), on the device and
 /// dtype of <c>Easel:Workers</c>.
 /// </summary>
-public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : IGenerationModelLoader
+public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : IGenerationModelLoader, IControlModelLoader
 {
+    /// <summary>A diffusers ControlNet folder, on the device and dtype pipelines load with.</summary>
+    public ControlNetModel LoadControlNet(ModelInfo model)
+    {
+        var placement = Inference.Runtime.InferenceDevice.Resolve(options.Value.Device, options.Value.DType);
+        return ControlNetModel.FromPretrained(model.Path, placement.Device, placement.DType);
+    }
+
     public IGenerationModel Load(ModelInfo model)
     {
         var worker = options.Value;

@@ -28,3 +28,9 @@ public interface IGenerationModelLoader
 {
     IGenerationModel Load(ModelInfo model);
 }
+
+/// <summary>Loads a configured control model (weights on the configured device and dtype).</summary>
+public interface IControlModelLoader
+{
+    Inference.Control.ControlNet.ControlNetModel LoadControlNet(ModelInfo model);
+}

@@ -1,18 +1,20 @@
 using Easel.Core.Models;
 using Easel.Core.Options;
+using Easel.Inference.Control.ControlNet;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Easel.Workers.Models;
 
 /// <summary>
-/// Keeps loaded models by name so that a worker loads each model once. Holds at most
-/// <c>Easel:Workers:MaxLoadedModels</c> models; loading another evicts the least recently used one that no job is
-/// using (a model in use is disposed when its last lease ends).
+/// Keeps loaded models by name so that a worker loads each model once: pipelines and the control models requests add to
+/// them. Holds at most <c>Easel:Workers:MaxLoadedModels</c> pipelines and <c>MaxLoadedControlModels</c> control models;
+/// loading another evicts the least recently used one of its kind (a model in use is disposed when its last lease ends).
 /// </summary>
 public sealed class ModelCache(
     ILocalModels catalog,
     IGenerationModelLoader loader,
+    IControlModelLoader controlLoader,
     IOptions<WorkerOptions> options,
     ILogger<ModelCache> logger) : IDisposable
 {
@@ -37,13 +39,17 @@ public sealed class ModelCache(
                 node = node.Next;
             if (node is null)
             {
-                EvictFor(options.Value.MaxLoadedModels - 1);
+                EvictFor(info.Kind, (info.Kind == ModelKind.Pipeline ? options.Value.MaxLoadedModels : options.Value.MaxLoadedControlModels) - 1);
                 logger.LogInformation("Loading model {Model} ({Family}) from {Path}", info.Name, info.Family, info.Path);
                 var started = TimeProvider.System.GetTimestamp();
-                var model = loader.Load(info);
+                IDisposable model = info.Kind switch
+                {
+                    ModelKind.ControlNet => controlLoader.LoadControlNet(info),
+                    _ => loader.Load(info),
+                };
                 LoadCount++;
                 logger.LogInformation("Loaded model {Model} in {Seconds:F1} s", info.Name, TimeProvider.System.GetElapsedTime(started).TotalSeconds);
-                node = new LinkedListNode<Entry>(new Entry(name, model));
+                node = new LinkedListNode<Entry>(new Entry(name, info.Kind, model));
             }
             else
             {
@@ -55,12 +61,18 @@ public sealed class ModelCache(
         }
     }
 
-    private void EvictFor(int keep)
+    /// <summary>Evicts the least recently used models of <paramref name="kind"/> until at most <paramref name="keep"/> of them stay.</summary>
+    private void EvictFor(ModelKind kind, int keep)
     {
         var node = _entries.Last;
-        while (_entries.Count > Math.Max(keep, 0) && node is not null)
+        while (_entries.Count(e => e.Kind == kind) > Math.Max(keep, 0) && node is not null)
         {
             var previous = node.Previous;
+            if (node.Value.Kind != kind)
+            {
+                node = previous;
+                continue;
+            }
             _entries.Remove(node);
             node.Value.Evicted = true;
             logger.LogInformation("Unloading model {Model}", node.Value.Name);
@@ -93,10 +105,11 @@ public sealed class ModelCache(
         }
     }
 
-    internal sealed class Entry(string name, IGenerationModel model)
+    internal sealed class Entry(string name, ModelKind kind, IDisposable model)
     {
         public string Name { get; } = name;
-        public IGenerationModel Model { get; } = model;
+        public ModelKind Kind { get; } = kind;
+        public IDisposable Model { get; } = model;
         public int Leases { get; set; }
         public bool Evicted { get; set; }
     }
@@ -113,7 +126,13 @@ public sealed class ModelCache(
             _entry = entry;
         }
 
-        public IGenerationModel Model => _entry.Model;
+        /// <summary>The pipeline; a lease on a control model has none.</summary>
+        public IGenerationModel Model => _entry.Model as IGenerationModel
+            ?? throw new InvalidOperationException($"'{_entry.Name}' is a {ModelInfo.KindName(_entry.Kind)} model, not a pipeline.");
+
+        /// <summary>The ControlNet of a lease on a controlnet model.</summary>
+        public ControlNetModel ControlNet => _entry.Model as ControlNetModel
+            ?? throw new InvalidOperationException($"'{_entry.Name}' is a {ModelInfo.KindName(_entry.Kind)} model, not a ControlNet.");
 
         public void Dispose()
         {

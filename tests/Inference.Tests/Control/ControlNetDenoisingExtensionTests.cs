@@ -18,16 +18,19 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     private const float Close = 1e-5f;
 
     private readonly ControlNetModel _controlNet = ControlNetModel.FromPretrained(ParityFixtures.PathOf("models/controlnet_sd15"));
-    private readonly Tensor _edges = EdgeImage(seed: 5);
-    private readonly Tensor _otherEdges = EdgeImage(seed: 6);
+    private readonly Tensor _edgeTensor = EdgeImage(seed: 5);
+    private readonly Tensor _otherEdgeTensor = EdgeImage(seed: 6);
+
+    private InputImage Edges => InputImage.FromTensor(_edgeTensor);
+    private InputImage OtherEdges => InputImage.FromTensor(_otherEdgeTensor);
 
     private StableDiffusionPipeline Sd15 => (StableDiffusionPipeline)fixtures.Sd15;
 
     public void Dispose()
     {
         _controlNet.Dispose();
-        _edges.Dispose();
-        _otherEdges.Dispose();
+        _edgeTensor.Dispose();
+        _otherEdgeTensor.Dispose();
     }
 
     private static Tensor EdgeImage(int seed)
@@ -54,14 +57,14 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [InlineData(0.75, 1.0, new[] { 8, 9 })]
     public void A_unit_runs_on_the_steps_diffusers_keeps(double start, double end, int[] expected)
     {
-        var unit = new ControlNetUnit(_controlNet, _edges, Start: start, End: end);
+        var unit = new ControlNetUnit(_controlNet, Edges, Start: start, End: end);
         Assert.Equal(expected, Enumerable.Range(0, 10).Where(i => unit.IsActiveAt(i, 10)));
     }
 
     [Fact]
     public void Steps_outside_start_and_end_get_no_residuals()
     {
-        var steps = Recorded(4, new ControlNetUnit(_controlNet, _edges, Start: 0.5));
+        var steps = Recorded(4, new ControlNetUnit(_controlNet, Edges, Start: 0.5));
         Assert.Null(steps[0]);
         Assert.Null(steps[1]);
         Assert.NotNull(steps[2]);
@@ -71,8 +74,8 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void Balanced_conditions_both_halves_of_guidance_at_the_units_scale()
     {
-        var full = Recorded(1, new ControlNetUnit(_controlNet, _edges))[0]!;
-        var scaled = Recorded(1, new ControlNetUnit(_controlNet, _edges, Scale: 0.5))[0]!;
+        var full = Recorded(1, new ControlNetUnit(_controlNet, Edges))[0]!;
+        var scaled = Recorded(1, new ControlNetUnit(_controlNet, Edges, Scale: 0.5))[0]!;
 
         foreach (var (a, b) in All(full).Zip(All(scaled)))
         {
@@ -85,8 +88,8 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void Guess_mode_leaves_the_unconditional_half_without_residuals()
     {
-        var balanced = Recorded(1, new ControlNetUnit(_controlNet, _edges))[0]!;
-        var guess = Recorded(1, new ControlNetUnit(_controlNet, _edges, GuessMode: true))[0]!;
+        var balanced = Recorded(1, new ControlNetUnit(_controlNet, Edges))[0]!;
+        var guess = Recorded(1, new ControlNetUnit(_controlNet, Edges, GuessMode: true))[0]!;
         var all = All(guess);
         var scales = torch.logspace(-1, 0, all.Count);
 
@@ -100,8 +103,8 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void Prompt_more_important_scales_residual_k_of_n_by_0_825_to_the_n_minus_1_minus_k_on_both_halves()
     {
-        var balanced = All(Recorded(1, new ControlNetUnit(_controlNet, _edges))[0]!);
-        var soft = All(Recorded(1, new ControlNetUnit(_controlNet, _edges, Mode: ControlMode.PromptMoreImportant))[0]!);
+        var balanced = All(Recorded(1, new ControlNetUnit(_controlNet, Edges))[0]!);
+        var soft = All(Recorded(1, new ControlNetUnit(_controlNet, Edges, Mode: ControlMode.PromptMoreImportant))[0]!);
 
         Assert.Equal(_controlNet.DownResidualCount + 1, soft.Count);
         for (var k = 0; k < soft.Count; k++)
@@ -111,8 +114,8 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void Control_more_important_adds_soft_injection_on_the_conditional_half_only()
     {
-        var balanced = All(Recorded(1, new ControlNetUnit(_controlNet, _edges))[0]!);
-        var control = All(Recorded(1, new ControlNetUnit(_controlNet, _edges, Mode: ControlMode.ControlMoreImportant))[0]!);
+        var balanced = All(Recorded(1, new ControlNetUnit(_controlNet, Edges))[0]!);
+        var control = All(Recorded(1, new ControlNetUnit(_controlNet, Edges, Mode: ControlMode.ControlMoreImportant))[0]!);
 
         for (var k = 0; k < control.Count; k++)
         {
@@ -124,9 +127,9 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void Several_units_add_their_residuals()
     {
-        var first = All(Recorded(1, new ControlNetUnit(_controlNet, _edges, Scale: 0.7))[0]!);
-        var second = All(Recorded(1, new ControlNetUnit(_controlNet, _otherEdges, Scale: 0.4))[0]!);
-        var both = All(Recorded(1, new ControlNetUnit(_controlNet, _edges, Scale: 0.7), new ControlNetUnit(_controlNet, _otherEdges, Scale: 0.4))[0]!);
+        var first = All(Recorded(1, new ControlNetUnit(_controlNet, Edges, Scale: 0.7))[0]!);
+        var second = All(Recorded(1, new ControlNetUnit(_controlNet, OtherEdges, Scale: 0.4))[0]!);
+        var both = All(Recorded(1, new ControlNetUnit(_controlNet, Edges, Scale: 0.7), new ControlNetUnit(_controlNet, OtherEdges, Scale: 0.4))[0]!);
 
         for (var k = 0; k < both.Count; k++)
             AssertClose(first[k] + second[k], both[k]);
@@ -135,7 +138,7 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     [Fact]
     public void A_controlled_image_differs_from_the_plain_one_and_a_batch_image_equals_its_single_image_run()
     {
-        var unit = new ControlNetUnit(_controlNet, _edges);
+        var unit = new ControlNetUnit(_controlNet, Edges);
         var plain = Sd15.Generate(Text(3));
         var controlled = Sd15.Generate(Text(3, new ControlNetDenoisingExtension([unit])));
         var batch = Sd15.Generate(Text(3, new ControlNetDenoisingExtension([unit])) with { NumImages = 2 });
@@ -150,14 +153,14 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
     public void A_control_image_of_another_size_than_the_output_fails_with_a_readable_reason()
     {
         using var small = torch.zeros(1, 3, 32, 32);
-        var error = Assert.Throws<ArgumentException>(() => Sd15.Generate(Text(1, new ControlNetDenoisingExtension([new ControlNetUnit(_controlNet, small)]))));
+        var error = Assert.Throws<ArgumentException>(() => Sd15.Generate(Text(1, new ControlNetDenoisingExtension([new ControlNetUnit(_controlNet, InputImage.FromTensor(small))]))));
         Assert.Contains("must have the output size", error.Message);
     }
 
     [Fact]
     public void Start_not_below_end_is_refused()
     {
-        Assert.Throws<ArgumentException>(() => new ControlNetDenoisingExtension([new ControlNetUnit(_controlNet, _edges, Start: 0.6, End: 0.6)]));
+        Assert.Throws<ArgumentException>(() => new ControlNetDenoisingExtension([new ControlNetUnit(_controlNet, Edges, Start: 0.6, End: 0.6)]));
     }
 
     private static List<Tensor> All(ControlResiduals residuals) => [.. residuals.DownBlockResiduals, residuals.MidBlockResidual];

@@ -1,3 +1,4 @@
+using Easel.Core.Models;
 using Easel.Inference.Control.ControlNet;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Pipelines;
@@ -57,30 +58,30 @@ public sealed class ControlNetParityTests
         using var pipeline = StableDiffusionPipeline.Load(parity.ModelDirs[0], new PipelineOptions("cpu", "float32"));
         using var controlNet = ControlNetModel.FromPretrained(parity.ModelDirs[^1]);
         using var image = parity.Tensor("in.control_image");
-        var unit = new ControlNetUnit(controlNet, image, p.GetProperty("controlnet_conditioning_scale").GetDouble(),
+        var unit = new ControlNetUnit(controlNet, InputImage.FromTensor(image), p.GetProperty("controlnet_conditioning_scale").GetDouble(),
             GuessMode: p.TryGetProperty("guess_mode", out var guess) && guess.GetBoolean());
         PipelineParityTests.AssertMatchesGoldens(parity, pipeline, [new ControlNetDenoisingExtension([unit])]);
     }
 
     /// <summary>
-    /// The UNet the case's residuals feed: the first folder of a "base + controlnet" case, else the fixture model whose UNet
-    /// the ControlNet fits (found with <see cref="ControlNetCompatibility"/>, so a new fixture set needs no list here).
+    /// The UNet the case's residuals feed: the first folder of a "base + controlnet" case, else the fixture pipeline the
+    /// ControlNet fits (Core's model description tells, so a new fixture set needs no list here).
     /// </summary>
     internal static string BaseUNetFolder(ParityCase c, ControlNetConfig controlNet)
     {
         if (c.ModelDirs.Count > 1)
             return Path.Combine(c.ModelDirs[0], "unet");
+        var control = ModelDescription.DescribeFolder("controlnet", c.ModelDirs[^1]);
         var fitting = Directory.GetDirectories(ParityFixtures.PathOf("models")).Order(StringComparer.Ordinal)
-            .Select(model => Path.Combine(model, "unet"))
-            .Where(unet => File.Exists(Path.Combine(unet, "config.json")))
-            .Where(unet =>
+            .Where(model => File.Exists(Path.Combine(model, "model_index.json")))
+            .Where(model =>
             {
-                var config = UNet2DConditionConfig.Load(unet);
+                var config = UNet2DConditionConfig.Load(Path.Combine(model, "unet"));
                 return config.InChannels == controlNet.InChannels && config.AttentionType == "default"
-                    && ControlNetCompatibility.Mismatches(controlNet, config).Count == 0;
+                    && control.MismatchWith(ModelDescription.DescribeFolder(Path.GetFileName(model), model)) is null;
             })
             .ToList();
         Assert.True(fitting.Count > 0, $"{c.Name}: no fixture UNet fits the ControlNet");
-        return fitting[0];
+        return Path.Combine(fitting[0], "unet");
     }
 }

@@ -21,9 +21,6 @@ public sealed class ControlNetDenoisingExtension : IUNetConditioningContributor
         ArgumentOutOfRangeException.ThrowIfZero(units.Count, nameof(units));
         foreach (var unit in units)
         {
-            if (unit.Image.dim() != 4 || unit.Image.shape[0] != 1 || unit.Image.shape[1] != unit.Model.Config.ConditioningChannels)
-                throw new ArgumentException(
-                    $"A control image must be (1, {unit.Model.Config.ConditioningChannels}, H, W); got ({string.Join(", ", unit.Image.shape)}).", nameof(units));
             if (!(unit.Start >= 0 && unit.Start < unit.End && unit.End <= 1))
                 throw new ArgumentException($"A unit needs 0 ≤ start < end ≤ 1; got start {unit.Start}, end {unit.End}.", nameof(units));
         }
@@ -86,7 +83,7 @@ public sealed class ControlNetDenoisingExtension : IUNetConditioningContributor
         var count = rows.shape[0];
         Tensor Rows(Tensor x) => x.index_select(0, rows.to(x.device)).to(dtype, device);
         var added = step.Prompt.UNetConditioning?.Added is { } a ? new AddedConditions(Rows(a.TextEmbeds), Rows(a.TimeIds)) : null;
-        var image = unit.Image.to(dtype, device).expand(count, -1, -1, -1);
+        var image = unit.Image.ToRgbTensor(device).to(dtype).expand(count, -1, -1, -1);
         return model.forward(new ControlNetInput(Rows(sample), step.Timestep.to(device), Rows(step.Prompt.HiddenStates), image,
             unit.Scale, unit.GuessMode, added, step.Attention));
     }

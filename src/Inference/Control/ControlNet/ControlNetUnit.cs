@@ -1,10 +1,10 @@
-using static TorchSharp.torch;
+using Easel.Inference.Pipelines;
 
 namespace Easel.Inference.Control.ControlNet;
 
 /// <summary>One ControlNet of a request, with its control image and weights (A1111's "unit").</summary>
 /// <param name="Model">The ControlNet; the caller keeps ownership.</param>
-/// <param name="Image">(1, 3, H, W) control image in [0, 1] at the output size (not normalised, as diffusers).</param>
+/// <param name="Image">The control map at the output size, read as [0, 1] RGB (not normalised, as diffusers).</param>
 /// <param name="Scale">diffusers' controlnet_conditioning_scale: multiplies every residual.</param>
 /// <param name="Start">Fraction of the steps before which the unit is off (control_guidance_start).</param>
 /// <param name="End">Fraction of the steps after which the unit is off (control_guidance_end).</param>
@@ -12,7 +12,7 @@ namespace Easel.Inference.Control.ControlNet;
 /// <param name="Mode">A1111's control mode.</param>
 public sealed record ControlNetUnit(
     ControlNetModel Model,
-    Tensor Image,
+    InputImage Image,
     double Scale = 1.0,
     double Start = 0.0,
     double End = 1.0,

@@ -485,6 +485,16 @@ namespace Easel.Core.Data.Migrations.Postgres
                         .HasColumnType("boolean")
                         .HasColumnName("is_default");
 
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Layout")
+                        .HasColumnType("text")
+                        .HasColumnName("layout");
+
                     b.Property<string>("Path")
                         .IsRequired()
                         .HasMaxLength(2048)

@@ -478,6 +478,16 @@ namespace Easel.Core.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("is_default");
 
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Layout")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("layout");
+
                     b.Property<string>("Path")
                         .IsRequired()
                         .HasMaxLength(2048)
