@@ -67,6 +67,7 @@ public sealed class T2IAdapterDenoisingExtension : IUNetConditioningContributor,
         return sum.Select(f => f.DetachFromDisposeScope()).ToList();
     }
 
+    /// <summary>Releases the kept features (the adapters and images stay the caller's).</summary>
     public void Dispose()
     {
         if (_features is null)
