@@ -24,6 +24,9 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
     /// <summary>The fixture model of every family, configured under its folder name; sd15 is the default.</summary>
     public static IReadOnlyList<string> FixtureModels { get; } = ["sd15", "sd2", "sdxl", "sd15_inpaint"];
 
+    /// <summary>The fixture ControlNets, configured beside the pipelines under their folder names.</summary>
+    public static IReadOnlyList<string> FixtureControlNets { get; } = ["controlnet_sd15", "controlnet_sdxl"];
+
     public const int MaxInputImageBytes = 256 * 1024;
 
     public TestDatabase Database => _database ?? throw new InvalidOperationException("The fixture is not initialized.");
@@ -76,7 +79,7 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
         if (ConfigureFixtureModels)
         {
-            foreach (var model in FixtureModels)
+            foreach (var model in FixtureModels.Concat(FixtureControlNets))
                 builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
             builder.UseSetting("Easel:DefaultModel", "sd15");
             if (ConfigureSingleFileModel)

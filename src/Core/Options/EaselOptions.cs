@@ -103,9 +103,10 @@ public sealed class ModelsOptions : IValidatableObject
                     yield return new ValidationResult(
                         $"{key}:ConfigFrom '{model.ConfigFrom}' is not a diffusers folder (no model_index.json).", [nameof(Models)]);
             }
-            else if (!File.Exists(System.IO.Path.Combine(model.Path, "model_index.json")))
+            else if (!File.Exists(System.IO.Path.Combine(model.Path, "model_index.json")) && !File.Exists(System.IO.Path.Combine(model.Path, "config.json")))
                 yield return new ValidationResult(
-                    $"{key}:Path '{model.Path}' is neither a diffusers folder (no model_index.json) nor a .safetensors single file.", [nameof(Models)]);
+                    $"{key}:Path '{model.Path}' is neither a diffusers folder (no model_index.json, nor a control model's config.json) "
+                    + "nor a .safetensors single file.", [nameof(Models)]);
             else if (!string.IsNullOrWhiteSpace(model.ConfigFrom))
                 yield return new ValidationResult($"{key}:ConfigFrom applies only to single-file checkpoints; '{model.Path}' is a diffusers folder.",
                     [nameof(Models)]);

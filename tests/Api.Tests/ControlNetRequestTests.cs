@@ -1,0 +1,160 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Easel.Core.Storage;
+using Easel.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Easel.Api.Tests;
+
+/// <summary>controlnets[] on POST /v1/generations: accepted units are stored with their defaults, bad ones refused naming the field.</summary>
+public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
+    where TFactory : EaselApiFactory
+{
+    private static JsonObject WithUnits(params JsonObject[] units)
+    {
+        var body = ValidRequest();
+        body["controlnets"] = new JsonArray(units);
+        return body;
+    }
+
+    private static JsonObject Unit(string model = "controlnet_sd15") =>
+        new() { ["model"] = model, ["image"] = Convert.ToBase64String(TestImages.Png()) };
+
+    private async Task<JsonElement> RefusedAsync(JsonObject body, HttpStatusCode status, string field)
+    {
+        var before = await Factory.CountJobsAsync();
+        var response = await PostGenerationAsync(body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out _), $"errors {errors} do not name '{field}'");
+        Assert.Equal(before, await Factory.CountJobsAsync());
+        return errors.GetProperty(field);
+    }
+
+    [Fact]
+    public async Task A_unit_is_accepted_with_its_defaults_and_its_image_stored_as_a_blob()
+    {
+        var response = await PostGenerationAsync(WithUnits(Unit()));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var unit = (await ReadJsonAsync(response)).GetProperty("request").GetProperty("controlnets")[0];
+        Assert.Equal("controlnet_sd15", unit.GetProperty("model").GetString());
+        Assert.Equal(1.0, unit.GetProperty("scale").GetDouble());
+        Assert.Equal((0.0, 1.0), (unit.GetProperty("start").GetDouble(), unit.GetProperty("end").GetDouble()));
+        Assert.False(unit.GetProperty("guess_mode").GetBoolean());
+        Assert.Equal("balanced", unit.GetProperty("control_mode").GetString());
+        Assert.Equal("none", unit.GetProperty("preprocessor").GetString());
+        Assert.Equal("crop", unit.GetProperty("resize_mode").GetString());
+        var blob = unit.GetProperty("image").GetProperty("blob").GetString()!;
+        Assert.True(Factory.Services.GetRequiredService<IBlobStore>().Exists(blob));
+    }
+
+    [Fact]
+    public async Task The_shown_request_with_its_stored_control_image_submits_again()
+    {
+        var unit = Unit();
+        unit["preprocessor"] = "Canny";
+        unit["low_threshold"] = 50;
+        unit["control_mode"] = "My prompt is more important";
+        var first = await PostGenerationAsync(WithUnits(unit));
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        var shown = JsonNode.Parse((await ReadJsonAsync(first)).GetProperty("request").GetRawText())!.AsObject();
+        Assert.Equal("canny", shown["controlnets"]![0]!["preprocessor"]!.GetValue<string>());
+        Assert.Equal("prompt_more_important", shown["controlnets"]![0]!["control_mode"]!.GetValue<string>());
+
+        var again = await PostGenerationAsync(shown);
+
+        Assert.True(again.StatusCode == HttpStatusCode.Accepted, await again.Content.ReadAsStringAsync());
+        Assert.Equal(shown["controlnets"]!.ToJsonString(),
+            JsonNode.Parse((await ReadJsonAsync(again)).GetProperty("request").GetRawText())!["controlnets"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_controlnet_of_another_family_is_refused_with_422_naming_the_unit()
+    {
+        var message = await RefusedAsync(WithUnits(Unit(), Unit("controlnet_sdxl")), HttpStatusCode.UnprocessableEntity, "controlnets[1].model");
+        Assert.Contains("sdxl", message[0].GetString());
+    }
+
+    [Fact]
+    public async Task An_unknown_controlnet_and_a_pipeline_named_as_one_are_refused_with_422()
+    {
+        await RefusedAsync(WithUnits(Unit("no-such-controlnet")), HttpStatusCode.UnprocessableEntity, "controlnets[0].model");
+        await RefusedAsync(WithUnits(Unit("sd2")), HttpStatusCode.UnprocessableEntity, "controlnets[0].model");
+    }
+
+    [Fact]
+    public async Task A_controlnet_named_as_the_model_is_refused_with_422()
+    {
+        var body = ValidRequest();
+        body["model"] = "controlnet_sd15";
+        await RefusedAsync(body, HttpStatusCode.UnprocessableEntity, "model");
+    }
+
+    [Theory]
+    [InlineData("image", "bm90IGFuIGltYWdl", "controlnets[0].image")]
+    [InlineData("scale", 2.5, "controlnets[0].scale")]
+    [InlineData("start", -0.1, "controlnets[0].start")]
+    [InlineData("end", 0.0, "controlnets[0].end")]
+    [InlineData("control_mode", "louder", "controlnets[0].control_mode")]
+    [InlineData("preprocessor", "depth_midas", "controlnets[0].preprocessor")]
+    [InlineData("resize_mode", "stretch", "controlnets[0].resize_mode")]
+    public async Task A_bad_unit_field_is_refused_with_400_naming_it(string field, object value, string named)
+    {
+        var unit = Unit();
+        unit[field] = JsonValue.Create(value);
+        await RefusedAsync(WithUnits(unit), HttpStatusCode.BadRequest, named);
+    }
+
+    [Fact]
+    public async Task Start_at_or_after_end_is_refused()
+    {
+        var unit = Unit();
+        unit["start"] = 0.6;
+        unit["end"] = 0.4;
+        await RefusedAsync(WithUnits(unit), HttpStatusCode.BadRequest, "controlnets[0].end");
+    }
+
+    [Fact]
+    public async Task A_preprocessor_parameter_of_another_preprocessor_is_refused()
+    {
+        var unit = Unit();
+        unit["preprocessor"] = "invert";
+        unit["low_threshold"] = 20;
+        var message = await RefusedAsync(WithUnits(unit), HttpStatusCode.BadRequest, "controlnets[0].low_threshold");
+        Assert.Contains("canny", message[0].GetString());
+    }
+
+    [Fact]
+    public async Task A_unit_without_an_image_and_more_units_than_allowed_are_refused()
+    {
+        var unit = Unit();
+        unit.Remove("image");
+        await RefusedAsync(WithUnits(unit), HttpStatusCode.BadRequest, "controlnets[0].image");
+        await RefusedAsync(WithUnits(Unit(), Unit(), Unit(), Unit(), Unit()), HttpStatusCode.BadRequest, "controlnets");
+    }
+
+    [Fact]
+    public async Task Models_lists_each_controlnet_with_its_kind_and_the_pipelines_it_fits()
+    {
+        var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).GetProperty("data").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("name").GetString()!);
+
+        Assert.Equal("pipeline", models["sd15"].GetProperty("kind").GetString());
+        Assert.Equal(JsonValueKind.Null, models["sd15"].GetProperty("fits").ValueKind);
+        Assert.Equal("controlnet", models["controlnet_sd15"].GetProperty("kind").GetString());
+        Assert.Equal("sd15", models["controlnet_sd15"].GetProperty("family").GetString());
+        var fits = models["controlnet_sd15"].GetProperty("fits").EnumerateArray().Select(f => f.GetString()).ToList();
+        Assert.Contains("sd15", fits);
+        Assert.DoesNotContain("sdxl", fits);
+        Assert.Contains("sdxl", models["controlnet_sdxl"].GetProperty("fits").EnumerateArray().Select(f => f.GetString()));
+        Assert.False(models["controlnet_sd15"].GetProperty("default").GetBoolean());
+    }
+}
+
+public sealed class ControlNetRequestTestsOnSqlite(SqliteApiFactory factory) : ControlNetRequestTests<SqliteApiFactory>(factory);
+
+public sealed class ControlNetRequestTestsOnPostgres(PostgresApiFactory factory) : ControlNetRequestTests<PostgresApiFactory>(factory);
