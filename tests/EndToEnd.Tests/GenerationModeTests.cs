@@ -134,6 +134,39 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task A_controlnet_unit_changes_the_image_and_the_shown_request_gives_the_same_pixels_again()
+    {
+        var plain = await PixelsAsync(await RunAsync(Json(Request(scheduler: "ddim"))));
+        var body = Request(scheduler: "ddim");
+        body["controlnets"] = new JsonArray(new JsonObject
+        {
+            ["model"] = "controlnet_sd15",
+            ["image"] = Convert.ToBase64String(TestImages.Png()),
+            ["preprocessor"] = "canny",
+            ["scale"] = 1.5,
+        });
+        var controlled = await RunAsync(Json(body));
+        var again = await RunAsync(new StringContent(controlled.GetProperty("request").GetRawText(), System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.NotEqual(plain, await PixelsAsync(controlled));
+        Assert.Equal(await PixelsAsync(controlled), await PixelsAsync(again));
+    }
+
+    [Fact]
+    public async Task Two_controlnet_units_on_sdxl_with_guess_mode_and_a_control_mode_succeed()
+    {
+        var body = Request("sdxl");
+        body["controlnets"] = new JsonArray(
+            new JsonObject { ["model"] = "controlnet_sdxl", ["image"] = Convert.ToBase64String(TestImages.Png()), ["guess_mode"] = true },
+            new JsonObject
+            {
+                ["model"] = "controlnet_sdxl", ["image"] = Convert.ToBase64String(TestImages.Png()), ["control_mode"] = "control_more_important",
+                ["start"] = 0.5, ["resize_mode"] = "fill", ["preprocessor"] = "invert",
+            });
+        await AssertSucceedsAsync(Json(body), 64, 64);
+    }
+
+    [Fact]
     public async Task A_stored_input_reference_is_refused_unless_a_job_of_the_caller_stored_it()
     {
         var body = Request();
