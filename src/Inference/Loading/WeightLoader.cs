@@ -89,6 +89,25 @@ public static class WeightLoader
             throw new CheckpointMismatchException(source.Component, missing, unexpected, mismatched);
     }
 
+    /// <summary>
+    /// Loads <paramref name="weights"/> strictly into a model just built on the CPU, then moves it to
+    /// <paramref name="device"/>/<paramref name="dtype"/> in eval mode; the model is disposed when either step fails.
+    /// </summary>
+    public static T LoadNew<T>(T model, IWeightSource weights, Device? device, ScalarType dtype) where T : nn.Module
+    {
+        try
+        {
+            LoadInto(model, weights);
+            Finish(model, device, dtype);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Moves a freshly loaded model to <paramref name="dtype"/>/<paramref name="device"/> and switches it to eval mode.</summary>
     internal static void Finish(nn.Module module, Device? device, ScalarType dtype)
     {

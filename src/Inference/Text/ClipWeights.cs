@@ -20,17 +20,6 @@ internal static class ClipWeights
     public static SafeTensorsWeightSource OpenFolder(string componentFolder) =>
         SafeTensorsWeightSource.OpenFolder(componentFolder, componentFolder, ignore: key => key == PositionIdsKey);
 
-    public static void Load(nn.Module model, IWeightSource weights, Device? device, ScalarType dtype)
-    {
-        try
-        {
-            WeightLoader.LoadInto(model, weights);
-            WeightLoader.Finish(model, device, dtype);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    public static void Load(nn.Module model, IWeightSource weights, Device? device, ScalarType dtype) =>
+        WeightLoader.LoadNew(model, weights, device, dtype);
 }

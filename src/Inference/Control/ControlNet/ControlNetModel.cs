@@ -84,18 +84,7 @@ public sealed class ControlNetModel : nn.Module<ControlNetInput, ControlResidual
     {
         var config = ControlNetConfig.Load(folder);
         using var weights = SafeTensorsWeightSource.OpenFolder(folder, "controlnet");
-        var model = new ControlNetModel(config);
-        try
-        {
-            WeightLoader.LoadInto(model, weights);
-            WeightLoader.Finish(model, device, dtype);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return WeightLoader.LoadNew(new ControlNetModel(config), weights, device, dtype);
     }
 
     /// <summary>The residuals for the UNet's skip connections and mid block, already scaled.</summary>

@@ -40,18 +40,7 @@ public sealed class T2IAdapterModel : nn.Module<Tensor, IReadOnlyList<Tensor>>
     {
         var config = T2IAdapterConfig.Load(folder);
         using var weights = SafeTensorsWeightSource.OpenFolder(folder, "t2i_adapter");
-        var model = new T2IAdapterModel(config);
-        try
-        {
-            WeightLoader.LoadInto(model, weights);
-            WeightLoader.Finish(model, device, dtype);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return WeightLoader.LoadNew(new T2IAdapterModel(config), weights, device, dtype);
     }
 
     /// <summary>

@@ -121,18 +121,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     /// </summary>
     public static UNet2DConditionModel FromWeights(UNet2DConditionConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
-        var model = new UNet2DConditionModel(config);
-        try
-        {
-            WeightLoader.LoadInto(model, weights);
-            WeightLoader.Finish(model, device, dtype);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return WeightLoader.LoadNew(new UNet2DConditionModel(config), weights, device, dtype);
     }
 
     /// <summary>Noise prediction without extra conditioning.</summary>

@@ -56,18 +56,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     /// </summary>
     public static AutoencoderKL FromWeights(AutoencoderKLConfig config, IWeightSource weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
-        var model = new AutoencoderKL(config);
-        try
-        {
-            WeightLoader.LoadInto(model, weights);
-            WeightLoader.Finish(model, device, dtype);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return WeightLoader.LoadNew(new AutoencoderKL(config), weights, device, dtype);
     }
 
     /// <summary>Every attention module (the mid-block's).</summary>
