@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Easel.Api.Tests;
 
-/// <summary>controlnets[] on POST /v1/generations: accepted units are stored with their defaults, bad ones refused naming the field.</summary>
+/// <summary>controlnets[] and adapters[] on POST /v1/generations: accepted units are stored with their defaults, bad ones refused naming the field.</summary>
 public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
@@ -137,6 +137,48 @@ public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTe
         await RefusedAsync(WithUnits(Unit(), Unit(), Unit(), Unit(), Unit()), HttpStatusCode.BadRequest, "controlnets");
     }
 
+    private static JsonObject WithAdapters(params JsonObject[] adapters)
+    {
+        var body = ValidRequest();
+        body["adapters"] = new JsonArray(adapters);
+        return body;
+    }
+
+    [Fact]
+    public async Task An_adapter_is_accepted_with_its_defaults_and_its_image_stored()
+    {
+        var adapter = Unit("t2i_adapter_full");
+        adapter["preprocessor"] = "color";
+        var response = await PostGenerationAsync(WithAdapters(adapter, Unit("t2i_adapter_light")));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var stored = (await ReadJsonAsync(response)).GetProperty("request").GetProperty("adapters");
+        Assert.Equal(("color", 1.0, 1.0), (stored[0].GetProperty("preprocessor").GetString(), stored[0].GetProperty("scale").GetDouble(),
+            stored[0].GetProperty("factor").GetDouble()));
+        Assert.True(Factory.Services.GetRequiredService<IBlobStore>().Exists(stored[1].GetProperty("image").GetProperty("blob").GetString()!));
+    }
+
+    [Fact]
+    public async Task An_adapter_for_sd15_on_an_sdxl_model_is_refused_with_422_naming_it()
+    {
+        var body = WithAdapters(Unit("t2i_adapter_full"));
+        body["model"] = "sdxl";
+        var message = await RefusedAsync(body, HttpStatusCode.UnprocessableEntity, "adapters[0].model");
+        Assert.Contains("sdxl", message[0].GetString());
+        await RefusedAsync(WithAdapters(Unit("controlnet_sd15")), HttpStatusCode.UnprocessableEntity, "adapters[0].model");
+    }
+
+    [Theory]
+    [InlineData("factor", 0.0, "adapters[0].factor")]
+    [InlineData("scale", -1.0, "adapters[0].scale")]
+    [InlineData("preprocessor", "pose", "adapters[0].preprocessor")]
+    public async Task A_bad_adapter_field_is_refused_with_400_naming_it(string field, object value, string named)
+    {
+        var adapter = Unit("t2i_adapter_full");
+        adapter[field] = JsonValue.Create(value);
+        await RefusedAsync(WithAdapters(adapter), HttpStatusCode.BadRequest, named);
+    }
+
     [Fact]
     public async Task Models_lists_each_controlnet_with_its_kind_and_the_pipelines_it_fits()
     {
@@ -152,6 +194,9 @@ public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTe
         Assert.DoesNotContain("sdxl", fits);
         Assert.Contains("sdxl", models["controlnet_sdxl"].GetProperty("fits").EnumerateArray().Select(f => f.GetString()));
         Assert.False(models["controlnet_sd15"].GetProperty("default").GetBoolean());
+        Assert.Equal("t2i_adapter", models["t2i_adapter_full"].GetProperty("kind").GetString());
+        Assert.Contains("sd15", models["t2i_adapter_full"].GetProperty("fits").EnumerateArray().Select(f => f.GetString()));
+        Assert.DoesNotContain("sdxl", models["t2i_adapter_full"].GetProperty("fits").EnumerateArray().Select(f => f.GetString()));
     }
 }
 

@@ -153,6 +153,20 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task Adapters_with_different_factors_change_the_image_and_combine_with_a_controlnet()
+    {
+        var plain = await PixelsAsync(await RunAsync(Json(Request(scheduler: "ddim"))));
+        var body = Request(scheduler: "ddim");
+        body["adapters"] = new JsonArray(
+            new JsonObject { ["model"] = "t2i_adapter_full", ["image"] = Convert.ToBase64String(TestImages.Png()), ["preprocessor"] = "color" },
+            new JsonObject { ["model"] = "t2i_adapter_light", ["image"] = Convert.ToBase64String(TestImages.Png()), ["factor"] = 0.5, ["scale"] = 0.7 });
+        body["controlnets"] = new JsonArray(new JsonObject { ["model"] = "controlnet_sd15", ["image"] = Convert.ToBase64String(TestImages.Png()) });
+        var adapted = await RunAsync(Json(body));
+
+        Assert.NotEqual(plain, await PixelsAsync(adapted));
+    }
+
+    [Fact]
     public async Task Two_controlnet_units_on_sdxl_with_guess_mode_and_a_control_mode_succeed()
     {
         var body = Request("sdxl");

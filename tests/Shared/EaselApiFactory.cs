@@ -24,8 +24,8 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
     /// <summary>The fixture model of every family, configured under its folder name; sd15 is the default.</summary>
     public static IReadOnlyList<string> FixtureModels { get; } = ["sd15", "sd2", "sdxl", "sd15_inpaint"];
 
-    /// <summary>The fixture ControlNets, configured beside the pipelines under their folder names.</summary>
-    public static IReadOnlyList<string> FixtureControlNets { get; } = ["controlnet_sd15", "controlnet_sdxl"];
+    /// <summary>The fixture control models (ControlNets, T2I-Adapters), configured beside the pipelines under their folder names.</summary>
+    public static IReadOnlyList<string> FixtureControlModels { get; } = ["controlnet_sd15", "controlnet_sdxl", "t2i_adapter_full", "t2i_adapter_light"];
 
     public const int MaxInputImageBytes = 256 * 1024;
 
@@ -79,7 +79,7 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
         if (ConfigureFixtureModels)
         {
-            foreach (var model in FixtureModels.Concat(FixtureControlNets))
+            foreach (var model in FixtureModels.Concat(FixtureControlModels))
                 builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
             builder.UseSetting("Easel:DefaultModel", "sd15");
             if (ConfigureSingleFileModel)

@@ -95,11 +95,18 @@ public static class GenerationApi
         var controlImages = new List<byte[]?>();
         foreach (var unit in request.Controlnets ?? [])
             controlImages.Add(await ReadStoredInputAsync(unit?.Image, http.HttpContext, services, cancellationToken));
+        var adapterImages = new List<byte[]?>();
+        foreach (var adapter in request.Adapters ?? [])
+            adapterImages.Add(await ReadStoredInputAsync(adapter?.Image, http.HttpContext, services, cancellationToken));
         var validation = services.Validator.Validate(request,
             body.File("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
             body.File("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken),
-            controlImages);
-        var (preprocessing, preprocessingErrors) = ControlUnitPreprocessing(request);
+            controlImages, adapterImages);
+        var preprocessingErrors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var preprocessing = ControlUnitPreprocessing("controlnets", request.Controlnets?.Select(u => u is null ? null
+            : new PreprocessorChoice(u.Preprocessor, u.ResizeMode, u.LowThreshold, u.HighThreshold, u.BlurSigma, u.PreprocessorSeed)), preprocessingErrors);
+        var adapterPreprocessing = ControlUnitPreprocessing("adapters", request.Adapters?.Select(a => a is null ? null
+            : new PreprocessorChoice(a.Preprocessor, a.ResizeMode, a.LowThreshold, a.HighThreshold, a.BlurSigma, a.PreprocessorSeed)), preprocessingErrors);
         if (!validation.IsValid || preprocessingErrors.Count > 0)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
@@ -141,6 +148,22 @@ public static class GenerationApi
             }
             parameters = parameters with { Controlnets = stored };
         }
+        if (parameters.Adapters is { } adapters)
+        {
+            var stored = new List<AdapterUse>(adapters.Count);
+            for (var i = 0; i < adapters.Count; i++)
+            {
+                var adapterImage = validation.AdapterImages![i];
+                var key = (await services.Blobs.PutAsync(adapterImage.Png, cancellationToken)).Key;
+                stored.Add(adapters[i] with
+                {
+                    Image = new StoredInputImage(key, adapterImage.Width, adapterImage.Height),
+                    Preprocessor = adapterPreprocessing[i].Preprocessor,
+                    ResizeMode = adapterPreprocessing[i].ResizeMode,
+                });
+            }
+            parameters = parameters with { Adapters = stored };
+        }
 
         var now = services.Time.GetUtcNowMilliseconds();
         var job = Job.Create(JobKind.Generation, parameters, now, http.HttpContext.GetOwner());
@@ -171,25 +194,29 @@ public static class GenerationApi
         return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
     }
 
+    /// <summary>A control unit's preprocessor fields as the request gives them.</summary>
+    private sealed record PreprocessorChoice(string? Preprocessor, string? ResizeMode, double? LowThreshold, double? HighThreshold,
+        double? BlurSigma, long? Seed);
+
     /// <summary>
-    /// Each control unit's preprocessor and resize mode by their canonical names, or what is wrong with them (the
-    /// inference core's preprocessors are named here, where the API can see them, rather than in Core's validator).
+    /// Each unit's preprocessor and resize mode by their canonical names; what is wrong with them goes to
+    /// <paramref name="errors"/> (the inference core's preprocessors are named here, where the API can see them, rather than
+    /// in Core's validator).
     /// </summary>
-    private static (List<(string Preprocessor, string ResizeMode)> Units, Dictionary<string, string[]> Errors) ControlUnitPreprocessing(
-        GenerationRequest request)
+    private static List<(string Preprocessor, string ResizeMode)> ControlUnitPreprocessing(string name, IEnumerable<PreprocessorChoice?>? units,
+        Dictionary<string, string[]> errors)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var units = new List<(string, string)>();
+        var chosen = new List<(string, string)>();
         void Add(string field, string message) => errors[field] = [.. errors.GetValueOrDefault(field, []), message];
-        for (var i = 0; i < (request.Controlnets?.Count ?? 0); i++)
+        foreach (var (unit, i) in (units ?? []).Select((u, i) => (u, i)))
         {
-            if (request.Controlnets![i] is not { } unit)
+            if (unit is null)
                 continue;
-            var (preprocessor, _, mode, _) = PreprocessorFields.Read($"controlnets[{i}].", unit.Preprocessor, required: false, unit.ResizeMode,
-                unit.LowThreshold, unit.HighThreshold, unit.BlurSigma, unit.PreprocessorSeed, "preprocessor_seed", Add);
-            units.Add((preprocessor?.Name ?? "none", mode.ToString().ToLowerInvariant()));
+            var (preprocessor, _, mode, _) = PreprocessorFields.Read($"{name}[{i}].", unit.Preprocessor, required: false, unit.ResizeMode,
+                unit.LowThreshold, unit.HighThreshold, unit.BlurSigma, unit.Seed, "preprocessor_seed", Add);
+            chosen.Add((preprocessor?.Name ?? "none", mode.ToString().ToLowerInvariant()));
         }
-        return (units, errors);
+        return chosen;
     }
 
     /// <summary>

@@ -49,7 +49,31 @@ public sealed record GenerationRequest(
     string? Mode = null,
     IReadOnlyList<LoraRequest>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
-    IReadOnlyList<ControlNetRequest>? Controlnets = null);
+    IReadOnlyList<ControlNetRequest>? Controlnets = null,
+    IReadOnlyList<AdapterRequest>? Adapters = null);
+
+/// <summary>One T2I-Adapter of a request; several are combined as diffusers' MultiAdapter (features summed with the scales as weights).</summary>
+/// <param name="Model">A configured model of kind t2i_adapter (GET /v1/models) that fits the request's model.</param>
+/// <param name="Image">The condition image: base64 PNG/JPEG or a stored input reference; preprocessed, then resized to the output size.</param>
+/// <param name="Scale">Multiplies the adapter's features (diffusers' adapter_conditioning_scale); 0 … 2, default 1.</param>
+/// <param name="Factor">Fraction of the steps, from the first, that get the features (diffusers' adapter_conditioning_factor); default 1.</param>
+/// <param name="Preprocessor">As a ControlNet unit's (the T2I colour adapter wants <c>color</c>); default none.</param>
+/// <param name="ResizeMode">resize, crop (default) or fill.</param>
+/// <param name="LowThreshold">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="HighThreshold">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="BlurSigma">canny, scribble: as POST /v1/preprocess.</param>
+/// <param name="PreprocessorSeed">shuffle: the warp's seed.</param>
+public sealed record AdapterRequest(
+    string? Model,
+    InputImageField? Image = null,
+    double? Scale = null,
+    double? Factor = null,
+    string? Preprocessor = null,
+    string? ResizeMode = null,
+    double? LowThreshold = null,
+    double? HighThreshold = null,
+    double? BlurSigma = null,
+    long? PreprocessorSeed = null);
 
 /// <summary>One ControlNet unit of a request (A1111's unit, diffusers' MultiControlNet entry).</summary>
 /// <param name="Model">A configured model of kind controlnet (GET /v1/models) that fits the request's model.</param>
@@ -136,7 +160,22 @@ public sealed record GenerationParameters(
     SeedMode SeedMode = SeedMode.PerImage,
     IReadOnlyList<LoraUse>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
-    IReadOnlyList<ControlNetUse>? Controlnets = null);
+    IReadOnlyList<ControlNetUse>? Controlnets = null,
+    IReadOnlyList<AdapterUse>? Adapters = null);
+
+/// <summary>A validated T2I-Adapter with every value decided; the image is stored as a control unit's is.</summary>
+/// <param name="Image">Set by the API once the image is stored.</param>
+public sealed record AdapterUse(
+    string Model,
+    StoredInputImage? Image,
+    double Scale,
+    double Factor,
+    string Preprocessor,
+    string ResizeMode,
+    double? LowThreshold = null,
+    double? HighThreshold = null,
+    double? BlurSigma = null,
+    long? PreprocessorSeed = null);
 
 /// <summary>
 /// A validated ControlNet unit with every value decided: the control image stored as an input (its original pixels; the

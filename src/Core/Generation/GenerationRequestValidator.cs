@@ -42,8 +42,9 @@ public sealed class GenerationRequestValidator(
     /// <see cref="GenerationRequest.Mask"/>.
     /// </summary>
     /// <param name="controlImageBytes">Likewise for <c>controlnets[i].image</c>, by unit index (null entries: read the request's field).</param>
+    /// <param name="adapterImageBytes">Likewise for <c>adapters[i].image</c>.</param>
     public GenerationValidationResult Validate(GenerationRequest request, byte[]? imageBytes, byte[]? maskBytes,
-        IReadOnlyList<byte[]?>? controlImageBytes = null)
+        IReadOnlyList<byte[]?>? controlImageBytes = null, IReadOnlyList<byte[]?>? adapterImageBytes = null)
     {
         var limits = options.Value;
         var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
@@ -200,6 +201,7 @@ public sealed class GenerationRequestValidator(
             Add("scheduler", $"Unknown scheduler '{schedulerName}'. Known schedulers: {string.Join(", ", schedulers.Names)}.");
 
         var (controlnets, controlImages) = ReadControlNets(request.Controlnets, controlImageBytes, ReadInput, Add);
+        var (adapters, adapterImages) = ReadAdapters(request.Adapters, adapterImageBytes, ReadInput, Add);
 
         var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
             time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
@@ -231,10 +233,18 @@ public sealed class GenerationRequestValidator(
         {
             foreach (var (unit, i) in controlnets.Select((u, i) => (u, i)))
             {
-                if (ControlNetProblem(unit.Model, model) is { } unfit)
+                if (ControlModelProblem(unit.Model, ModelKind.ControlNet, model) is { } unfit)
                 {
                     status = 422;
                     Add($"controlnets[{i}].model", unfit);
+                }
+            }
+            foreach (var (adapter, i) in adapters.Select((a, i) => (a, i)))
+            {
+                if (ControlModelProblem(adapter.Model, ModelKind.T2IAdapter, model) is { } unfit)
+                {
+                    status = 422;
+                    Add($"adapters[{i}].model", unfit);
                 }
             }
         }
@@ -258,8 +268,10 @@ public sealed class GenerationRequestValidator(
             SeedMode: seedMode,
             Loras: loras.Count > 0 ? loras : null,
             Embeddings: embeddings.Count > 0 ? embeddings : null,
-            Controlnets: controlnets.Count > 0 ? controlnets : null);
-        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields, controlImages);
+            Controlnets: controlnets.Count > 0 ? controlnets : null,
+            Adapters: adapters.Count > 0 ? adapters : null);
+        return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields, controlImages,
+            adapterImages);
 
         void CheckSize(string field, int value)
         {
@@ -303,77 +315,102 @@ public sealed class GenerationRequestValidator(
 
     /// <summary>
     /// The request's ControlNet units with defaults applied and their decoded images; what is malformed is added to the
-    /// errors (400/413). Whether each unit's model exists and fits the request's model is <see cref="ControlNetProblem"/>'s.
+    /// errors (400/413). Whether each unit's model exists and fits the request's model is <see cref="ControlModelProblem"/>'s.
     /// </summary>
     private (List<ControlNetUse> Units, List<DecodedInputImage> Images) ReadControlNets(IReadOnlyList<ControlNetRequest>? requested,
         IReadOnlyList<byte[]?>? imageBytes, Func<string, InputImageField?, byte[]?, bool, DecodedInputImage?> readInput,
-        Action<string, string> add)
+        Action<string, string> add) =>
+        ReadUnits("controlnets", "ControlNet units", options.Value.MaxControlNets, requested, imageBytes, readInput, add,
+            u => (u.Model, u.Image, u.Scale), (field, unit, model, scale) =>
+            {
+                var (start, end) = (unit.Start ?? 0.0, unit.End ?? 1.0);
+                if (!double.IsFinite(start) || start < 0 || start >= 1)
+                    add($"{field}.start", "start must be at least 0 and below 1 (a fraction of the steps).");
+                if (!double.IsFinite(end) || end <= 0 || end > 1)
+                    add($"{field}.end", "end must be above 0 and at most 1 (a fraction of the steps).");
+                else if (double.IsFinite(start) && start >= end)
+                    add($"{field}.end", $"end ({end}) must be greater than start ({start}).");
+                var controlMode = "balanced";
+                if (unit.ControlMode is { } modeName && !TryParseControlMode(modeName, out controlMode))
+                    add($"{field}.control_mode", $"Unknown control_mode '{modeName}'. Known control modes: {string.Join(", ", ControlModes)}.");
+                return new ControlNetUse(model, null, scale, start, end, unit.GuessMode ?? false, controlMode, unit.Preprocessor?.Trim() ?? "none",
+                    unit.ResizeMode?.Trim() ?? "crop", unit.LowThreshold, unit.HighThreshold, unit.BlurSigma, unit.PreprocessorSeed);
+            });
+
+    /// <summary>The request's T2I-Adapters with defaults applied and their decoded images, as <see cref="ReadControlNets"/>.</summary>
+    private (List<AdapterUse> Units, List<DecodedInputImage> Images) ReadAdapters(IReadOnlyList<AdapterRequest>? requested,
+        IReadOnlyList<byte[]?>? imageBytes, Func<string, InputImageField?, byte[]?, bool, DecodedInputImage?> readInput,
+        Action<string, string> add) =>
+        ReadUnits("adapters", "T2I-Adapters", options.Value.MaxControlNets, requested, imageBytes, readInput, add,
+            a => (a.Model, a.Image, a.Scale), (field, adapter, model, scale) =>
+            {
+                var factor = adapter.Factor ?? 1.0;
+                if (!double.IsFinite(factor) || factor <= 0 || factor > 1)
+                    add($"{field}.factor", "factor must be above 0 and at most 1 (the fraction of the steps that get the features).");
+                return new AdapterUse(model, null, scale, factor, adapter.Preprocessor?.Trim() ?? "none", adapter.ResizeMode?.Trim() ?? "crop",
+                    adapter.LowThreshold, adapter.HighThreshold, adapter.BlurSigma, adapter.PreprocessorSeed);
+            });
+
+    /// <summary>
+    /// What control units of any kind share: at most <paramref name="max"/>, each an object with a model, an image (decoded
+    /// here) and a scale in [0, <see cref="MaxControlNetScale"/>]; <paramref name="decide"/> reads the kind's own fields.
+    /// </summary>
+    private static (List<TUse> Units, List<DecodedInputImage> Images) ReadUnits<TRequest, TUse>(string name, string what, int max,
+        IReadOnlyList<TRequest?>? requested, IReadOnlyList<byte[]?>? imageBytes,
+        Func<string, InputImageField?, byte[]?, bool, DecodedInputImage?> readInput, Action<string, string> add,
+        Func<TRequest, (string? Model, InputImageField? Image, double? Scale)> common, Func<string, TRequest, string, double, TUse> decide)
+        where TRequest : class
     {
-        var units = new List<ControlNetUse>();
+        var units = new List<TUse>();
         var images = new List<DecodedInputImage>();
         if (requested is not { Count: > 0 })
             return (units, images);
-        var limits = options.Value;
-        if (requested.Count > limits.MaxControlNets)
+        if (requested.Count > max)
         {
-            add("controlnets", $"At most {limits.MaxControlNets} ControlNet units per request; this one has {requested.Count}.");
+            add(name, $"At most {max} {what} per request; this one has {requested.Count}.");
             return (units, images);
         }
         for (var i = 0; i < requested.Count; i++)
         {
-            var field = $"controlnets[{i}]";
-            var unit = requested[i];
-            if (unit is null)
+            var field = $"{name}[{i}]";
+            if (requested[i] is not { } unit)
             {
-                add(field, "Each unit is an object: {\"model\", \"image\", …}.");
+                add(field, "Each entry is an object: {\"model\", \"image\", …}.");
                 continue;
             }
-            if (string.IsNullOrWhiteSpace(unit.Model))
-                add($"{field}.model", "model is required: a configured model of kind controlnet (GET /v1/models).");
+            var (model, imageField, requestedScale) = common(unit);
+            if (string.IsNullOrWhiteSpace(model))
+                add($"{field}.model", $"model is required: a configured model of the {name} kind (GET /v1/models).");
             var bytes = imageBytes is not null && i < imageBytes.Count ? imageBytes[i] : null;
-            DecodedInputImage? image = null;
-            if (unit.Image is null && bytes is null)
-                add($"{field}.image", "image is required: the control image (base64 PNG or JPEG, or a multipart file part).");
-            else
-                image = readInput($"{field}.image", unit.Image, bytes, false);
-            var scale = unit.Scale ?? 1.0;
+            if (imageField is null && bytes is null)
+                add($"{field}.image", "image is required: base64 PNG or JPEG, or a stored input reference.");
+            else if (readInput($"{field}.image", imageField, bytes, false) is { } image)
+                images.Add(image);
+            var scale = requestedScale ?? 1.0;
             if (!double.IsFinite(scale) || scale < 0 || scale > MaxControlNetScale)
                 add($"{field}.scale", $"scale must be between 0 and {MaxControlNetScale}.");
-            var (start, end) = (unit.Start ?? 0.0, unit.End ?? 1.0);
-            if (!double.IsFinite(start) || start < 0 || start >= 1)
-                add($"{field}.start", "start must be at least 0 and below 1 (a fraction of the steps).");
-            if (!double.IsFinite(end) || end <= 0 || end > 1)
-                add($"{field}.end", "end must be above 0 and at most 1 (a fraction of the steps).");
-            else if (double.IsFinite(start) && start >= end)
-                add($"{field}.end", $"end ({end}) must be greater than start ({start}).");
-            var controlMode = "balanced";
-            if (unit.ControlMode is { } modeName && !TryParseControlMode(modeName, out controlMode))
-                add($"{field}.control_mode", $"Unknown control_mode '{modeName}'. Known control modes: {string.Join(", ", ControlModes)}.");
-            if (image is not null)
-                images.Add(image);
-            units.Add(new ControlNetUse(unit.Model?.Trim() ?? "", null, scale, start, end, unit.GuessMode ?? false, controlMode,
-                unit.Preprocessor?.Trim() ?? "none", unit.ResizeMode?.Trim() ?? "crop", unit.LowThreshold, unit.HighThreshold, unit.BlurSigma,
-                unit.PreprocessorSeed));
+            units.Add(decide(field, unit, model?.Trim() ?? "", scale));
         }
         return (units, images);
     }
 
-    /// <summary>Why the ControlNet <paramref name="name"/> cannot be added to <paramref name="pipeline"/>, or null when it can.</summary>
-    private string? ControlNetProblem(string name, ModelInfo pipeline)
+    /// <summary>Why the control model <paramref name="name"/> of <paramref name="kind"/> cannot be added to <paramref name="pipeline"/>, or null when it can.</summary>
+    private string? ControlModelProblem(string name, ModelKind kind, ModelInfo pipeline)
     {
+        var label = kind == ModelKind.ControlNet ? "ControlNet" : "T2I-Adapter";
         if (!catalog.TryGet(name, out var control))
         {
-            var known = catalog.Models.Where(m => m.Kind == ModelKind.ControlNet).Select(m => m.Name).ToList();
-            return $"Unknown ControlNet '{name}'. " + (known.Count == 0 ? "No ControlNet is configured." : $"Known ControlNets: {string.Join(", ", known)}.");
+            var known = catalog.Models.Where(m => m.Kind == kind).Select(m => m.Name).ToList();
+            return $"Unknown {label} '{name}'. " + (known.Count == 0 ? $"No {label} is configured." : $"Known: {string.Join(", ", known)}.");
         }
-        if (control.Kind != ModelKind.ControlNet)
-            return $"'{name}' is a {ModelInfo.KindName(control.Kind)} model, not a ControlNet.";
+        if (control.Kind != kind)
+            return $"'{name}' is a {ModelInfo.KindName(control.Kind)} model, not a {label}.";
         if (control.Problem is { } problem)
-            return $"ControlNet '{name}' cannot be loaded: {problem}";
+            return $"{label} '{name}' cannot be loaded: {problem}";
         if (control.MismatchWith(pipeline) is { } mismatch)
             return mismatch;
         if (pipeline.IsServed && !control.ServingWorkers.Intersect(pipeline.ServingWorkers).Any() && jobs.Value.UnservedModel == UnservedModelPolicy.Refuse)
-            return $"No live worker serves both '{pipeline.Name}' and ControlNet '{name}': configure both on one worker (Easel:Models).";
+            return $"No live worker serves both '{pipeline.Name}' and {label} '{name}': configure both on one worker (Easel:Models).";
         return null;
     }
 
@@ -447,7 +484,8 @@ public sealed class GenerationRequestValidator(
 /// Either the resolved parameters (with the decoded inputs to store) or, keyed by snake_case field name, what is wrong
 /// with the request and the HTTP status that fits (400, 413 or 422). <see cref="LoraFields"/> names, for each entry of
 /// the parameters' <c>loras</c>, the request field it came from (<c>loras[i].artifact</c>, <c>prompt</c>, <c>negative_prompt</c>).
-/// <see cref="ControlImages"/> are the decoded images of the parameters' <c>controlnets</c>, in unit order.
+/// <see cref="ControlImages"/> and <see cref="AdapterImages"/> are the decoded images of the parameters' <c>controlnets</c> and
+/// <c>adapters</c>, in order.
 /// </summary>
 public sealed record GenerationValidationResult(
     GenerationParameters? Parameters,
@@ -457,7 +495,8 @@ public sealed record GenerationValidationResult(
     DecodedInputImage? Mask = null,
     JobOptions? JobOptions = null,
     IReadOnlyList<string>? LoraFields = null,
-    IReadOnlyList<DecodedInputImage>? ControlImages = null)
+    IReadOnlyList<DecodedInputImage>? ControlImages = null,
+    IReadOnlyList<DecodedInputImage>? AdapterImages = null)
 {
     public bool IsValid => Parameters is not null;
 }

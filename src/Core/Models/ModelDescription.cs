@@ -28,6 +28,8 @@ public static class ModelDescription
                     if (ClassName(config.RootElement) == ControlNetClassName)
                         return new ModelInfo(name, fullPath, FamilyOf(config.RootElement, ""), false, isDefault, Kind: ModelKind.ControlNet,
                             Layout: UNetLayout.Read(config.RootElement));
+                    if (ClassName(config.RootElement) == T2IAdapterClassName)
+                        return DescribeAdapter(name, fullPath, isDefault, config.RootElement);
                 }
             }
             var (family, inpainting) = DetectFamily(fullPath);
@@ -139,6 +141,25 @@ public static class ModelDescription
 
     /// <summary>The <c>_class_name</c> of a diffusers ControlNet's config.json.</summary>
     public const string ControlNetClassName = "ControlNetModel";
+
+    /// <summary>The <c>_class_name</c> of a diffusers T2I-Adapter's config.json.</summary>
+    public const string T2IAdapterClassName = "T2IAdapter";
+
+    /// <summary>
+    /// A T2I-Adapter: full_adapter_xl is SDXL's, the others fit SD 1.x and 2.x alike (their features only need the UNet's
+    /// block channels, which the layout's <see cref="UNetLayout.BlockOutChannels"/> holds).
+    /// </summary>
+    private static ModelInfo DescribeAdapter(string name, string path, bool isDefault, JsonElement config)
+    {
+        var type = config.TryGetProperty("adapter_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : "full_adapter";
+        if (type is not ("full_adapter" or "full_adapter_xl" or "light_adapter"))
+            throw new InvalidDataException($"Unsupported adapter_type '{type}' (full_adapter, full_adapter_xl or light_adapter).");
+        var channels = config.TryGetProperty("channels", out var c) && c.ValueKind == JsonValueKind.Array
+            ? c.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.Number).Select(e => e.GetInt32()).ToList()
+            : [320, 640, 1280, 1280];
+        return new ModelInfo(name, path, type == "full_adapter_xl" ? ModelFamily.Sdxl : ModelFamily.Sd15, false, isDefault,
+            Kind: ModelKind.T2IAdapter, Layout: new UNetLayout(channels, [], []));
+    }
 
     private static string? ClassName(JsonElement config) =>
         config.ValueKind == JsonValueKind.Object && config.TryGetProperty("_class_name", out var name) && name.ValueKind == JsonValueKind.String

@@ -65,12 +65,25 @@ public sealed record ModelInfo(
     /// </summary>
     public string? MismatchWith(ModelInfo pipeline)
     {
+        if (Kind == ModelKind.T2IAdapter)
+            return AdapterMismatchWith(pipeline);
         if (Family != pipeline.Family)
             return $"'{Name}' is a {FamilyName(Family)} {KindName(Kind)}; model '{pipeline.Name}' is {FamilyName(pipeline.Family)}.";
         if (Layout is null || pipeline.Layout is null)
             return null;
         var mismatches = Layout.Mismatches(pipeline.Layout);
         return mismatches.Count == 0 ? null : $"'{Name}' does not fit the UNet of model '{pipeline.Name}': {string.Join("; ", mismatches)}.";
+    }
+
+    /// <summary>A T2I-Adapter's features are added to the UNet's down blocks: SDXL's adapters to SDXL, the others to SD 1.x/2.x, with the UNet's block channels.</summary>
+    private string? AdapterMismatchWith(ModelInfo pipeline)
+    {
+        if ((Family == ModelFamily.Sdxl) != (pipeline.Family == ModelFamily.Sdxl))
+            return $"'{Name}' is a T2I-Adapter for {(Family == ModelFamily.Sdxl ? "sdxl" : "sd15 and sd2")}; model '{pipeline.Name}' is {FamilyName(pipeline.Family)}.";
+        if (Layout is null || pipeline.Layout is null || Layout.BlockOutChannels.SequenceEqual(pipeline.Layout.BlockOutChannels))
+            return null;
+        return $"'{Name}' gives features of [{string.Join(", ", Layout.BlockOutChannels)}] channels; the UNet of model '{pipeline.Name}' "
+            + $"has block_out_channels [{string.Join(", ", pipeline.Layout.BlockOutChannels)}].";
     }
 
     /// <summary>The JSON name of a family (sd15, sd2, sdxl, unknown).</summary>
@@ -80,6 +93,7 @@ public sealed record ModelInfo(
     public static string KindName(ModelKind kind) => kind switch
     {
         ModelKind.ControlNet => "controlnet",
+        ModelKind.T2IAdapter => "t2i_adapter",
         _ => "pipeline",
     };
 

@@ -8,4 +8,7 @@ public enum ModelKind
 
     /// <summary>A diffusers ControlNetModel folder (config.json <c>_class_name</c> ControlNetModel).</summary>
     ControlNet,
+
+    /// <summary>A diffusers T2IAdapter folder (config.json <c>_class_name</c> T2IAdapter).</summary>
+    T2IAdapter,
 }

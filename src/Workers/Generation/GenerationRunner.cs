@@ -7,6 +7,8 @@ using Easel.Core.Storage;
 using Easel.Core.Telemetry;
 using Easel.Inference.Control.ControlNet;
 using Easel.Inference.Control.Preprocessors;
+using Easel.Inference.Control.T2IAdapter;
+using Easel.Inference.Pipelines.Denoising;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
 using Easel.Workers.Artifacts;
@@ -38,11 +40,12 @@ public sealed class GenerationRunner(
         using var lease = models.Acquire(p.Model);
         using var controlLeases = new LeaseSet();
         var units = (p.Controlnets ?? []).Select(use => ToControlNetUnit(use, controlLeases.Add(models.Acquire(use.Model)).ControlNet, p.Width, p.Height)).ToList();
+        using var adapters = AdapterExtensions(p, controlLeases);
         var request = ToPipelineRequest(p) with
         {
             Loras = loaded.Loras.Count > 0 ? loaded.Loras : null,
             Embeddings = loaded.Embeddings.Count > 0 ? loaded.Embeddings : null,
-            Extensions = units.Count > 0 ? [new ControlNetDenoisingExtension(units)] : [],
+            Extensions = [.. units.Count > 0 ? [new ControlNetDenoisingExtension(units)] : Array.Empty<IDenoisingExtension>(), .. adapters.Extensions],
         };
         var progress = new DenoisingReports(run.Progress, metrics, time, options.Value, p.Model);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
@@ -114,20 +117,12 @@ public sealed class GenerationRunner(
     }
 
     /// <summary>
-    /// A stored control unit → the inference core's: the stored image fitted to the output size by its resize mode, then
-    /// turned into the control map by its preprocessor (the order of POST /v1/preprocess with width and height).
+    /// A stored control unit → the inference core's, with its control map (<see cref="ControlMap"/>).
     /// </summary>
     private ControlNetUnit ToControlNetUnit(ControlNetUse use, ControlNetModel model, int width, int height)
     {
-        if (!ControlPreprocessors.TryGet(use.Preprocessor, out var preprocessor))
-            throw new InvalidDataException($"The ControlNet unit of '{use.Model}' names an unknown preprocessor '{use.Preprocessor}'.");
-        if (!ControlImageResize.TryParse(use.ResizeMode, out var resizeMode))
-            throw new InvalidDataException($"The ControlNet unit of '{use.Model}' names an unknown resize mode '{use.ResizeMode}'.");
-        var stored = ReadPixels(use.Image, $"control image of '{use.Model}'", grayscale: false);
-        var defaults = PreprocessorParameters.Default;
-        var map = ControlMap.From(stored.Rgb, stored.Width, stored.Height, width, height, resizeMode, preprocessor,
-            new PreprocessorParameters(use.LowThreshold ?? defaults.LowThreshold, use.HighThreshold ?? defaults.HighThreshold,
-                use.BlurSigma ?? defaults.BlurSigma, use.PreprocessorSeed ?? defaults.Seed));
+        var map = ControlMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
+            use.PreprocessorSeed, width, height);
         var mode = use.ControlMode switch
         {
             "prompt_more_important" => ControlMode.PromptMoreImportant,
@@ -135,6 +130,72 @@ public sealed class GenerationRunner(
             _ => ControlMode.Balanced,
         };
         return new ControlNetUnit(model, map, use.Scale, use.Start, use.End, use.GuessMode, mode);
+    }
+
+    /// <summary>A stored unit image → its control map at the output size (resized by its mode, then preprocessed).</summary>
+    private InputImage ControlMap(StoredInputImage? image, string model, string preprocessorName, string resizeModeName, double? lowThreshold,
+        double? highThreshold, double? blurSigma, long? seed, int width, int height)
+    {
+        if (!ControlPreprocessors.TryGet(preprocessorName, out var preprocessor))
+            throw new InvalidDataException($"The unit of '{model}' names an unknown preprocessor '{preprocessorName}'.");
+        if (!ControlImageResize.TryParse(resizeModeName, out var resizeMode))
+            throw new InvalidDataException($"The unit of '{model}' names an unknown resize mode '{resizeModeName}'.");
+        var stored = ReadPixels(image, $"control image of '{model}'", grayscale: false);
+        var defaults = PreprocessorParameters.Default;
+        return Inference.Control.Preprocessors.ControlMap.From(stored.Rgb, stored.Width, stored.Height, width, height, resizeMode, preprocessor,
+            new PreprocessorParameters(lowThreshold ?? defaults.LowThreshold, highThreshold ?? defaults.HighThreshold,
+                blurSigma ?? defaults.BlurSigma, seed ?? defaults.Seed));
+    }
+
+    /// <summary>
+    /// The request's T2I-Adapters as extensions, one per distinct factor: the MultiAdapter sum Σ scale_i·F_i is linear, so
+    /// groups that stop at different steps add up to the same features while all are on.
+    /// </summary>
+    private AdapterSet AdapterExtensions(GenerationParameters p, LeaseSet leases)
+    {
+        var set = new AdapterSet();
+        try
+        {
+            foreach (var group in (p.Adapters ?? []).GroupBy(a => a.Factor))
+            {
+                var adapterUnits = group.Select(use =>
+                {
+                    var model = leases.Add(models.Acquire(use.Model)).Adapter;
+                    var map = ControlMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
+                        use.PreprocessorSeed, p.Width, p.Height);
+                    return new T2IAdapterUnit(model, set.Keep(Inference.Control.Preprocessors.ControlMap.ToTensor(map, model.Config.InChannels)), use.Scale);
+                }).ToList();
+                set.Extensions.Add(new T2IAdapterDenoisingExtension(adapterUnits, group.Key));
+            }
+            return set;
+        }
+        catch
+        {
+            set.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A job's adapter extensions and the condition tensors they read, disposed when the job ends.</summary>
+    private sealed class AdapterSet : IDisposable
+    {
+        private readonly List<IDisposable> _owned = [];
+
+        public List<T2IAdapterDenoisingExtension> Extensions { get; } = [];
+
+        public TorchSharp.torch.Tensor Keep(TorchSharp.torch.Tensor tensor)
+        {
+            _owned.Add(tensor);
+            return tensor;
+        }
+
+        public void Dispose()
+        {
+            foreach (var extension in Extensions)
+                extension.Dispose();
+            foreach (var owned in _owned)
+                owned.Dispose();
+        }
     }
 
     /// <summary>The leases of a job's control models, released together when the job ends.</summary>

@@ -105,7 +105,7 @@ public sealed class RetentionJob(
         return new RetentionReport(jobs.Count, images, events, deleted, 0);
     }
 
-    /// <summary>The blobs a job's stored request refers to: a generation's input image, mask and control images, a fine-tune's training images.</summary>
+    /// <summary>The blobs a job's stored request refers to: a generation's input image, mask, control and adapter images, a fine-tune's training images.</summary>
     private static IEnumerable<string> InputBlobs(JobKind kind, string request)
     {
         if (kind == JobKind.FineTune)
@@ -115,13 +115,14 @@ public sealed class RetentionJob(
         var parameters = System.Text.Json.JsonSerializer.Deserialize<GenerationParameters>(request, JobJson.Options);
         return new[] { parameters?.Image?.Blob, parameters?.Mask?.Blob }
             .Concat(parameters?.Controlnets?.Select(u => u.Image?.Blob) ?? [])
+            .Concat(parameters?.Adapters?.Select(a => a.Image?.Blob) ?? [])
             .OfType<string>();
     }
 
     /// <summary>
     /// The input blobs of every job that is not past its time: queued, running, or finished at or after the cutoff.
     /// JSON paths are provider SQL (jsonb in PostgreSQL, json_extract/json_each in SQLite); the request shapes are
-    /// <see cref="GenerationParameters"/> (image, mask, controlnets[].image) and <see cref="FineTuneParameters"/> (images) in snake_case.
+    /// <see cref="GenerationParameters"/> (image, mask, controlnets[].image, adapters[].image) and <see cref="FineTuneParameters"/> (images) in snake_case.
     /// </summary>
     private async Task<List<string>> LiveInputBlobsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
@@ -139,6 +140,9 @@ public sealed class RetentionJob(
                 UNION
                 SELECT unit->'image'->>'blob' FROM jobs, jsonb_array_elements(CASE jsonb_typeof(request->'controlnets') WHEN 'array' THEN request->'controlnets' ELSE '[]'::jsonb END) AS unit
                 WHERE (status IN ('queued', 'running') OR finished_at >= {cutoff}) AND unit->'image'->>'blob' IS NOT NULL
+                UNION
+                SELECT unit->'image'->>'blob' FROM jobs, jsonb_array_elements(CASE jsonb_typeof(request->'adapters') WHEN 'array' THEN request->'adapters' ELSE '[]'::jsonb END) AS unit
+                WHERE (status IN ('queued', 'running') OR finished_at >= {cutoff}) AND unit->'image'->>'blob' IS NOT NULL
                 """).ToListAsync(cancellationToken);
         }
         var cutoffMilliseconds = cutoff.ToUnixTimeMilliseconds(); // SQLite stores timestamps as Unix milliseconds
@@ -153,6 +157,9 @@ public sealed class RetentionJob(
             WHERE (status IN ('queued', 'running') OR finished_at >= {cutoffMilliseconds}) AND json_extract(image.value, '$.blob') IS NOT NULL
             UNION
             SELECT json_extract(unit.value, '$.image.blob') FROM jobs, json_each(jobs.request, '$.controlnets') AS unit
+            WHERE (status IN ('queued', 'running') OR finished_at >= {cutoffMilliseconds}) AND json_extract(unit.value, '$.image.blob') IS NOT NULL
+            UNION
+            SELECT json_extract(unit.value, '$.image.blob') FROM jobs, json_each(jobs.request, '$.adapters') AS unit
             WHERE (status IN ('queued', 'running') OR finished_at >= {cutoffMilliseconds}) AND json_extract(unit.value, '$.image.blob') IS NOT NULL
             """).ToListAsync(cancellationToken);
     }

@@ -20,6 +20,13 @@ public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : I
         return ControlNetModel.FromPretrained(model.Path, placement.Device, placement.DType);
     }
 
+    /// <summary>A diffusers T2I-Adapter folder, on the device and dtype pipelines load with.</summary>
+    public Inference.Control.T2IAdapter.T2IAdapterModel LoadT2IAdapter(ModelInfo model)
+    {
+        var placement = Inference.Runtime.InferenceDevice.Resolve(options.Value.Device, options.Value.DType);
+        return Inference.Control.T2IAdapter.T2IAdapterModel.FromPretrained(model.Path, placement.Device, placement.DType);
+    }
+
     public IGenerationModel Load(ModelInfo model)
     {
         var worker = options.Value;

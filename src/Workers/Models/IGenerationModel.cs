@@ -33,4 +33,6 @@ public interface IGenerationModelLoader
 public interface IControlModelLoader
 {
     Inference.Control.ControlNet.ControlNetModel LoadControlNet(ModelInfo model);
+
+    Inference.Control.T2IAdapter.T2IAdapterModel LoadT2IAdapter(ModelInfo model);
 }

@@ -45,6 +45,7 @@ public sealed class ModelCache(
                 IDisposable model = info.Kind switch
                 {
                     ModelKind.ControlNet => controlLoader.LoadControlNet(info),
+                    ModelKind.T2IAdapter => controlLoader.LoadT2IAdapter(info),
                     _ => loader.Load(info),
                 };
                 LoadCount++;
@@ -129,6 +130,10 @@ public sealed class ModelCache(
         /// <summary>The pipeline; a lease on a control model has none.</summary>
         public IGenerationModel Model => _entry.Model as IGenerationModel
             ?? throw new InvalidOperationException($"'{_entry.Name}' is a {ModelInfo.KindName(_entry.Kind)} model, not a pipeline.");
+
+        /// <summary>The adapter of a lease on a t2i_adapter model.</summary>
+        public Inference.Control.T2IAdapter.T2IAdapterModel Adapter => _entry.Model as Inference.Control.T2IAdapter.T2IAdapterModel
+            ?? throw new InvalidOperationException($"'{_entry.Name}' is a {ModelInfo.KindName(_entry.Kind)} model, not a T2I-Adapter.");
 
         /// <summary>The ControlNet of a lease on a controlnet model.</summary>
         public ControlNetModel ControlNet => _entry.Model as ControlNetModel

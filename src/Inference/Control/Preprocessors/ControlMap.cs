@@ -1,4 +1,5 @@
 using Easel.Inference.Pipelines;
+using static TorchSharp.torch;
 
 namespace Easel.Inference.Control.Preprocessors;
 
@@ -14,4 +15,8 @@ public static class ControlMap
         using var map = preprocessor.Apply(sized, parameters);
         return InputImage.FromRgb(width, height, RgbPlanes.Read(map));
     }
+
+    /// <summary>A map as the (1, C, H, W) float32 tensor in [0, 1] a model with <paramref name="channels"/> input channels takes (1: luminance).</summary>
+    public static Tensor ToTensor(InputImage map, int channels) =>
+        channels == 1 ? map.ToGrayTensor(CPU) : map.ToRgbTensor(CPU);
 }

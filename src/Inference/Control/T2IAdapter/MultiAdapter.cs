@@ -64,20 +64,24 @@ public sealed class MultiAdapter : nn.Module<IReadOnlyList<Tensor>, IReadOnlyLis
     }
 
     /// <summary>
-    /// Σ_k w_k·features_k, scale by scale, accumulated in adapter order as diffusers does (w_0·f_0, then += w_k·f_k).
+    /// Σ_k w_k·features_k, scale by scale, accumulated in adapter order as diffusers does (w_0·f_0, then += w_k·f_k). A light
+    /// adapter's extra coarsest feature (which the UNet leaves unused) is kept as the only term of its scale.
     /// </summary>
     public static IReadOnlyList<Tensor> WeightedSum(IReadOnlyList<IReadOnlyList<Tensor>> features, IReadOnlyList<double> weights)
     {
         if (features.Count == 0 || features.Count != weights.Count)
             throw new ArgumentException($"Weighting needs one weight per adapter; got {features.Count} feature lists and {weights.Count} weights.");
-        if (features.Any(f => f.Count != features[0].Count))
-            throw new ArgumentException($"The adapters give different numbers of features ({string.Join(", ", features.Select(f => f.Count))}).");
-        var sum = features[0].Select(f => f * weights[0]).ToList();
+        IReadOnlyList<Tensor> sum = features[0].Select(f => f * weights[0]).ToList();
         for (var k = 1; k < features.Count; k++)
-            for (var i = 0; i < sum.Count; i++)
-                sum[i] = sum[i] + features[k][i] * weights[k];
+            sum = Add(sum, features[k].Select(f => f * weights[k]).ToList());
         return sum;
     }
+
+    /// <summary>Scale-by-scale sum of two feature lists; the scales only one list has are taken from it.</summary>
+    public static IReadOnlyList<Tensor> Add(IReadOnlyList<Tensor> a, IReadOnlyList<Tensor> b) =>
+        Enumerable.Range(0, Math.Max(a.Count, b.Count))
+            .Select(i => i < a.Count && i < b.Count ? a[i] + b[i].to(a[i].dtype, a[i].device) : i < a.Count ? a[i] : b[i])
+            .ToList();
 
     /// <summary>Throws <see cref="ArgumentException"/> unless every adapter downscales as the first (their features must add up).</summary>
     public static void CheckSameDownscaling(IReadOnlyList<T2IAdapterConfig> configs)

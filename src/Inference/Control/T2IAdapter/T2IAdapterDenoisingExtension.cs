@@ -48,13 +48,10 @@ public sealed class T2IAdapterDenoisingExtension : IUNetConditioningContributor,
         _features ??= Compute();
         var rows = modelInput.shape[0];
         var features = _features.Select(f => f.expand([rows, .. f.shape[1..]])).ToList(); // (B, Ci, hi, wi), the same for every row
-        if (conditioning.DownIntrablockResiduals is { } earlier)
+        return conditioning with
         {
-            if (earlier.Count != features.Count)
-                throw new ArgumentException($"Another contributor gave {earlier.Count} adapter features; these adapters give {features.Count}.", nameof(conditioning));
-            features = earlier.Zip(features, (a, b) => a + b.to(a.dtype, a.device)).ToList();
-        }
-        return conditioning with { DownIntrablockResiduals = features };
+            DownIntrablockResiduals = conditioning.DownIntrablockResiduals is { } earlier ? MultiAdapter.Add(earlier, features) : features,
+        };
     }
 
     /// <summary>The scaled features of every unit, (1, Ci, hi, wi) each, kept for the rest of the generation.</summary>
