@@ -27,15 +27,17 @@ internal static class FlopCount
         return 2 * Linear(c, c, n) + depth * block;
     }
 
-    /// <summary>One UNet2DConditionModel call per sample at a <paramref name="latent"/>² latent, 77 text tokens.</summary>
-    public static double UNet(UNet2DConditionConfig config, int latent, int textTokens = 77)
+    /// <summary>
+    /// The UNet's conv_in, down blocks and mid block — what a ControlNet copies — with the channels of every skip
+    /// connection (conv_in first) and the mid block's output size.
+    /// </summary>
+    private static (double Flops, List<(long C, long H, long W)> Skips, long Channels, long H, long W) EncoderAndMid(UNet2DConditionConfig config, int latent, int textTokens)
     {
         var boc = config.BlockOutChannels;
         var blocks = boc.Count;
         long h = latent, w = latent;
         var total = Conv(config.InChannels, boc[0], config.ConvInKernel, h, w);
-        var skips = new Stack<long>();
-        skips.Push(boc[0]);
+        var skips = new List<(long C, long H, long W)> { (boc[0], h, w) };
         long channels = boc[0];
         for (var i = 0; i < blocks; i++)
         {
@@ -48,21 +50,51 @@ internal static class FlopCount
                 channels = boc[i];
                 if (cross)
                     total += Transformer(channels, h, w, depth, crossDim, textTokens);
-                skips.Push(channels);
+                skips.Add((channels, h, w));
             }
             if (i < blocks - 1)
             {
                 h /= 2;
                 w /= 2;
                 total += Conv(channels, channels, 3, h, w);
-                skips.Push(channels);
+                skips.Add((channels, h, w));
             }
         }
         // Mid block: resnet, transformer, resnet.
         total += 2 * Resnet(channels, channels, h, w);
         if (config.MidBlockType == "UNetMidBlock2DCrossAttn")
             total += Transformer(channels, h, w, config.TransformerLayersPerBlock.For(blocks - 1, blocks), config.CrossAttentionDim.For(blocks - 1, blocks), textTokens);
+        return (total, skips, channels, h, w);
+    }
 
+    /// <summary>
+    /// One ControlNet call per sample: the conditioning embedding (3 → c₀ at the image size, pairs of 3×3 convs halving it,
+    /// conv_out to the UNet's first channels), the UNet's encoder and mid block, and a 1×1 zero conv per residual.
+    /// </summary>
+    public static double ControlNet(UNet2DConditionConfig unet, IReadOnlyList<int> embeddingChannels, int latent, int textTokens = 77)
+    {
+        var (total, skips, channels, h, w) = EncoderAndMid(unet, latent, textTokens);
+        var size = (long)latent << (embeddingChannels.Count - 1);
+        total += Conv(3, embeddingChannels[0], 3, size, size);
+        for (var i = 0; i < embeddingChannels.Count - 1; i++)
+        {
+            total += Conv(embeddingChannels[i], embeddingChannels[i], 3, size, size);
+            size /= 2;
+            total += Conv(embeddingChannels[i], embeddingChannels[i + 1], 3, size, size);
+        }
+        total += Conv(embeddingChannels[^1], unet.BlockOutChannels[0], 3, latent, latent);
+        foreach (var (c, sh, sw) in skips)
+            total += Conv(c, c, 1, sh, sw);
+        return total + Conv(channels, channels, 1, h, w);
+    }
+
+    /// <summary>One UNet2DConditionModel call per sample at a <paramref name="latent"/>² latent, 77 text tokens.</summary>
+    public static double UNet(UNet2DConditionConfig config, int latent, int textTokens = 77)
+    {
+        var boc = config.BlockOutChannels;
+        var blocks = boc.Count;
+        var (total, skipChannels, channels, h, w) = EncoderAndMid(config, latent, textTokens);
+        var skips = new Stack<long>(skipChannels.Select(s => s.C));
         var reversed = boc.Reverse().ToList();
         for (var i = 0; i < blocks; i++)
         {
