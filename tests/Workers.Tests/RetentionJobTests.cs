@@ -102,6 +102,41 @@ public sealed class RetentionJobTests
         Assert.Equal((0, 1), await env.CountsAsync(running));
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_queued_generations_control_and_adapter_images_survive_an_expired_job_with_the_same_content_and_an_expired_ones_go(string provider)
+    {
+        await using var env = await RetentionEnvironment.CreateAsync(provider);
+        var shared = await env.PutAsync("edge map used twice");
+        var sharedAdapter = await env.PutAsync("palette used twice");
+        var ownControl = await env.PutAsync("edge map of an old generation");
+        var ownAdapter = await env.PutAsync("palette of an old generation");
+        var oldEdit = await env.AddFinishedJobAsync(JobStatus.Succeeded, result: null, input: shared);
+        var oldPalette = await env.AddFinishedJobAsync(JobStatus.Succeeded, result: null, input: sharedAdapter);
+        var oldControlled = await env.AddJobAsync(Job.Create(JobKind.Generation, Controlled(ownControl, ownAdapter), env.Time.GetUtcNowMilliseconds()), JobStatus.Succeeded);
+        env.Time.Advance(TimeSpan.FromDays(8));
+        var queued = await env.AddJobAsync(Job.Create(JobKind.Generation, Controlled(shared, sharedAdapter), env.Time.GetUtcNowMilliseconds()), JobStatus.Queued);
+        env.Time.Advance(TimeSpan.FromHours(1)); // past the blob grace period
+
+        var report = await env.RunAsync();
+
+        Assert.Equal(3, report.Jobs);
+        Assert.True(env.Blobs.Exists(shared), "the queued generation's control image was deleted");
+        Assert.True(env.Blobs.Exists(sharedAdapter), "the queued generation's adapter image was deleted");
+        Assert.False(env.Blobs.Exists(ownControl), "the expired generation's control image was kept");
+        Assert.False(env.Blobs.Exists(ownAdapter), "the expired generation's adapter image was kept");
+        Assert.Equal((0, 0), await env.CountsAsync(oldEdit.JobId));
+        Assert.Equal((0, 0), await env.CountsAsync(oldPalette.JobId));
+        Assert.Equal((0, 0), await env.CountsAsync(oldControlled));
+        Assert.Equal((0, 1), await env.CountsAsync(queued));
+    }
+
+    private static GenerationParameters Controlled(string controlImage, string adapterImage) =>
+        new("a red circle", "", "sd15", 64, 64, 2, 7.5, 1, "ddim", 1,
+            Controlnets: [new ControlNetUse("controlnet_sd15", new StoredInputImage(controlImage, 64, 64), 1, 0, 1, false, "balanced", "none", "crop")],
+            Adapters: [new AdapterUse("t2i_adapter_full", new StoredInputImage(adapterImage, 64, 64), 1, 1, "color", "crop")]);
+
     private static FineTuneParameters FineTune(string image) =>
         new("lora", "sd15", [new StoredInputImage(image, 64, 64)], ["a sks ring"], null, null, 10, 1e-3, 1, 64, 4, 4, null, 1, [], 10, null);
 
