@@ -72,6 +72,40 @@ public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTe
             JsonNode.Parse((await ReadJsonAsync(again)).GetProperty("request").GetRawText())!["controlnets"]!.ToJsonString());
     }
 
+    private static MultipartFormDataContent MultipartWithUnitImage(string part)
+    {
+        var fields = ValidRequest();
+        fields["controlnets"] = new JsonArray(new JsonObject { ["model"] = "controlnet_sd15", ["preprocessor"] = "canny" });
+        var content = TestImages.Multipart(fields);
+        var file = new ByteArrayContent(TestImages.Png());
+        file.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        content.Add(file, part, "edges.png");
+        return content;
+    }
+
+    [Fact]
+    public async Task In_multipart_a_units_image_is_a_file_part_named_by_its_index()
+    {
+        var response = await Client.PostAsync("/v1/generations", MultipartWithUnitImage("controlnets[0].image"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var unit = (await ReadJsonAsync(response)).GetProperty("request").GetProperty("controlnets")[0];
+        Assert.Equal("canny", unit.GetProperty("preprocessor").GetString());
+        Assert.True(Factory.Services.GetRequiredService<IBlobStore>().Exists(unit.GetProperty("image").GetProperty("blob").GetString()!));
+    }
+
+    [Fact]
+    public async Task In_multipart_a_file_part_for_a_unit_the_form_does_not_have_is_refused_naming_it()
+    {
+        var before = await Factory.CountJobsAsync();
+        var response = await Client.PostAsync("/v1/generations", MultipartWithUnitImage("controlnets[1].image"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await ReadJsonAsync(response)).GetProperty("errors");
+        Assert.True(errors.TryGetProperty("controlnets[1].image", out _), errors.ToString());
+        Assert.Equal(before, await Factory.CountJobsAsync());
+    }
+
     [Fact]
     public async Task A_controlnet_of_another_family_is_refused_with_422_naming_the_unit()
     {

@@ -108,9 +108,11 @@ public abstract class OpenApiDocumentTests<TFactory>(TFactory factory) : ApiTest
             .GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema").GetProperty("properties");
 
         var jsonNames = json.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(jsonNames, form.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToList());
-        Assert.Superset(new HashSet<string> { "webhook", "webhook_events", "priority", "cancel_after" }, jsonNames.ToHashSet());
-        foreach (var file in new[] { "image", "mask" })
+        // Beside the JSON fields: the file part of entry 0 of each list of units (entry i's part is named alike).
+        Assert.Equal(jsonNames.Concat(["adapters[0].image", "controlnets[0].image"]).Order(StringComparer.Ordinal),
+            form.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToList());
+        Assert.Superset(new HashSet<string> { "webhook", "webhook_events", "priority", "cancel_after", "controlnets", "adapters" }, jsonNames.ToHashSet());
+        foreach (var file in new[] { "image", "mask", "controlnets[0].image", "adapters[0].image" })
             Assert.Equal("binary", form.GetProperty(file).GetProperty("format").GetString());
     }
 

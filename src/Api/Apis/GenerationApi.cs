@@ -23,7 +23,8 @@ public static class GenerationApi
         + "default 0.8; the output has the image's size); with `image` and `mask`, inpainting (white = repaint; same size as "
         + "the image; `strength` default 1). Send the fields as application/json, with `image` and `mask` as base64 PNG or "
         + "JPEG (a data: URI prefix is allowed), or as multipart/form-data with the same field names as form fields and "
-        + "`image` / `mask` as file parts.\n\n"
+        + "`image` / `mask` as file parts (a unit's image as a part named `controlnets[0].image`, `adapters[0].image`, …, "
+        + "with `controlnets` / `adapters` as a JSON array field).\n\n"
         + "Answers 202 with the job and its Location; poll GET /v1/jobs/{id} until the status is succeeded, failed or "
         + "canceled. Refusals are application/problem+json whose `errors` names each bad field, and nothing is stored or "
         + "enqueued: 400 for an unknown field (named, with the closest known name: a misspelling is never silently ignored), "
@@ -35,7 +36,7 @@ public static class GenerationApi
         + "as a PNG blob named by its SHA-256 and the job's `request` refers to it (`image.blob`), never inline.";
 
     /// <summary>The fields a multipart request may send as file parts (the base64 strings of the JSON variant).</summary>
-    public static readonly IReadOnlyList<string> UploadFields = ["image", "mask"];
+    public static readonly IReadOnlyList<string> UploadFields = ["image", "mask", "controlnets[].image", "adapters[].image"];
 
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
@@ -93,11 +94,11 @@ public static class GenerationApi
 
         var request = body.Value!;
         var controlImages = new List<byte[]?>();
-        foreach (var unit in request.Controlnets ?? [])
-            controlImages.Add(await ReadStoredInputAsync(unit?.Image, http.HttpContext, services, cancellationToken));
+        foreach (var (unit, i) in (request.Controlnets ?? []).Select((u, i) => (u, i)))
+            controlImages.Add(body.File($"controlnets[{i}].image") ?? await ReadStoredInputAsync(unit?.Image, http.HttpContext, services, cancellationToken));
         var adapterImages = new List<byte[]?>();
-        foreach (var adapter in request.Adapters ?? [])
-            adapterImages.Add(await ReadStoredInputAsync(adapter?.Image, http.HttpContext, services, cancellationToken));
+        foreach (var (adapter, i) in (request.Adapters ?? []).Select((a, i) => (a, i)))
+            adapterImages.Add(body.File($"adapters[{i}].image") ?? await ReadStoredInputAsync(adapter?.Image, http.HttpContext, services, cancellationToken));
         var validation = services.Validator.Validate(request,
             body.File("image") ?? await ReadStoredInputAsync(request.Image, http.HttpContext, services, cancellationToken),
             body.File("mask") ?? await ReadStoredInputAsync(request.Mask, http.HttpContext, services, cancellationToken),

@@ -19,7 +19,8 @@ public sealed class MultipartUploadOperationFilter : IOperationFilter
     {
         ["CreateGeneration"] = new(typeof(GenerationRequest), "prompt", Apis.GenerationApi.UploadFields, [],
             "The fields of the JSON body as form fields (numbers as text in invariant culture; webhook_events repeated or "
-            + "comma-separated), image and mask as file parts. Unknown field names are refused."),
+            + "comma-separated), image and mask as file parts; controlnets and adapters as JSON array fields, the image of "
+            + "entry i as a file part named controlnets[i].image / adapters[i].image. Unknown field names are refused."),
         ["CreateFineTune"] = new(typeof(FineTuneRequest), "method", Apis.FineTuneApi.UploadFields, ["images"],
             "The fields of the JSON body as form fields (numbers as text in invariant culture; lists repeated, one value per "
             + "item, or one JSON array), images as file parts (one per image, in order) or dataset as one zip file part. "
@@ -53,6 +54,17 @@ public sealed class MultipartUploadOperationFilter : IOperationFilter
             properties[name] = upload.RepeatedFileFields.Contains(name)
                 ? new OpenApiSchema { Type = JsonSchemaType.Array, Items = file, Description = file.Description }
                 : file;
+        }
+        foreach (var indexed in upload.FileFields.Where(f => f.Contains("[]", StringComparison.Ordinal)))
+        {
+            var list = indexed[..indexed.IndexOf('[')];
+            properties[indexed.Replace("[]", "[0]", StringComparison.Ordinal)] = new OpenApiSchema
+            {
+                Type = JsonSchemaType.String,
+                Format = "binary",
+                Description = $"The image of entry 0 of {list} ({list} sent as a JSON array field); entry i's part is named "
+                    + indexed.Replace("[]", "[i]", StringComparison.Ordinal) + ".",
+            };
         }
         content["multipart/form-data"] = new OpenApiMediaType
         {

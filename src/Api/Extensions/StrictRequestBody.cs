@@ -99,7 +99,9 @@ public static class StrictRequestBody
     /// <summary>
     /// A multipart/form-data body as <typeparamref name="T"/>: text fields by their JSON names, and the file parts
     /// named in <paramref name="fileFields"/> (each at most <paramref name="maxFileBytes"/>) returned as bytes; a field of
-    /// <paramref name="repeatableFileFields"/> may come as several parts (a list of files, in the order sent).
+    /// <paramref name="repeatableFileFields"/> may come as several parts (a list of files, in the order sent). A file field
+    /// written <c>list[].field</c> (e.g. <c>controlnets[].image</c>) is sent as parts named <c>list[0].field</c>, … for the
+    /// entries of the list field, which comes as a JSON array text field.
     /// </summary>
     public static async Task<RequestBody<T>> ReadMultipartAsync<T>(
         HttpRequest request, JsonSerializerOptions options, FormOptions formOptions, IReadOnlyCollection<string> fileFields,
@@ -157,6 +159,24 @@ public static class StrictRequestBody
             var name = parts.Key;
             if (name.Length == 0)
                 errors[BodyKey] = [Nameless];
+            else if (IndexedFileField(name, fileFields) is { } indexed)
+            {
+                if (!json.TryGetPropertyValue(indexed.List, out var list) || list is not JsonArray entries || indexed.Index >= entries.Count)
+                    errors[name] = [$"{name} belongs to entry {indexed.Index} of {indexed.List}, which the form's {indexed.List} field does not have."];
+                else if (parts.Count() > 1)
+                    errors[name] = [$"{name} is given {parts.Count()} times; send one file."];
+                else if (parts.Single().Length > maxFileBytes)
+                {
+                    status = StatusCodes.Status413PayloadTooLarge;
+                    errors[name] = [$"The {name} is {parts.Single().Length} bytes; at most {maxFileBytes} are accepted."];
+                }
+                else
+                {
+                    using var buffer = new MemoryStream((int)parts.Single().Length);
+                    await parts.Single().CopyToAsync(buffer, cancellationToken);
+                    files[name] = [buffer.ToArray()];
+                }
+            }
             else if (RequestContract.Field(typeInfo, name) is null)
                 errors[name] = [RequestContract.UnknownFieldMessage(name, "", known)];
             else if (!fileFields.Contains(name))
@@ -188,6 +208,17 @@ public static class StrictRequestBody
         if (errors.Count > 0)
             return new(new BodyRefusal(status, status == StatusCodes.Status413PayloadTooLarge ? "An input is too large." : "The request is invalid.", errors));
         return Deserialize<T>(typeInfo, t => json.Deserialize(t), files);
+    }
+
+    /// <summary>A part name <c>list[i].field</c> whose <c>list[].field</c> is one of <paramref name="fileFields"/>, or null.</summary>
+    private static (string List, int Index)? IndexedFileField(string name, IReadOnlyCollection<string> fileFields)
+    {
+        var open = name.IndexOf('[');
+        var close = name.IndexOf("].", StringComparison.Ordinal);
+        if (open <= 0 || close <= open + 1 || !int.TryParse(name.AsSpan(open + 1, close - open - 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var index))
+            return null;
+        return fileFields.Contains($"{name[..open]}[]{name[(close + 1)..]}") ? (name[..open], index) : null;
     }
 
     /// <summary>
