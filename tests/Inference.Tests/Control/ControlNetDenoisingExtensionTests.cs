@@ -186,3 +186,31 @@ public sealed class ControlNetDenoisingExtensionTests(FixturePipelines fixtures)
         private static Tensor Keep(Tensor t) => t.detach().clone().DetachFromDisposeScope();
     }
 }
+
+/// <summary>A ControlNet made from a UNet to be trained: the encoder copied, the zero convolutions at zero.</summary>
+public sealed class ControlNetFromUNetTests
+{
+    [Fact]
+    public void A_controlnet_made_from_the_bundled_unet_copies_its_encoder_and_leaves_the_unet_unchanged()
+    {
+        var folder = Path.Combine(ParityFixtures.RepositoryRoot(), "models", "easel-shapes", "unet");
+        using var unet = UNet2DConditionModel.FromPretrained(folder);
+        var config = Easel.Inference.Loading.ConfigJson.Read<ControlNetConfig>(Path.Combine(folder, "config.json")) with { ConditioningEmbeddingOutChannels = [16, 32, 64] }; // 64×64 images over a 16×16 latent
+        using var controlNet = ControlNetModel.FromUNet(unet, config);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+
+        var unetWeights = unet.state_dict();
+        foreach (var (name, weight) in controlNet.state_dict().Where(p => p.Key.StartsWith("down_blocks.", StringComparison.Ordinal) || p.Key.StartsWith("mid_block.", StringComparison.Ordinal)))
+            Assert.True((weight - unetWeights[name]).abs().max().item<float>() == 0, $"{name} was not copied");
+        torch.manual_seed(4);
+        var sample = torch.randn(1, 4, 16, 16);
+        var text = torch.randn(1, 8, 64);
+        var timestep = torch.tensor(300L);
+        var residuals = controlNet.forward(new ControlNetInput(sample, timestep, text, torch.rand(1, 3, 64, 64)));
+        Assert.All(residuals.DownBlockResiduals.Append(residuals.MidBlockResidual), r => Assert.Equal(0f, r.abs().max().item<float>()));
+        var plain = unet.forward(sample, timestep, text);
+        var controlled = unet.forward(sample, timestep, text, new UNetConditioning(Control: residuals));
+        Assert.Equal(0f, (plain - controlled).abs().max().item<float>());
+    }
+}

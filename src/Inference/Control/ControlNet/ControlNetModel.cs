@@ -87,6 +87,40 @@ public sealed class ControlNetModel : nn.Module<ControlNetInput, ControlResidual
         return WeightLoader.LoadNew(new ControlNetModel(config), weights, device, dtype);
     }
 
+    /// <summary>
+    /// A ControlNet to train for <paramref name="unet"/> (diffusers' ControlNetModel.from_unet; Zhang et al. 2023, §3.1):
+    /// the encoder — conv_in, time embedding, down blocks, mid block — is a copy of the UNet's weights, and every zero
+    /// convolution and the conditioning embedding's conv_out start at zero, so until training moves them the residuals are
+    /// zero and the UNet is unchanged. <paramref name="config"/> is a ControlNet config of the UNet's layout (its
+    /// config.json read as <see cref="ControlNetConfig"/>).
+    /// </summary>
+    public static ControlNetModel FromUNet(UNet2DConditionModel unet, ControlNetConfig config)
+    {
+        var model = new ControlNetModel(config);
+        try
+        {
+            using var noGrad = torch.no_grad();
+            var source = unet.state_dict();
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                if (name.StartsWith("controlnet_down_blocks.", StringComparison.Ordinal) || name.StartsWith("controlnet_mid_block.", StringComparison.Ordinal)
+                    || name.StartsWith("controlnet_cond_embedding.conv_out.", StringComparison.Ordinal))
+                    parameter.zero_();
+                else if (source.TryGetValue(name, out var weight) && weight.shape.SequenceEqual(parameter.shape))
+                    parameter.copy_(weight);
+                else if (!name.StartsWith("controlnet_cond_embedding.", StringComparison.Ordinal))
+                    throw new ArgumentException($"The UNet has no parameter '{name}' of shape ({string.Join(", ", parameter.shape)}): the config is not the UNet's layout.", nameof(config));
+            }
+            model.to(unet.parameters().First().dtype).to(unet.parameters().First().device);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The residuals for the UNet's skip connections and mid block, already scaled.</summary>
     public override ControlResiduals forward(ControlNetInput input) => forward(input, null);
 
