@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Easel.Api.Tests;
 
-/// <summary>controlnets[] and adapters[] on POST /v1/generations: accepted units are stored with their defaults, bad ones refused naming the field.</summary>
+/// <summary>controlnets[], adapters[] and grounding on POST /v1/generations: accepted units are stored with their defaults, bad ones refused naming the field.</summary>
 public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTestBase<TFactory>(factory)
     where TFactory : EaselApiFactory
 {
@@ -211,6 +211,49 @@ public abstract class ControlNetRequestTests<TFactory>(TFactory factory) : ApiTe
         var adapter = Unit("t2i_adapter_full");
         adapter[field] = JsonValue.Create(value);
         await RefusedAsync(WithAdapters(adapter), HttpStatusCode.BadRequest, named);
+    }
+
+    private static JsonObject Grounded(JsonNode phrases, JsonNode boxes, string model = EaselApiFactory.GligenModel)
+    {
+        var body = ValidRequest();
+        body["model"] = model;
+        body["grounding"] = new JsonObject { ["phrases"] = phrases, ["boxes"] = boxes };
+        return body;
+    }
+
+    private static JsonArray Box(params double[] corners) => new(corners.Select(c => (JsonNode)JsonValue.Create(c)).ToArray());
+
+    [Fact]
+    public async Task Grounding_on_a_gligen_model_is_accepted_with_beta_defaulting_to_0_3()
+    {
+        var response = await PostGenerationAsync(Grounded(new JsonArray("a red circle", "a blue square"), new JsonArray(Box(0, 0, 0.5, 0.5), Box(0.5, 0.5, 1, 1))));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var grounding = (await ReadJsonAsync(response)).GetProperty("request").GetProperty("grounding");
+        Assert.Equal(0.3, grounding.GetProperty("beta").GetDouble());
+        Assert.Equal("a blue square", grounding.GetProperty("phrases")[1].GetString());
+    }
+
+    [Fact]
+    public async Task Grounding_on_a_model_without_gligen_layers_is_refused_with_422()
+    {
+        await RefusedAsync(Grounded(new JsonArray("a red circle"), new JsonArray(Box(0, 0, 0.5, 0.5)), model: "sd15"), HttpStatusCode.UnprocessableEntity, "grounding");
+    }
+
+    [Theory]
+    [InlineData("[0.5, 0, 0.4, 1]", "grounding.boxes[0]")]
+    [InlineData("[0, 0, 1.2, 1]", "grounding.boxes[0]")]
+    [InlineData("[0, 0, 1]", "grounding.boxes[0]")]
+    public async Task A_bad_box_is_refused_with_400_naming_it(string box, string field) =>
+        await RefusedAsync(Grounded(new JsonArray("a red circle"), new JsonArray(JsonNode.Parse(box))), HttpStatusCode.BadRequest, field);
+
+    [Fact]
+    public async Task Phrase_and_box_counts_that_differ_and_more_than_30_entities_are_refused()
+    {
+        await RefusedAsync(Grounded(new JsonArray("a red circle", "a blue square"), new JsonArray(Box(0, 0, 0.5, 0.5))), HttpStatusCode.BadRequest, "grounding.boxes");
+        var phrases = new JsonArray(Enumerable.Range(0, 31).Select(i => (JsonNode)JsonValue.Create($"circle {i}")).ToArray());
+        var boxes = new JsonArray(Enumerable.Range(0, 31).Select(_ => (JsonNode)Box(0, 0, 0.5, 0.5)).ToArray());
+        await RefusedAsync(Grounded(phrases, boxes), HttpStatusCode.BadRequest, "grounding.phrases");
     }
 
     [Fact]

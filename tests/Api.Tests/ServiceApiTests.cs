@@ -15,7 +15,7 @@ public abstract class ServiceApiTests<TFactory>(TFactory factory) : ApiTestBase<
         var models = (await ReadJsonAsync(await Client.GetAsync("/v1/models"))).GetProperty("data").EnumerateArray()
             .ToDictionary(m => m.GetProperty("name").GetString()!);
 
-        Assert.Equal(["controlnet_sd15", "controlnet_sdxl", "sd15", "sd15_inpaint", "sd2", "sdxl", "t2i_adapter_full", "t2i_adapter_light"],
+        Assert.Equal(["controlnet_sd15", "controlnet_sdxl", "gligen_text", "sd15", "sd15_inpaint", "sd2", "sdxl", "t2i_adapter_full", "t2i_adapter_light"],
             models.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(("sd2", false), (models["sd2"].GetProperty("family").GetString(), models["sd2"].GetProperty("default").GetBoolean()));
         Assert.Equal("sdxl", models["sdxl"].GetProperty("family").GetString());

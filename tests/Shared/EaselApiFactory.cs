@@ -27,6 +27,9 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
     /// <summary>The fixture control models (ControlNets, T2I-Adapters), configured beside the pipelines under their folder names.</summary>
     public static IReadOnlyList<string> FixtureControlModels { get; } = ["controlnet_sd15", "controlnet_sdxl", "t2i_adapter_full", "t2i_adapter_light"];
 
+    /// <summary>The fixture GLIGEN pipeline (text grounding), configured under its folder name.</summary>
+    public const string GligenModel = "gligen_text";
+
     public const int MaxInputImageBytes = 256 * 1024;
 
     public TestDatabase Database => _database ?? throw new InvalidOperationException("The fixture is not initialized.");
@@ -79,7 +82,7 @@ public abstract class EaselApiFactory : WebApplicationFactory<Program>, IAsyncLi
         builder.UseSetting("ConnectionStrings:Easel", Database.ConnectionString);
         if (ConfigureFixtureModels)
         {
-            foreach (var model in FixtureModels.Concat(FixtureControlModels))
+            foreach (var model in FixtureModels.Concat(FixtureControlModels).Append(GligenModel))
                 builder.UseSetting($"Easel:Models:{model}:Path", TestPaths.FixtureModel(model));
             builder.UseSetting("Easel:DefaultModel", "sd15");
             if (ConfigureSingleFileModel)

@@ -27,6 +27,8 @@ namespace Easel.Core.Generation;
 /// <param name="Embeddings">Textual-inversion embeddings (artifact ids or names) whose tokens the prompt and the negative prompt
 /// may use; a negative embedding goes in the negative prompt.</param>
 /// <param name="Controlnets">ControlNet units, each with its own control image and weights; their residuals add up.</param>
+/// <param name="Adapters">T2I-Adapters, each with its own condition image; their features add up.</param>
+/// <param name="Grounding">GLIGEN phrases and boxes (a GLIGEN model only).</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -50,7 +52,17 @@ public sealed record GenerationRequest(
     IReadOnlyList<LoraRequest>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
     IReadOnlyList<ControlNetRequest>? Controlnets = null,
-    IReadOnlyList<AdapterRequest>? Adapters = null);
+    IReadOnlyList<AdapterRequest>? Adapters = null,
+    GroundingRequest? Grounding = null);
+
+/// <summary>GLIGEN grounding (Li et al. 2023): one phrase per box; needs a model whose UNet has GLIGEN's gated self-attention.</summary>
+/// <param name="Phrases">What stands in each box ("a red circle").</param>
+/// <param name="Boxes">[x0, y0, x1, y1] per phrase, fractions of the image (0 = left/top), x1 &gt; x0 and y1 &gt; y0.</param>
+/// <param name="Beta">Scheduled sampling: the grounding layers run for the first ⌊β·steps⌋ steps; default 0.3 as the paper.</param>
+public sealed record GroundingRequest(IReadOnlyList<string>? Phrases = null, IReadOnlyList<double[]>? Boxes = null, double? Beta = null);
+
+/// <summary>Validated grounding, as the job stores it.</summary>
+public sealed record GroundingUse(IReadOnlyList<string> Phrases, IReadOnlyList<double[]> Boxes, double Beta);
 
 /// <summary>One T2I-Adapter of a request; several are combined as diffusers' MultiAdapter (features summed with the scales as weights).</summary>
 /// <param name="Model">A configured model of kind t2i_adapter (GET /v1/models) that fits the request's model.</param>
@@ -161,7 +173,8 @@ public sealed record GenerationParameters(
     IReadOnlyList<LoraUse>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
     IReadOnlyList<ControlNetUse>? Controlnets = null,
-    IReadOnlyList<AdapterUse>? Adapters = null);
+    IReadOnlyList<AdapterUse>? Adapters = null,
+    GroundingUse? Grounding = null);
 
 /// <summary>A validated T2I-Adapter with every value decided; the image is stored as a control unit's is.</summary>
 /// <param name="Image">Set by the API once the image is stored.</param>

@@ -202,6 +202,7 @@ public sealed class GenerationRequestValidator(
 
         var (controlnets, controlImages) = ReadControlNets(request.Controlnets, controlImageBytes, ReadInput, Add);
         var (adapters, adapterImages) = ReadAdapters(request.Adapters, adapterImageBytes, ReadInput, Add);
+        var grounding = ReadGrounding(request.Grounding, limits.MaxPromptLength, Add);
 
         var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
             time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
@@ -216,6 +217,11 @@ public sealed class GenerationRequestValidator(
         {
             status = 422;
             Add("model", $"'{model.Name}' is a {ModelInfo.KindName(model.Kind)}, not a pipeline: name a pipeline as model and add it in controlnets.");
+        }
+        else if (errors.Count == 0 && grounding is not null && model is not { Layout.Grounded: true })
+        {
+            status = 422;
+            Add("grounding", $"Model '{model?.Name}' has no GLIGEN layers (its UNet's attention_type is not gated): name a GLIGEN model to ground phrases in boxes.");
         }
         else if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
         {
@@ -269,7 +275,8 @@ public sealed class GenerationRequestValidator(
             Loras: loras.Count > 0 ? loras : null,
             Embeddings: embeddings.Count > 0 ? embeddings : null,
             Controlnets: controlnets.Count > 0 ? controlnets : null,
-            Adapters: adapters.Count > 0 ? adapters : null);
+            Adapters: adapters.Count > 0 ? adapters : null,
+            Grounding: grounding);
         return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields, controlImages,
             adapterImages);
 
@@ -412,6 +419,45 @@ public sealed class GenerationRequestValidator(
         if (pipeline.IsServed && !control.ServingWorkers.Intersect(pipeline.ServingWorkers).Any() && jobs.Value.UnservedModel == UnservedModelPolicy.Refuse)
             return $"No live worker serves both '{pipeline.Name}' and {label} '{name}': configure both on one worker (Easel:Models).";
         return null;
+    }
+
+    /// <summary>GLIGEN's position nets take this many entities.</summary>
+    public const int MaxGroundedEntities = 30;
+
+    /// <summary>The grounding with β's default, or null when the request has none; what is malformed goes to the errors.</summary>
+    private static GroundingUse? ReadGrounding(GroundingRequest? grounding, int maxPhraseLength, Action<string, string> add)
+    {
+        if (grounding is null)
+            return null;
+        var phrases = grounding.Phrases ?? [];
+        var boxes = grounding.Boxes ?? [];
+        if (phrases.Count == 0)
+            add("grounding.phrases", "phrases is required: one phrase per box.");
+        if (phrases.Count != boxes.Count)
+            add("grounding.boxes", $"grounding has {phrases.Count} phrase(s) and {boxes.Count} box(es); give one box per phrase.");
+        if (phrases.Count > MaxGroundedEntities)
+            add("grounding.phrases", $"At most {MaxGroundedEntities} grounded entities (GLIGEN's position net has {MaxGroundedEntities} slots); this has {phrases.Count}.");
+        for (var i = 0; i < phrases.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(phrases[i]))
+                add($"grounding.phrases[{i}]", "A phrase says what stands in its box (\"a red circle\").");
+            else if (phrases[i].Length > maxPhraseLength)
+                add($"grounding.phrases[{i}]", $"A phrase must be at most {maxPhraseLength} characters long.");
+        }
+        for (var i = 0; i < boxes.Count; i++)
+        {
+            var box = boxes[i];
+            if (box is not { Length: 4 })
+                add($"grounding.boxes[{i}]", "A box is [x0, y0, x1, y1], fractions of the image.");
+            else if (box.Any(v => !double.IsFinite(v) || v < 0 || v > 1))
+                add($"grounding.boxes[{i}]", $"[{string.Join(", ", box)}] is outside [0, 1]: boxes are fractions of the image.");
+            else if (box[2] <= box[0] || box[3] <= box[1])
+                add($"grounding.boxes[{i}]", $"[{string.Join(", ", box)}] needs x1 > x0 and y1 > y0.");
+        }
+        var beta = grounding.Beta ?? 0.3;
+        if (!double.IsFinite(beta) || beta < 0 || beta > 1)
+            add("grounding.beta", "beta must be between 0 and 1 (the fraction of the steps the grounding layers run).");
+        return new GroundingUse(phrases.Select(p => p?.Trim() ?? "").ToList(), boxes, beta);
     }
 
     /// <summary>A control mode by its name or A1111's label ("My prompt is more important", "ControlNet is more important").</summary>

@@ -6,15 +6,20 @@ namespace Easel.Core.Models;
 /// The parts of a UNet encoder a control model must share with the base UNet it is added to: a ControlNet's residuals
 /// go to the UNet's skip connections and mid block, so the block channels, the layers per block, the text-encoder width
 /// (cross_attention_dim) and the SDXL added conditioning must be the UNet's. Read from a unet/config.json or a
-/// ControlNet's config.json (the same keys), as lists with one value per down block.
+/// ControlNet's config.json (the same keys), as lists with one value per down block. <see cref="AttentionType"/> tells a
+/// GLIGEN UNet, which takes grounding.
 /// </summary>
 public sealed record UNetLayout(
     IReadOnlyList<int> BlockOutChannels,
     IReadOnlyList<int> LayersPerBlock,
     IReadOnlyList<int> CrossAttentionDim,
     string? AdditionEmbedType = null,
-    int? ProjectionClassEmbeddingsInputDim = null)
+    int? ProjectionClassEmbeddingsInputDim = null,
+    string AttentionType = "default")
 {
+    /// <summary>Whether the UNet has GLIGEN's gated self-attention (attention_type gated or gated-text-image).</summary>
+    public bool Grounded => AttentionType is "gated" or "gated-text-image";
+
     /// <summary>The layout of a UNet or ControlNet config, with diffusers' defaults for omitted keys.</summary>
     public static UNetLayout Read(JsonElement config)
     {
@@ -25,7 +30,8 @@ public sealed record UNetLayout(
             PerBlock(Ints(config, "layers_per_block") ?? [2], blocks),
             PerBlock(Ints(config, "cross_attention_dim") ?? [1280], blocks),
             config.TryGetProperty("addition_embed_type", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null,
-            config.TryGetProperty("projection_class_embeddings_input_dim", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : null);
+            config.TryGetProperty("projection_class_embeddings_input_dim", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : null,
+            config.TryGetProperty("attention_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "default");
     }
 
     /// <summary>Every way a control model of this layout does not fit a UNet of <paramref name="unet"/>'s; empty when it fits.</summary>
