@@ -10,8 +10,9 @@ namespace Easel.Inference.Tests.Control;
 
 /// <summary>
 /// What GligenDenoisingExtension hands the UNet each step: one grounding row broadcast to the step's batch, the
-/// unconditional half masked as diffusers' StableDiffusionGLIGENPipeline does (pipe_gligen_text's recorded
-/// position_net masks: row 0 all zero, row 1 ones for the two phrases).
+/// unconditional half masked for text grounding as diffusers' StableDiffusionGLIGENPipeline does (pipe_gligen_text's
+/// recorded position_net masks: row 0 all zero, row 1 ones for the two phrases) and unmasked for text-image grounding
+/// (pipe_gligen_text_image's rows are equal).
 /// </summary>
 public sealed class GligenDenoisingExtensionTests
 {
@@ -56,6 +57,17 @@ public sealed class GligenDenoisingExtensionTests
         }
         Assert.Equal(0f, batch.Masks[TensorIndex.Slice(0, 2)].abs().sum().item<float>());
         Assert.True(batch.Masks[TensorIndex.Slice(2, 4)].allclose(grounding.Masks.expand(2, 30), rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void With_guidance_text_image_grounding_keeps_its_masks_on_both_halves()
+    {
+        using var scope = torch.NewDisposeScope();
+        var text = Grounding();
+        var grounding = text with { PhraseMasks = text.Masks, ImageEmbeddings = torch.randn(1, 30, 32), ImageMasks = text.Masks };
+        var batch = Contributed(grounding, 0, 7.5, rows: 2);
+        Assert.True(batch.Masks.allclose(grounding.Masks.expand(2, 30), rtol: 0, atol: 0));
+        Assert.True(batch.ImageMasks!.allclose(grounding.Masks.expand(2, 30), rtol: 0, atol: 0));
     }
 
     [Fact]

@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace Easel.Inference.Tests.Parity;
 
 /// <summary>
-/// GLIGEN text grounding against diffusers. The phrases and boxes of pipe_gligen_text encoded by GligenPhraseEncoder equal the conditional row of what
-/// diffusers' StableDiffusionGLIGENPipeline gave its position net (mid.position_net_call0.*; row 0 is the
+/// GLIGEN text grounding against diffusers' StableDiffusionGLIGENPipeline: the whole pipeline, and GligenPhraseEncoder's
+/// output against the conditional row of what diffusers gave its position net (mid.position_net_call0.*; row 0 is the
 /// unconditional half, whose masks GligenDenoisingExtension zeroes).
 /// </summary>
 public sealed class GligenParityTests
