@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace Easel.Inference.Control.Gligen;
 
 /// <summary>
-/// Puts a request's grounding into every step's attention context. With guidance the unconditional half gets the
-/// same boxes with every entity masked (null features only), as diffusers' GLIGEN pipelines do; the fusers' β
-/// schedule is read from the context's step.
+/// Puts a request's grounding into every step's attention context; the fusers' β schedule is read from the context's
+/// step. With guidance both halves get the same boxes and features; for text grounding the unconditional half has
+/// every entity masked (null features only) as StableDiffusionGLIGENPipeline does, while
+/// StableDiffusionGLIGENTextImagePipeline keeps the masks on both halves (pipe_gligen_text_image's recorded masks).
 /// </summary>
 /// <param name="grounding">One row of grounding (B = 1), broadcast to the step's batch.</param>
 public sealed class GligenDenoisingExtension(GligenGroundingInput grounding) : IUNetConditioningContributor
@@ -16,7 +17,7 @@ public sealed class GligenDenoisingExtension(GligenGroundingInput grounding) : I
     public UNetConditioning Contribute(DenoisingStep step, Tensor modelInput, UNetConditioning conditioning)
     {
         var rows = modelInput.shape[0];
-        var conditionalRows = step.Guidance ? rows / 2 : rows;
+        var conditionalRows = step.Guidance && grounding.ImageEmbeddings is null ? rows / 2 : rows;
         var batch = new GligenGroundingInput(
             Repeat(grounding.Boxes, rows),
             Masks(grounding.Masks, rows, conditionalRows),
