@@ -167,6 +167,28 @@ public abstract class GenerationModeTests<TFactory>(TFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task Grounding_on_the_gligen_model_changes_the_image_and_a_shown_grounded_request_gives_the_same_pixels()
+    {
+        var plain = await PixelsAsync(await RunAsync(Json(Request(EaselApiFactory.GligenModel, "ddim"))));
+        var body = Request(EaselApiFactory.GligenModel, "ddim");
+        body["steps"] = 3;
+        body["grounding"] = new JsonObject
+        {
+            ["phrases"] = new JsonArray("a red circle", "a blue square"),
+            ["boxes"] = new JsonArray(new JsonArray(0.0, 0.0, 0.5, 0.5), new JsonArray(0.5, 0.5, 1.0, 1.0)),
+            ["beta"] = 1.0,
+        };
+        var grounded = await RunAsync(Json(body));
+        var again = await RunAsync(new StringContent(grounded.GetProperty("request").GetRawText(), System.Text.Encoding.UTF8, "application/json"));
+        var ungrounded = Request(EaselApiFactory.GligenModel, "ddim");
+        ungrounded["steps"] = 3;
+
+        Assert.NotEqual(await PixelsAsync(await RunAsync(Json(ungrounded))), await PixelsAsync(grounded));
+        Assert.Equal(await PixelsAsync(grounded), await PixelsAsync(again));
+        Assert.NotEmpty(plain);
+    }
+
+    [Fact]
     public async Task Two_controlnet_units_on_sdxl_with_guess_mode_and_a_control_mode_succeed()
     {
         var body = Request("sdxl");

@@ -146,7 +146,7 @@ public sealed partial class ReadmeExamplesTests(ITestOutputHelper output) : IAsy
     private static partial Regex TrailingComment();
 
     /// <summary>Placeholders no example fills in (keys, delivery ids, key ids, a configured control model) or an id before any job exists.</summary>
-    [GeneratedRegex(@"\$CONTROLNET|\$ADAPTER|\$ADMIN|\$KEY|\$DELIVERY|\{id\}|\$ID|\{image_id\}|\{artifact_id\}|key_1f0e…")]
+    [GeneratedRegex(@"\$CONTROLNET|\$ADAPTER|\$GLIGEN|\$ADMIN|\$KEY|\$DELIVERY|\{id\}|\$ID|\{image_id\}|\{artifact_id\}|key_1f0e…")]
     private static partial Regex NeedsWhatNoExampleMakes();
 
     public async Task DisposeAsync()

@@ -63,6 +63,12 @@ public abstract record GenerationRequest(
     public IReadOnlyList<(LoraAdapter Adapter, double Scale)>? Loras { get; init; }
 
     /// <summary>
+    /// GLIGEN grounding (a GLIGEN model only): the phrases are encoded with the pipeline's text encoder and the grounding
+    /// extension joins the request's extensions.
+    /// </summary>
+    public Control.Gligen.GligenGrounding? Grounding { get; init; }
+
+    /// <summary>
     /// True (default): the updates are folded into the weights for the request (W ← W₀ + Σ s·ΔW, W₀ restored from a kept
     /// copy after it), so the steps cost what the base model's do; false runs them beside each layer on every call.
     /// </summary>

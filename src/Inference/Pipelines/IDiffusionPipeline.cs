@@ -33,16 +33,20 @@ public interface IDiffusionPipeline : IDisposable
 /// <summary>Loads the right pipeline for a diffusers model folder.</summary>
 public static class DiffusionPipelines
 {
-    /// <summary>model_index.json <c>_class_name</c>s this library can run (the SD 1.x/2.x/XL text, image and inpaint pipelines).</summary>
+    /// <summary>
+    /// model_index.json <c>_class_name</c>s this library can run (the SD 1.x/2.x/XL text, image and inpaint pipelines, and
+    /// GLIGEN's text-grounded one, whose gated UNet the pipeline runs with <see cref="GenerationRequest.Grounding"/>).
+    /// </summary>
     public static IReadOnlyList<string> SupportedClasses { get; } =
     [
         "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
         "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
+        "StableDiffusionGLIGENPipeline",
     ];
 
     /// <summary>
     /// Reads <c>model_index.json</c> and loads the folder: SDXL when it names an SDXL pipeline class or has a
-    /// text_encoder_2, otherwise SD 1.x/2.x. Folders of other pipelines (ControlNet, GLIGEN, …) are refused
+    /// text_encoder_2, otherwise SD 1.x/2.x. Folders of other pipelines (GLIGEN text-image, …) are refused
     /// with their class name, since their UNets need components this pipeline does not run.
     /// </summary>
     public static IDiffusionPipeline Load(string modelFolder, PipelineOptions? options = null)

@@ -1,3 +1,4 @@
+using Easel.Inference.Control.Gligen;
 using Easel.Inference.Customization.Lora;
 using Easel.Inference.Imaging;
 using Easel.Inference.Loading;
@@ -286,6 +287,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         var initializer = request.Extensions.OfType<ILatentInitializer>().LastOrDefault() ?? InitializerFor(request);
         var start = initializer.Initialize(new DenoisingSetup(this, request, scheduler, noise, latentShape, initialNoise, guidance));
         IReadOnlyList<IDenoisingExtension> extensions = [.. start.Extensions, .. request.Extensions];
+        if (request.Grounding is { } grounding)
+            extensions = [.. extensions, new GligenDenoisingExtension(EncodeGrounding(grounding))];
         if (progress is not null)
             extensions = [.. extensions, new ProgressReports(progress, new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor))];
         using var processors = InstallAttentionProcessors(extensions);
@@ -299,6 +302,20 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         InpaintRequest r => new InpaintLatents(r.Image, r.Mask, r.Strength),
         _ => throw new NotSupportedException($"Unknown request kind {request.GetType().Name}."),
     };
+
+    /// <summary>
+    /// A request's phrases and boxes as the position net's input (one row), with this pipeline's tokenizer and text
+    /// encoder as diffusers' StableDiffusionGLIGENPipeline encodes them.
+    /// </summary>
+    public GligenGroundingInput EncodeGrounding(GligenGrounding grounding)
+    {
+        if (_unet.Config.AttentionType is not ("gated" or "gated-text-image"))
+            throw new ArgumentException($"This model's UNet has no GLIGEN layers (attention_type '{_unet.Config.AttentionType}'): grounding needs a GLIGEN model.", nameof(grounding));
+        if (_conditioner is not ClipPromptConditioner clip)
+            throw new NotSupportedException("Grounding is built for SD 1.x/2.x GLIGEN models (one CLIP text encoder).");
+        using var noGrad = torch.no_grad();
+        return new GligenPhraseEncoder(clip.Tokenizer, clip.TextEncoder).Encode(grounding);
+    }
 
     /// <summary>The UNet conditioning for <paramref name="request"/> (tests compare it with diffusers' UNet inputs).</summary>
     public PromptEmbeddings EncodePrompts(GenerationRequest request, bool guidance)

@@ -80,6 +80,9 @@ public sealed class GenerationRunner(
     internal Inference.Pipelines.GenerationRequest ToPipelineRequest(GenerationParameters p) => ToModeRequest(p) with
     {
         SeedMode = p.SeedMode == Core.Generation.SeedMode.Batch ? Inference.Pipelines.SeedMode.Batch : Inference.Pipelines.SeedMode.PerImage,
+        Grounding = p.Grounding is { } g
+            ? new Inference.Control.Gligen.GligenGrounding(g.Phrases, g.Boxes.Select(b => b.Select(v => (float)v).ToArray()).ToList(), g.Beta)
+            : null,
     };
 
     private Inference.Pipelines.GenerationRequest ToModeRequest(GenerationParameters p)
