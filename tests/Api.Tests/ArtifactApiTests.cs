@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Easel.Testing;
 
 namespace Easel.Api.Tests;
@@ -55,6 +57,25 @@ public abstract class ArtifactApiTests<TFactory>(TFactory factory) : ApiTestBase
         var download = await client.GetAsync(artifact.GetProperty("file_url").GetString());
         Assert.Equal(File.ReadAllBytes(Fixture(file)), await download.Content.ReadAsByteArrayAsync());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(artifact.GetProperty("file_url").GetString() + "?format=" + format)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_lora_made_for_another_family_is_refused_at_generation_with_422_naming_it()
+    {
+        var client = await NewKeyClientAsync("alice");
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/artifacts", Upload(Fixture("lora_sd15/lora_kohya.safetensors"), "lora", "sd15-style", "sd15"))).StatusCode);
+        var body = ValidRequest();
+        body["loras"] = new JsonArray(new JsonObject { ["artifact"] = "sd15-style" });
+
+        var fits = await client.PostAsync("/v1/generations", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        body["model"] = "sdxl";
+        var other = await client.PostAsync("/v1/generations", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Accepted, fits.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
+        var message = (await ReadJsonAsync(other)).GetProperty("errors").GetProperty("loras[0].artifact")[0].GetString();
+        Assert.Contains("sd15", message);
+        Assert.Contains("sdxl", message);
     }
 
     [Theory]

@@ -118,7 +118,7 @@ public static class GenerationApi
         }
 
         var (parameters, unresolved) = await GenerationArtifacts.ResolveAsync(services.Artifacts, validation.Parameters!,
-            validation.LoraFields ?? [], http.HttpContext.GetOwner(), cancellationToken);
+            validation.LoraFields ?? [], http.HttpContext.GetOwner(), cancellationToken, services.Catalog);
         if (parameters is null)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
