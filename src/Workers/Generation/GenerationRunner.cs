@@ -120,11 +120,11 @@ public sealed class GenerationRunner(
     }
 
     /// <summary>
-    /// A stored control unit → the inference core's, with its control map (<see cref="ControlMap"/>).
+    /// A stored control unit → the inference core's, with its control map (<see cref="UnitMap"/>).
     /// </summary>
     private ControlNetUnit ToControlNetUnit(ControlNetUse use, ControlNetModel model, int width, int height)
     {
-        var map = ControlMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
+        var map = UnitMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
             use.PreprocessorSeed, width, height);
         var mode = use.ControlMode switch
         {
@@ -136,7 +136,7 @@ public sealed class GenerationRunner(
     }
 
     /// <summary>A stored unit image → its control map at the output size (resized by its mode, then preprocessed).</summary>
-    private InputImage ControlMap(StoredInputImage? image, string model, string preprocessorName, string resizeModeName, double? lowThreshold,
+    private InputImage UnitMap(StoredInputImage? image, string model, string preprocessorName, string resizeModeName, double? lowThreshold,
         double? highThreshold, double? blurSigma, long? seed, int width, int height)
     {
         if (!ControlPreprocessors.TryGet(preprocessorName, out var preprocessor))
@@ -145,7 +145,7 @@ public sealed class GenerationRunner(
             throw new InvalidDataException($"The unit of '{model}' names an unknown resize mode '{resizeModeName}'.");
         var stored = ReadPixels(image, $"control image of '{model}'", grayscale: false);
         var defaults = PreprocessorParameters.Default;
-        return Inference.Control.Preprocessors.ControlMap.From(stored.Rgb, stored.Width, stored.Height, width, height, resizeMode, preprocessor,
+        return ControlMap.From(stored.Rgb, stored.Width, stored.Height, width, height, resizeMode, preprocessor,
             new PreprocessorParameters(lowThreshold ?? defaults.LowThreshold, highThreshold ?? defaults.HighThreshold,
                 blurSigma ?? defaults.BlurSigma, seed ?? defaults.Seed));
     }
@@ -164,9 +164,9 @@ public sealed class GenerationRunner(
                 var adapterUnits = group.Select(use =>
                 {
                     var model = leases.Add(models.Acquire(use.Model)).Adapter;
-                    var map = ControlMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
+                    var map = UnitMap(use.Image, use.Model, use.Preprocessor, use.ResizeMode, use.LowThreshold, use.HighThreshold, use.BlurSigma,
                         use.PreprocessorSeed, p.Width, p.Height);
-                    return new T2IAdapterUnit(model, set.Keep(Inference.Control.Preprocessors.ControlMap.ToTensor(map, model.Config.InChannels)), use.Scale);
+                    return new T2IAdapterUnit(model, set.Keep(ControlMap.ToTensor(map, model.Config.InChannels)), use.Scale);
                 }).ToList();
                 set.Extensions.Add(new T2IAdapterDenoisingExtension(adapterUnits, group.Key));
             }
