@@ -32,6 +32,7 @@ public sealed class WorkerRegistration(
     public static readonly TimeSpan ForgetAfter = TimeSpan.FromDays(7);
 
     private readonly CancellationTokenSource _stopping = new();
+    private int _stopped;
     private Task? _heartbeats;
 
     /// <summary>
@@ -50,6 +51,10 @@ public sealed class WorkerRegistration(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A host may stop its services again after disposing them (WebApplicationFactory's Dispose after DisposeAsync):
+        // only the first stop marks the worker stopped.
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+            return;
         runningHere.Stopping(WorkerId);
         await _stopping.CancelAsync();
         if (_heartbeats is not null)
