@@ -21,7 +21,10 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
     Tensor? addedTokenRows = null)
 {
     /// <summary>The loss for a batch of (already scaled) latents and their captions.</summary>
-    public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator)
+    /// <param name="conditioning">When set, the UNet's extra inputs for the step from (z_t, t, text states): how control
+    /// models (ControlNet residuals, adapter features, grounding) are trained against the frozen UNet with this same loss.</param>
+    public Tensor Loss(Tensor latents, IReadOnlyList<string> captions, Generator generator,
+        Func<Tensor, Tensor, Tensor, UNetConditioning?>? conditioning = null)
     {
         var batch = latents.shape[0];
         var device = latents.device;
@@ -35,7 +38,7 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
         var noisy = noiseSchedule.AddNoise(latents, noise, timesteps); // z_t
         var ids = tokenizer.EncodeBatch(conditioningText).to(device); // (B, 77)
         var text = textEncoder.forward(ids, addedTokenRows).LastHiddenState; // (B, 77, D)
-        var prediction = unet.forward(noisy, timesteps.to(device), text); // ε_θ or v_θ
+        var prediction = unet.forward(noisy, timesteps.to(device), text, conditioning?.Invoke(noisy, timesteps.to(device), text)); // ε_θ or v_θ
         var target = noiseSchedule.Config.PredictionType switch
         {
             "epsilon" => noise,
