@@ -110,6 +110,34 @@ public sealed class ConfiguredModelsTests
     }
 
     [Fact]
+    public void Without_configuration_the_bundled_model_is_the_default_and_its_control_models_fit_it()
+    {
+        var options = new ModelsOptions();
+        options.AddBundledModelWhenNoneConfigured(TestPaths.BundledModel);
+
+        var models = new ConfiguredModels(Microsoft.Extensions.Options.Options.Create(options));
+
+        Assert.Equal("easel-shapes", models.DefaultModel);
+        var shapes = models.Models.Single(m => m.Name == "easel-shapes");
+        foreach (var name in new[] { "easel-shapes-controlnet-edges", "easel-shapes-t2i-color" })
+        {
+            Assert.True(models.TryGet(name, out var control), $"{name} is not served");
+            Assert.NotEqual(ModelKind.Pipeline, control.Kind);
+            Assert.Null(control.MismatchWith(shapes));
+        }
+    }
+
+    [Fact]
+    public void Configuring_any_model_replaces_the_bundled_model_and_its_control_models()
+    {
+        var options = new ModelsOptions { Models = { ["mine"] = new ModelOptions { Path = "/models/mine" } } };
+        options.AddBundledModelWhenNoneConfigured(TestPaths.BundledModel);
+
+        Assert.Equal(["mine"], options.Models.Keys);
+        Assert.Null(options.DefaultModel);
+    }
+
+    [Fact]
     public void Bundled_model_recommends_its_model_card_values_from_its_defaults_file()
     {
         var info = ModelDescription.DescribeFolder("easel-shapes", TestPaths.BundledModel);

@@ -30,12 +30,27 @@ public sealed class BundledModelTests(BundledModelServiceFactory factory) : ICla
     public async Task Without_model_configuration_the_bundled_model_is_listed_as_the_default_served_by_the_in_process_worker()
     {
         var models = await factory.CreateClient().GetFromJsonAsync<JsonObject>("/v1/models");
-        var model = Assert.Single(models!["data"]!.AsArray());
+        var model = Assert.Single(models!["data"]!.AsArray(), m => m!["default"]!.GetValue<bool>());
         Assert.Equal("easel-shapes", model!["name"]!.GetValue<string>());
         Assert.True(model["default"]!.GetValue<bool>());
         Assert.Single(model["workers"]!.AsArray());
         // Its model card's settings, from models/easel-shapes/model_defaults.json, and its native 64×64.
         Assert.Equal("""{"width":64,"height":64,"steps":20,"guidance_scale":7.5,"scheduler":"ddim"}""", model["defaults"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Without_model_configuration_the_control_models_trained_for_the_bundled_model_are_listed_as_fitting_it()
+    {
+        var models = (await factory.CreateClient().GetFromJsonAsync<JsonObject>("/v1/models"))!["data"]!.AsArray()
+            .ToDictionary(m => m!["name"]!.GetValue<string>(), m => m!);
+
+        foreach (var (name, kind) in new[] { ("easel-shapes-controlnet-edges", "controlnet"), ("easel-shapes-t2i-color", "t2i_adapter") })
+        {
+            Assert.Equal(kind, models[name]["kind"]!.GetValue<string>());
+            Assert.Contains("easel-shapes", models[name]["fits"]!.AsArray().Select(p => p!.GetValue<string>()));
+        }
+        foreach (var name in new[] { "easel-shapes-controlnet-edges", "easel-shapes-t2i-color" })
+            Assert.Single(models[name]["workers"]!.AsArray());
     }
 
     [Fact]

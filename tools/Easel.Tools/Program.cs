@@ -4,8 +4,11 @@ using Easel.Tools;
 //   train-shapes [--template models/easel-shapes] [--out models/easel-shapes] [--work .work/easel-shapes] [--vae-steps N] [--diffusion-steps N] [--pool N]
 //                (one stage; every option is read in TrainShapesCommand; scripts/train-shapes-model.sh chains the bundled model's stages)
 //   export-shapes (same options as train-shapes: writes the model from the latest checkpoints of an unfinished run)
-//   train-control --kind controlnet-edges|t2i-color [--base models/easel-shapes] [--out models/easel-shapes-KIND] [--work DIR] [--steps N] [--batch 32] [--lr 2e-4] [--stop-after N]
+//   train-control --kind controlnet-edges|t2i-color|gligen [--base models/easel-shapes] [--out models/easel-shapes-KIND] [--work DIR] [--steps N] [--batch 32] [--lr 2e-4] [--stop-after N]
 //                (a bundled control model, trained on the shapes world against the frozen base model; resumable)
+//   eval-control [--images 48] [--steps 20] [--guidance 7.5] [--beta 0.3] [--controlnet-scale 1] [--adapter-scale 1] [--sections controlnet,t2i,gligen] [--save DIR]
+//                [--base models/easel-shapes] [--controlnet DIR] [--adapter DIR] [--gligen DIR]
+//                (the bundled control models' effects on held-out scenes, with and without their conditions)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)
@@ -20,6 +23,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "train-shapes" => TrainShapesCommand.Run(new Options(args[1..])),
     "export-shapes" => TrainShapesCommand.Export(new Options(args[1..])),
     "train-control" => TrainControlCommand.Run(new Options(args[1..])),
+    "eval-control" => EvalControlCommand.Run(new Options(args[1..])),
     "eval-shapes" => EvalShapesCommand.Run(new Options(args[1..])),
     "eval-rings" => EvalRingsCommand.Run(new Options(args[1..])),
     "eval-customization" => EvalCustomizationCommand.Run(new Options(args[1..])),
@@ -30,6 +34,6 @@ return args.Length == 0 ? Usage() : args[0] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|train-control|eval-shapes|eval-rings|eval-customization|fuzz-requests|chaos-workers [--option value ...]");
+    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|train-control|eval-control|eval-shapes|eval-rings|eval-customization|fuzz-requests|chaos-workers [--option value ...]");
     return 2;
 }

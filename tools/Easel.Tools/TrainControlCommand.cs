@@ -38,8 +38,11 @@ internal static class TrainControlCommand
             case "t2i-color":
                 new T2IColorAdapterRecipe(baseModel, output, work, settings).Run(progress, Log);
                 break;
+            case "gligen":
+                new GligenBoxesRecipe(baseModel, output, work, settings).Run(progress, Log);
+                break;
             default:
-                Console.Error.WriteLine($"--kind must be controlnet-edges or t2i-color, not '{kind}'.");
+                Console.Error.WriteLine($"--kind must be controlnet-edges, t2i-color or gligen, not '{kind}'.");
                 return 2;
         }
         Console.WriteLine($"done in {DateTime.UtcNow - started:hh\\:mm\\:ss}");

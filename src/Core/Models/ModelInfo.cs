@@ -75,11 +75,17 @@ public sealed record ModelInfo(
         return mismatches.Count == 0 ? null : $"'{Name}' does not fit the UNet of model '{pipeline.Name}': {string.Join("; ", mismatches)}.";
     }
 
-    /// <summary>A T2I-Adapter's features are added to the UNet's down blocks: SDXL's adapters to SDXL, the others to SD 1.x/2.x, with the UNet's block channels.</summary>
+    /// <summary>
+    /// A T2I-Adapter's features are added to the UNet's down blocks, with the UNet's block channels: the XL layout
+    /// (full_adapter_xl) fits a UNet whose first down block is plain, as SDXL's, the others one whose first block has
+    /// attention, as SD 1.x/2.x's. When the UNet's block types are unknown (a single file), its family decides.
+    /// </summary>
     private string? AdapterMismatchWith(ModelInfo pipeline)
     {
-        if ((Family == ModelFamily.Sdxl) != (pipeline.Family == ModelFamily.Sdxl))
-            return $"'{Name}' is a T2I-Adapter for {(Family == ModelFamily.Sdxl ? "sdxl" : "sd15 and sd2")}; model '{pipeline.Name}' is {FamilyName(pipeline.Family)}.";
+        var xl = Family == ModelFamily.Sdxl;
+        if (pipeline.Layout?.FirstDownBlockPlain is { } plain ? xl != plain : xl != (pipeline.Family == ModelFamily.Sdxl))
+            return $"'{Name}' is a T2I-Adapter for a UNet whose first down block {(xl ? "has no attention (sdxl)" : "has attention (sd15 and sd2)")}; "
+                + $"model '{pipeline.Name}' ({FamilyName(pipeline.Family)}) has {(xl ? "attention there" : "none there")}.";
         if (Layout is null || pipeline.Layout is null || Layout.BlockOutChannels.SequenceEqual(pipeline.Layout.BlockOutChannels))
             return null;
         return $"'{Name}' gives features of [{string.Join(", ", Layout.BlockOutChannels)}] channels; the UNet of model '{pipeline.Name}' "

@@ -7,7 +7,8 @@ namespace Easel.Core.Models;
 /// go to the UNet's skip connections and mid block, so the block channels, the layers per block, the text-encoder width
 /// (cross_attention_dim) and the SDXL added conditioning must be the UNet's. Read from a unet/config.json or a
 /// ControlNet's config.json (the same keys), as lists with one value per down block. <see cref="AttentionType"/> tells a
-/// GLIGEN UNet, which takes grounding.
+/// GLIGEN UNet, which takes grounding. <see cref="FirstDownBlockPlain"/> (a first down block without attention, as SDXL's)
+/// tells where a T2I-Adapter's first feature lands: after that block's downsampler, so at half the latent size.
 /// </summary>
 public sealed record UNetLayout(
     IReadOnlyList<int> BlockOutChannels,
@@ -15,7 +16,8 @@ public sealed record UNetLayout(
     IReadOnlyList<int> CrossAttentionDim,
     string? AdditionEmbedType = null,
     int? ProjectionClassEmbeddingsInputDim = null,
-    string AttentionType = "default")
+    string AttentionType = "default",
+    bool? FirstDownBlockPlain = null)
 {
     /// <summary>Whether the UNet has GLIGEN's gated self-attention (attention_type gated or gated-text-image).</summary>
     public bool Grounded => AttentionType is "gated" or "gated-text-image";
@@ -31,7 +33,10 @@ public sealed record UNetLayout(
             PerBlock(Ints(config, "cross_attention_dim") ?? [1280], blocks),
             config.TryGetProperty("addition_embed_type", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null,
             config.TryGetProperty("projection_class_embeddings_input_dim", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : null,
-            config.TryGetProperty("attention_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "default");
+            config.TryGetProperty("attention_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "default",
+            config.TryGetProperty("down_block_types", out var d) && d.ValueKind == JsonValueKind.Array && d.GetArrayLength() > 0
+                ? d[0].GetString() == "DownBlock2D"
+                : false);
     }
 
     /// <summary>Every way a control model of this layout does not fit a UNet of <paramref name="unet"/>'s; empty when it fits.</summary>

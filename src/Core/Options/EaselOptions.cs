@@ -71,14 +71,31 @@ public sealed class ModelsOptions : IValidatableObject
     public const string BundledModelFolder = "models/easel-shapes";
 
     /// <summary>
-    /// With no model configured, serves the model the project trains and ships (see models/easel-shapes), so that
-    /// a fresh checkout generates meaningful images at once. Configuring any model replaces it.
+    /// The control models trained for the bundled model (see models/README.md), served beside it under their folder
+    /// names: a ControlNet on edge maps, a T2I colour adapter and a GLIGEN model grounded on boxes.
+    /// </summary>
+    public static readonly IReadOnlyList<string> BundledControlModelNames =
+        ["easel-shapes-controlnet-edges", "easel-shapes-t2i-color", "easel-shapes-gligen"];
+
+    /// <summary>
+    /// With no model configured, serves the model the project trains and ships (see models/easel-shapes), and the
+    /// control models trained for it that sit beside it, so that a fresh checkout generates meaningful images at once.
+    /// The shapes model is the default (the GLIGEN model is a second pipeline). Configuring any model replaces them all.
     /// </summary>
     public void AddBundledModelWhenNoneConfigured(string bundledFolder)
     {
         if (Models.Count > 0 || !File.Exists(System.IO.Path.Combine(bundledFolder, "unet", "diffusion_pytorch_model.safetensors")))
             return;
         Models[BundledModelName] = new ModelOptions { Path = bundledFolder };
+        var modelsFolder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(bundledFolder))!;
+        foreach (var name in BundledControlModelNames)
+        {
+            var folder = System.IO.Path.Combine(modelsFolder, name);
+            if (File.Exists(System.IO.Path.Combine(folder, "config.json")) || File.Exists(System.IO.Path.Combine(folder, "model_index.json")))
+                Models[name] = new ModelOptions { Path = folder };
+        }
+        if (string.IsNullOrWhiteSpace(DefaultModel))
+            DefaultModel = BundledModelName;
     }
 
     /// <summary>The configured default, or the only model when exactly one is configured.</summary>

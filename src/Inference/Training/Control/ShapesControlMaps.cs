@@ -12,21 +12,28 @@ public static class ShapesControlMaps
     /// <summary>Canny edges (the preprocessor's default thresholds), white on black, as three equal channels in [0, 1].</summary>
     public static void Edges(ReadOnlySpan<byte> rgb, Span<float> destination)
     {
-        using var image = RgbPlanes.FromRgb(rgb.ToArray(), ShapeRenderer.Size, ShapeRenderer.Size);
-        var mask = CannyPreprocessor.Detect(image, PreprocessorParameters.Default);
+        var mask = EdgeMask(rgb);
         var plane = mask.Length;
         for (var c = 0; c < 3; c++)
             for (var p = 0; p < plane; p++)
                 destination[c * plane + p] = mask[p] ? 1f : 0f;
     }
 
+    /// <summary>A 64×64 image's Canny edges (the preprocessor's default thresholds), row-major.</summary>
+    public static bool[] EdgeMask(ReadOnlySpan<byte> rgb)
+    {
+        using var image = RgbPlanes.FromRgb(rgb.ToArray(), ShapeRenderer.Size, ShapeRenderer.Size);
+        return CannyPreprocessor.Detect(image, PreprocessorParameters.Default);
+    }
+
     /// <summary>The palette map's cell: 8×8 cells over the 64-pixel canvas.</summary>
     public const int PaletteCell = 8;
 
     /// <summary>
-    /// The colour palette map: the scene averaged over 8×8-pixel cells, each pixel given its cell's mean, in [0, 1]. It is
-    /// what the <c>color</c> preprocessor (64-pixel cells) gives for a 512-pixel drawing of the layout resized to the bundled
-    /// model's 64 pixels: the same 8 × 8 cells.
+    /// The colour palette map: the scene averaged over 8×8-pixel cells, each pixel given its cell's mean, in [0, 1]: the
+    /// 8 × 8 cells the <c>color</c> preprocessor (64-pixel cells) gives on a 512-pixel drawing of the layout, shrunk to the
+    /// bundled model's 64 pixels. A request brings it as its own map (preprocessor <c>none</c>), since the service fits a
+    /// control image to the output size before it preprocesses, and 64 pixels hold one 64-pixel cell.
     /// </summary>
     public static void Palette(ReadOnlySpan<byte> rgb, Span<float> destination)
     {

@@ -26,7 +26,8 @@ public sealed class ShapesControlTrainer : IDisposable
     private readonly string _workFolder;
 
     /// <param name="baseModelFolder">The bundled model's diffusers folder (models/easel-shapes).</param>
-    /// <param name="unet">A UNet to train against instead of the folder's (GLIGEN's, which adds grounding layers to it).</param>
+    /// <param name="unet">A UNet to train against instead of the folder's (GLIGEN's, which adds grounding layers to it); it is
+    /// frozen like the folder's, except for the modules <see cref="Train"/> is given.</param>
     public ShapesControlTrainer(string baseModelFolder, string workFolder, ControlTrainingSettings settings, UNet2DConditionModel? unet = null)
     {
         _settings = settings;
@@ -34,7 +35,7 @@ public sealed class ShapesControlTrainer : IDisposable
         _pipeline = StableDiffusionPipeline.Load(baseModelFolder);
         var clip = DiffusionFineTuneLoop.ClipOf(_pipeline);
         UNet = unet ?? _pipeline.UNet;
-        _frozen = new FrozenModels([_pipeline.UNet, _pipeline.Vae, clip.TextEncoder]);
+        _frozen = new FrozenModels(new nn.Module[] { _pipeline.UNet, UNet, _pipeline.Vae, clip.TextEncoder }.Distinct());
         _scenes = new ShapesDataset(settings.Seed);
         _objective = new LatentDiffusionObjective(UNet, clip.TextEncoder, clip.Tokenizer, SchedulerRegistry.FromConfig(_pipeline.SchedulerConfig),
             settings.UnconditionalRate);
@@ -55,6 +56,8 @@ public sealed class ShapesControlTrainer : IDisposable
         Func<ShapesControlBatch, Tensor, Tensor, Tensor, UNetConditioning?> conditioningFor, IProgress<TrainingProgress>? progress,
         Action<string> log, CancellationToken cancellationToken = default)
     {
+        foreach (var parameter in trained.SelectMany(m => m.Module.parameters()))
+            parameter.requires_grad = true;
         using var loop = new TrainingLoop(phase, trained,
             new OptimizerSettings { LearningRate = _settings.LearningRate, WarmupSteps = _settings.WarmupSteps, WeightDecay = 0 },
             _settings.Steps, _workFolder)
