@@ -1,6 +1,8 @@
 using Easel.Inference.Control.ControlNet;
+using Easel.Inference.Control.Gligen;
 using Easel.Inference.Control.T2IAdapter;
 using Easel.Inference.Loading;
+using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +13,9 @@ namespace Easel.Bench;
 /// What spatial control costs per step (issue 14 §8), on an SD1.5-size UNet built from its real config with random weights
 /// at 512² (64×64 latent), batch 2 as under guidance, float32: the UNet alone; the UNet with one ControlNet (the ControlNet
 /// call, then the UNet with its residuals), against the analytic FLOP ratio (FlopCount.ControlNet / FlopCount.UNet); and a
-/// full T2I-Adapter, whose features are computed once per generation, as a share of a 20-step generation's UNet time.
+/// full T2I-Adapter, whose features are computed once per generation, as a share of a 20-step generation's UNet time; and
+/// the UNet with GLIGEN's gated layers (attention_type gated) grounding three of its 30 entity slots, against the same UNet
+/// without grounding (its fusers skipped: the plain step, as after the first β·N steps).
 /// </summary>
 internal static class ControlBench
 {
@@ -66,6 +70,26 @@ internal static class ControlBench
         var share = adapterMs / (Steps * plain);
         table.Add("full T2I-Adapter features, once per generation", "float32", adapterMs, "-",
             $"{share * 100:0.00} % of a {Steps}-step generation's UNet time (target ≤ 5 %); UNet step with features {adapted:0} ms vs {plain:0} ms plain");
+        GligenRows(config, sample, timestep, text, device, table, Median);
+    }
+
+    private static void GligenRows(UNet2DConditionConfig config, Tensor sample, Tensor timestep, Tensor text, Device device, Table table,
+        Func<Action, double> median)
+    {
+        Console.Error.WriteLine("building the SD1.5 UNet with GLIGEN's gated layers …");
+        using var gated = new UNet2DConditionModel(config with { AttentionType = "gated" });
+        gated.eval();
+        gated.to(device);
+        const int entities = 3;
+        var width = config.CrossAttentionDim.For(0, 1);
+        var masks = torch.zeros(2, GligenGrounding.MaxEntities, device: device);
+        masks[.., ..entities] = 1;
+        var grounding = new GligenGroundingInput(torch.rand(2, GligenGrounding.MaxEntities, 4, device: device), masks,
+            torch.randn(2, GligenGrounding.MaxEntities, width, device: device));
+        var ungrounded = median(() => gated.forward(sample, timestep, text, null));
+        var grounded = median(() => gated.forward(sample, timestep, text, new UNetConditioning(Attention: new AttentionContext().With(grounding))));
+        table.Add("SD1.5 UNet with GLIGEN layers, grounded, per step", "float32", grounded, "-",
+            $"{grounded / ungrounded:0.000}× the same UNet ungrounded ({ungrounded:0} ms: fusers skipped, the steps after β·N)");
     }
 
     private static DisposableList DetachedFeatures(T2IAdapterModel adapter, Tensor image)

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using Easel.Inference.Shapes;
 using Easel.Inference.Training.Control;
@@ -76,15 +75,8 @@ public sealed class BundledControlModelTests(BundledModelServiceFactory factory)
     private async Task<byte[]> GenerateAsync(JsonObject body)
     {
         var client = factory.CreateClient();
-        var submitted = await client.PostAsync("/v1/generations", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
-        Assert.True(submitted.StatusCode == HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync());
-        var job = await JobPolling.UntilFinishedAsync(client, submitted.Headers.Location!.OriginalString, Deadline);
-        Assert.True(job.GetProperty("status").GetString() == "succeeded", $"job ended as {job}");
-        var url = Assert.Single(job.GetProperty("images").EnumerateArray()).GetProperty("url").GetString()!;
-        using var image = Image.Load<Rgb24>(await client.GetByteArrayAsync(url));
-        var rgb = new byte[image.Width * image.Height * 3];
-        image.CopyPixelDataTo(rgb);
-        return rgb;
+        var job = await JobRuns.SucceedAsync(client, "/v1/generations", body, Deadline);
+        return Assert.Single(await JobRuns.PixelsAsync(client, job));
     }
 
     private static string Png(byte[] rgb)

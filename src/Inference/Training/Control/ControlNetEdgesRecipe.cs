@@ -1,10 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Easel.Inference.Control.ControlNet;
 using Easel.Inference.Loading;
 using Easel.Inference.Models.UNet;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Easel.Inference.Training.Control;
 
@@ -37,7 +35,7 @@ public sealed class ControlNetEdgesRecipe(string baseModelFolder, string outputF
                 var edges = batch.StackMaps(3, (i, map) => ShapesControlMaps.Edges(batch.PixelsOf(i), map));
                 return new UNetConditioning(Control: controlnet.forward(new ControlNetInput(noisy, timesteps, text, edges)));
             }, progress, log, cancellationToken);
-        Export(controlnet, config, step);
+        ShapesControlTrainer.Export(outputFolder, config, controlnet, "Easel ControlNetEdgesRecipe", settings, step);
         log($"wrote {outputFolder} at step {step}");
         return step;
     }
@@ -53,16 +51,5 @@ public sealed class ControlNetEdgesRecipe(string baseModelFolder, string outputF
         config["controlnet_conditioning_channel_order"] = "rgb";
         config["global_pool_conditions"] = false;
         return config;
-    }
-
-    private void Export(ControlNetModel controlnet, JsonObject config, int step)
-    {
-        Directory.CreateDirectory(outputFolder);
-        File.WriteAllText(Path.Combine(outputFolder, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = "pt", ["trained_by"] = "Easel ControlNetEdgesRecipe", ["seed"] = settings.Seed.ToString(), ["step"] = step.ToString(),
-        };
-        SafeTensorsWriter.Write(Path.Combine(outputFolder, "diffusion_pytorch_model.safetensors"), TrainingLoop.StateOf(controlnet), ScalarType.Float16, metadata);
     }
 }

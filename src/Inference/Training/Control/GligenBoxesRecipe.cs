@@ -1,13 +1,10 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Easel.Inference.Control.Gligen;
 using Easel.Inference.Customization;
-using Easel.Inference.Loading;
 using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Shapes;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Easel.Inference.Training.Control;
 
@@ -97,21 +94,11 @@ public sealed class GligenBoxesRecipe(string baseModelFolder, string outputFolde
         File.Copy(Path.Combine(baseModelFolder, "model_defaults.json"), Path.Combine(outputFolder, "model_defaults.json"), overwrite: true);
         var index = JsonNode.Parse(File.ReadAllText(Path.Combine(baseModelFolder, "model_index.json")))!.AsObject();
         index["_class_name"] = "StableDiffusionGLIGENPipeline";
-        WriteJson(Path.Combine(outputFolder, "model_index.json"), index);
-        var unetFolder = Path.Combine(outputFolder, "unet");
-        Directory.CreateDirectory(unetFolder);
+        ShapesControlTrainer.WriteJson(Path.Combine(outputFolder, "model_index.json"), index);
         var unetConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(baseModelFolder, "unet", "config.json")))!.AsObject();
         unetConfig["attention_type"] = "gated";
-        WriteJson(Path.Combine(unetFolder, "config.json"), unetConfig);
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = "pt", ["trained_by"] = "Easel GligenBoxesRecipe", ["seed"] = settings.Seed.ToString(), ["step"] = step.ToString(),
-        };
-        SafeTensorsWriter.Write(Path.Combine(unetFolder, "diffusion_pytorch_model.safetensors"), TrainingLoop.StateOf(unet), ScalarType.Float16, metadata);
+        ShapesControlTrainer.Export(Path.Combine(outputFolder, "unet"), unetConfig, unet, "Easel GligenBoxesRecipe", settings, step);
     }
-
-    private static void WriteJson(string path, JsonObject json) =>
-        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
     private static void CopyFolder(string source, string destination)
     {

@@ -1,4 +1,7 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Easel.Inference.Customization;
+using Easel.Inference.Loading;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Pipelines;
 using Easel.Inference.Schedulers;
@@ -94,6 +97,26 @@ public sealed class ShapesControlTrainer : IDisposable
         var captions = scenes.Select(s => captionOf(s, generator)).ToList();
         return new ShapesControlBatch(scenes, pixels, latents, captions, generator);
     }
+
+    /// <summary>
+    /// Writes a trained control model as diffusers does: its config.json and its weights as float16 safetensors whose
+    /// metadata records the recipe, the seed and the step.
+    /// </summary>
+    public static void Export(string folder, JsonObject config, nn.Module model, string trainedBy, ControlTrainingSettings settings, int step,
+        string weightsFile = "diffusion_pytorch_model.safetensors")
+    {
+        Directory.CreateDirectory(folder);
+        WriteJson(Path.Combine(folder, "config.json"), config);
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt", ["trained_by"] = trainedBy, ["seed"] = settings.Seed.ToString(), ["step"] = step.ToString(),
+        };
+        SafeTensorsWriter.Write(Path.Combine(folder, weightsFile), TrainingLoop.StateOf(model), ScalarType.Float16, metadata);
+    }
+
+    /// <summary>Writes an indented JSON file as the exported folders hold them.</summary>
+    public static void WriteJson(string path, JsonObject json) =>
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
     private Generator StepGenerator(string phase, int step)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Easel.Inference.Control.T2IAdapter;
 using Easel.Inference.Loading;
@@ -12,8 +11,9 @@ namespace Easel.Inference.Training.Control;
 /// <summary>
 /// Trains the bundled T2I colour adapter (easel-shapes-t2i-color): an adapter whose features match the shapes UNet's
 /// three down blocks (48, 96, 128 channels at 8, 8 and 4 pixels), fed the scene's palette map, trained with the frozen
-/// UNet's diffusion loss (Mou et al. 2023, eq. 5). Half the captions keep their colours and half lose them, so that the
-/// colour must come from the map; the objective further empties half of all captions. The output is a diffusers
+/// UNet's diffusion loss (Mou et al. 2023, eq. 5). A third of the captions keep their colours, a third lose them and a
+/// third name other colours, so that the colour must come from the map, also against the prompt; the objective further
+/// empties half of all captions. The output is a diffusers
 /// T2IAdapter folder (config.json + float16 safetensors).
 /// </summary>
 public sealed class T2IColorAdapterRecipe(string baseModelFolder, string outputFolder, string workFolder, ControlTrainingSettings settings)
@@ -21,7 +21,10 @@ public sealed class T2IColorAdapterRecipe(string baseModelFolder, string outputF
     public const string Phase = "t2i_adapter";
 
     /// <summary>The share of captions whose colour words are dropped.</summary>
-    public const double ColourlessCaptionRate = 0.5;
+    public const double ColourlessCaptionRate = 1.0 / 3;
+
+    /// <summary>The share of captions whose objects are given other colours than the scene's: the map must win over the text.</summary>
+    public const double ConflictingCaptionRate = 1.0 / 3;
 
     /// <returns>The step the run reached.</returns>
     public int Run(IProgress<TrainingProgress>? progress, Action<string> log, CancellationToken cancellationToken = default)
@@ -36,18 +39,29 @@ public sealed class T2IColorAdapterRecipe(string baseModelFolder, string outputF
                 var palette = batch.StackMaps(3, (i, map) => ShapesControlMaps.Palette(batch.PixelsOf(i), map));
                 return new UNetConditioning(DownIntrablockResiduals: adapter.forward(palette));
             }, progress, log, cancellationToken);
-        Export(adapter, config, step);
+        ShapesControlTrainer.Export(outputFolder, config, adapter, "Easel T2IColorAdapterRecipe", settings, step);
         log($"wrote {outputFolder} at step {step}");
         return step;
     }
 
-    /// <summary>The scene's caption, or (at <see cref="ColourlessCaptionRate"/>) the same caption without its colours.</summary>
+    /// <summary>
+    /// The scene's caption; or (at <see cref="ColourlessCaptionRate"/>) the same caption without its colours; or (at
+    /// <see cref="ConflictingCaptionRate"/>) with each object's colour replaced by another one.
+    /// </summary>
     public static string CaptionOf(GeneratedScene scene, Generator generator)
     {
-        var colourless = torch.rand([1], generator: generator).item<float>() < ColourlessCaptionRate;
-        return colourless
-            ? CaptionWriter.Write(scene.Spec with { Objects = [.. scene.Spec.Objects.Select(o => o with { Color = null })] })
-            : scene.Caption;
+        var draws = torch.rand([1 + scene.Spec.Objects.Count], generator: generator).data<float>().ToArray();
+        if (draws[0] < ColourlessCaptionRate)
+            return CaptionWriter.Write(scene.Spec with { Objects = [.. scene.Spec.Objects.Select(o => o with { Color = null })] });
+        if (draws[0] >= ColourlessCaptionRate + ConflictingCaptionRate)
+            return scene.Caption;
+        var colours = ShapePalette.Colors;
+        return CaptionWriter.Write(scene.Spec with
+        {
+            Objects = [.. scene.Spec.Objects.Select((o, i) => o.Color is { } c
+                ? o with { Color = colours.Where(other => other != c).ElementAt((int)(draws[1 + i] * (colours.Count - 1))) }
+                : o)],
+        });
     }
 
     /// <summary>
@@ -65,15 +79,4 @@ public sealed class T2IColorAdapterRecipe(string baseModelFolder, string outputF
         ["num_res_blocks"] = 2,
         ["downscale_factor"] = 8,
     };
-
-    private void Export(T2IAdapterModel adapter, JsonObject config, int step)
-    {
-        Directory.CreateDirectory(outputFolder);
-        File.WriteAllText(Path.Combine(outputFolder, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = "pt", ["trained_by"] = "Easel T2IColorAdapterRecipe", ["seed"] = settings.Seed.ToString(), ["step"] = step.ToString(),
-        };
-        SafeTensorsWriter.Write(Path.Combine(outputFolder, "diffusion_pytorch_model.safetensors"), TrainingLoop.StateOf(adapter), ScalarType.Float16, metadata);
-    }
 }
