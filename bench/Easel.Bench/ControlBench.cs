@@ -14,7 +14,7 @@ namespace Easel.Bench;
 /// at 512² (64×64 latent), batch 2 as under guidance, float32: the UNet alone; the UNet with one ControlNet (the ControlNet
 /// call, then the UNet with its residuals), against the analytic FLOP ratio (FlopCount.ControlNet / FlopCount.UNet); and a
 /// full T2I-Adapter, whose features are computed once per generation, as a share of a 20-step generation's UNet time; and
-/// the UNet with GLIGEN's gated layers (attention_type gated) grounding three of its 30 entity slots, against the same UNet
+/// (target gligen) the UNet with GLIGEN's gated layers (attention_type gated) grounding three of its 30 entity slots, against the same UNet
 /// without grounding (its fusers skipped: the plain step, as after the first β·N steps).
 /// </summary>
 internal static class ControlBench
@@ -40,13 +40,7 @@ internal static class ControlBench
         var text = torch.randn(2, 77, config.CrossAttentionDim.For(0, 1), device: device);
         var timestep = torch.tensor(500L, device: device);
         var image = torch.rand(2, 3, Latent * 8, Latent * 8, device: device);
-        double Median(Action call) => Timing.MedianMs(() =>
-        {
-            using var inner = torch.NewDisposeScope();
-            using var mode = torch.inference_mode();
-            call();
-            if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-        }, Timing.DefaultWarmup, repeats);
+        double Median(Action call) => MedianMs(device, repeats, call);
 
         var plain = Median(() => unet.forward(sample, timestep, text, null));
         table.Add($"SD1.5 UNet {Latent * 8}×{Latent * 8}, batch 2", "float32", plain, "-", "baseline for the control rows");
@@ -70,27 +64,40 @@ internal static class ControlBench
         var share = adapterMs / (Steps * plain);
         table.Add("full T2I-Adapter features, once per generation", "float32", adapterMs, "-",
             $"{share * 100:0.00} % of a {Steps}-step generation's UNet time (target ≤ 5 %); UNet step with features {adapted:0} ms vs {plain:0} ms plain");
-        GligenRows(config, sample, timestep, text, device, table, Median);
     }
 
-    private static void GligenRows(UNet2DConditionConfig config, Tensor sample, Tensor timestep, Tensor text, Device device, Table table,
-        Func<Action, double> median)
+    /// <summary>The bench target <c>gligen</c>: the gated UNet's step with grounding against the same UNet's step without.</summary>
+    public static void RunGligen(string sd15Config, Device device, Table table, int repeats)
     {
-        Console.Error.WriteLine("building the SD1.5 UNet with GLIGEN's gated layers …");
+        var config = ConfigJson.Read<UNet2DConditionConfig>(sd15Config);
+        Console.Error.WriteLine("building the SD1.5 UNet with GLIGEN's gated layers (random weights) …");
         using var gated = new UNet2DConditionModel(config with { AttentionType = "gated" });
         gated.eval();
         gated.to(device);
+        using var scope = torch.NewDisposeScope();
+        var sample = torch.randn(2, config.InChannels, Latent, Latent, device: device);
+        var text = torch.randn(2, 77, config.CrossAttentionDim.For(0, 1), device: device);
+        var timestep = torch.tensor(500L, device: device);
         const int entities = 3;
         var width = config.CrossAttentionDim.For(0, 1);
         var masks = torch.zeros(2, GligenGrounding.MaxEntities, device: device);
         masks[.., ..entities] = 1;
         var grounding = new GligenGroundingInput(torch.rand(2, GligenGrounding.MaxEntities, 4, device: device), masks,
             torch.randn(2, GligenGrounding.MaxEntities, width, device: device));
-        var ungrounded = median(() => gated.forward(sample, timestep, text, null));
-        var grounded = median(() => gated.forward(sample, timestep, text, new UNetConditioning(Attention: new AttentionContext().With(grounding))));
-        table.Add("SD1.5 UNet with GLIGEN layers, grounded, per step", "float32", grounded, "-",
+        var ungrounded = MedianMs(device, repeats, () => gated.forward(sample, timestep, text, null));
+        var grounded = MedianMs(device, repeats, () => gated.forward(sample, timestep, text, new UNetConditioning(Attention: new AttentionContext().With(grounding))));
+        table.Add($"SD1.5 UNet {Latent * 8}×{Latent * 8} with GLIGEN layers, grounded, per step", "float32", grounded, "-",
             $"{grounded / ungrounded:0.000}× the same UNet ungrounded ({ungrounded:0} ms: fusers skipped, the steps after β·N)");
     }
+
+    /// <summary>The median time of a call in inference mode, its tensors released after each call.</summary>
+    private static double MedianMs(Device device, int repeats, Action call) => Timing.MedianMs(() =>
+    {
+        using var inner = torch.NewDisposeScope();
+        using var mode = torch.inference_mode();
+        call();
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
+    }, Timing.DefaultWarmup, repeats);
 
     private static DisposableList DetachedFeatures(T2IAdapterModel adapter, Tensor image)
     {
