@@ -5,7 +5,8 @@
 # "N passed, N failed, N skipped", after the failed tests' names and messages. Without arguments it then runs the short
 # form of the worker chaos scenario (tools/Easel.Tools chaos-workers: 10 jobs, 5 SIGKILLs of 2 workers) and of the
 # customization eval (eval-customization --smoke: a 10-step LoRA and embedding through POST /v1/fine-tunes, used by
-# generations; fails if a LoRA at scale 0 does not give the base pixels), each counted as one test.
+# generations; fails if a LoRA at scale 0 does not give the base pixels) and of the control eval (eval-control
+# --images 1: the bundled control models' table on one scene each), each counted as one test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,16 @@ run_tests() {
   dotnet test "$1" -c Release --no-build --nologo \
     --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "${@:2}" || status=$?
 }
+# A tool command run as one test: its whole output goes to $RESULTS/NAME.log, its exit status to smoke_status[NAME].
+declare -A smoke_status=()
+smokes=()
+run_smoke() {
+  local name="$1" code=0
+  mkdir -p "$RESULTS"
+  dotnet run -c Release --no-build --project tools/Easel.Tools -- "$@" 2>&1 | tee "$RESULTS/$name.log" || code=$?
+  smokes+=("$name")
+  smoke_status[$name]=$code
+}
 if [ "$#" -gt 0 ]; then
   run_tests Easel.slnx "$@"
 else
@@ -30,14 +41,9 @@ else
   # in time, which the model tests of the other assemblies, busy on the same two cores, would slow unevenly.
   run_tests Easel.slnx --filter "FullyQualifiedName!~Easel.EndToEnd.Tests"
   run_tests tests/EndToEnd.Tests/Easel.EndToEnd.Tests.csproj
-  chaos_log="$RESULTS/chaos-workers.log"
-  chaos_status=0
-  dotnet run -c Release --no-build --project tools/Easel.Tools -- chaos-workers --jobs 10 --kills 5 --timeout-seconds 150 \
-    2>&1 | tee "$chaos_log" || chaos_status=$?
-  customization_log="$RESULTS/eval-customization.log"
-  customization_status=0
-  dotnet run -c Release --no-build --project tools/Easel.Tools -- eval-customization --smoke true \
-    2>&1 | tee "$customization_log" || customization_status=$?
+  run_smoke chaos-workers --jobs 10 --kills 5 --timeout-seconds 150
+  run_smoke eval-customization --smoke true
+  run_smoke eval-control --images 1
 fi
 
 passed=0; failed=0; skipped=0
@@ -49,12 +55,9 @@ for trx in "$RESULTS"/*.trx; do
   failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
   skipped=$((skipped + $(attr total) - $(attr executed)))
 done
-if [ -n "${chaos_log:-}" ]; then
-  if [ "$chaos_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-fi
-if [ -n "${customization_log:-}" ]; then
-  if [ "$customization_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-fi
+for name in "${smokes[@]}"; do
+  if [ "${smoke_status[$name]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
 # The failures again, last, so that a log cut to its tail still names them and says why.
 if [ "$failed" -gt 0 ]; then
   echo
@@ -79,14 +82,12 @@ if [ "$failed" -gt 0 ]; then
       failing && /<\/UnitTestResult>/ { failing = 0; part = "" }
     ' "$trx"
   done
-  if [ -n "${chaos_log:-}" ] && [ "$chaos_status" -ne 0 ]; then
-    echo "FAILED chaos-workers (exit $chaos_status; whole output in $chaos_log)"
-    tail -n 12 "$chaos_log" | sed 's/^/    /'
-  fi
-  if [ -n "${customization_log:-}" ] && [ "$customization_status" -ne 0 ]; then
-    echo "FAILED eval-customization --smoke (exit $customization_status; whole output in $customization_log)"
-    tail -n 12 "$customization_log" | sed 's/^/    /'
-  fi
+  for name in "${smokes[@]}"; do
+    if [ "${smoke_status[$name]}" -ne 0 ]; then
+      echo "FAILED $name (exit ${smoke_status[$name]}; whole output in $RESULTS/$name.log)"
+      tail -n 12 "$RESULTS/$name.log" | sed 's/^/    /'
+    fi
+  done
 fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -49,15 +49,13 @@ public sealed class BundledControlModelTests(BundledModelServiceFactory factory)
         for (var i = 0; i < 3; i++)
         {
             var scene = Scenes.Generate(100 + (ulong)i);
-            var palette = new float[3 * ShapeRenderer.Size * ShapeRenderer.Size];
-            ShapesControlMaps.Palette(ShapeRenderer.Render(scene.Scene), palette);
             var colourless = CaptionWriter.Write(scene.Spec with { Objects = [.. scene.Spec.Objects.Select(o => o with { Color = null })] });
             var body = Body(colourless, seed: 50 + i);
             var plain = await GenerateAsync(body);
             without += ControlEffects.ColoursKept(scene.Scene, plain);
             body["adapters"] = new JsonArray(new JsonObject
             {
-                ["model"] = "easel-shapes-t2i-color", ["image"] = Png(Interleaved(palette)), ["preprocessor"] = "none",
+                ["model"] = "easel-shapes-t2i-color", ["image"] = Png(ShapeRenderer.Render(scene.Scene)), ["preprocessor"] = "color",
             });
             var adapted = await GenerateAsync(body);
             with += ControlEffects.ColoursKept(scene.Scene, adapted);
@@ -85,16 +83,5 @@ public sealed class BundledControlModelTests(BundledModelServiceFactory factory)
         using var stream = new MemoryStream();
         image.SaveAsPng(stream);
         return Convert.ToBase64String(stream.ToArray());
-    }
-
-    /// <summary>A channel-major map in [0, 1] as interleaved 8-bit RGB.</summary>
-    private static byte[] Interleaved(float[] planes)
-    {
-        var plane = planes.Length / 3;
-        var rgb = new byte[planes.Length];
-        for (var p = 0; p < plane; p++)
-            for (var c = 0; c < 3; c++)
-                rgb[p * 3 + c] = (byte)Math.Clamp(Math.Round(planes[c * plane + p] * 255), 0, 255);
-        return rgb;
     }
 }

@@ -102,7 +102,8 @@ internal static class EvalControlCommand
             foreach (var (label, spec) in new[] { ("no colour", Recoloured(scene.Spec, _ => null)), ("a conflicting colour", Recoloured(scene.Spec, Conflicting)) })
             {
                 var request = settings.Request(CaptionWriter.Write(spec), i);
-                var adapted = pipeline.Generate(request with { Extensions = [new T2IAdapterDenoisingExtension([new T2IAdapterUnit(adapter, paletteMap, settings.AdapterScale)])] })[0].Rgb;
+                using var adapterExtension = new T2IAdapterDenoisingExtension([new T2IAdapterUnit(adapter, paletteMap, settings.AdapterScale)]);
+                var adapted = pipeline.Generate(request with { Extensions = [adapterExtension] })[0].Rgb;
                 var plain = pipeline.Generate(request)[0].Rgb;
                 var t = tallies.GetValueOrDefault(label);
                 tallies[label] = (t.With + ControlEffects.ColoursKept(scene.Scene, adapted), t.Without + ControlEffects.ColoursKept(scene.Scene, plain),

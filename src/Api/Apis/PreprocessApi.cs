@@ -32,7 +32,7 @@ public static class PreprocessApi
                 + "black (`low_threshold` default 100, `high_threshold` default 200, on the L1 Sobel magnitude as cv2.Canny; "
                 + "`blur_sigma` default 0 smooths first); `scribble`: the same edges thickened and binarised (as A1111's scribble); "
                 + "`lineart`: dark lines as white on black (A1111's lineart polarity); `color`: the T2I-Adapter colour palette "
-                + "(64-pixel cells averaged); `shuffle`: a seeded random smooth warp (`seed`, default 0); `invert`; `none`. "
+                + "(cells of an eighth of the short side averaged: 64 pixels at 512, as A1111's); `shuffle`: a seeded random smooth warp (`seed`, default 0); `invert`; `none`. "
                 + "With `width` and `height` the image is first brought to that size by `resize_mode`: `resize` (stretch), `crop` "
                 + "(cover and centre-crop, the default) or `fill` (fit, padded with the border's median colour). Send JSON with "
                 + "`image` as base64 PNG or JPEG (a data: URI prefix is allowed) or multipart/form-data with `image` as a file part. "

@@ -2,6 +2,7 @@ using Easel.Inference.Control.Preprocessors;
 using Easel.Inference.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace Easel.Inference.Tests.Control;
 
@@ -145,17 +146,22 @@ public sealed class PreprocessorTests
     }
 
     [Fact]
-    public void Color_averages_each_64_pixel_cell()
+    public void Color_averages_cells_of_an_eighth_of_the_short_side_as_A1111_at_its_512_pixel_resolution()
     {
         using var square = Square();
+        using var large = square.Clone(c => c.Resize(512, 512, KnownResamplers.NearestNeighbor));
 
         using var palette = Apply("color", square);
+        using var largePalette = Apply("color", large);
 
         var rgb = new byte[64 * 64 * 3];
         square.CopyPixelDataTo(rgb);
-        var meanRed = Enumerable.Range(0, 64 * 64).Average(i => rgb[3 * i]);
+        // At 64 pixels the cells are 8 pixels: the cell (8..15, 48..55) holds its own mean.
+        var meanRed = Enumerable.Range(48, 8).SelectMany(y => Enumerable.Range(8, 8).Select(x => (double)rgb[3 * (y * 64 + x)])).Average();
         Assert.Equal((byte)Math.Round(meanRed), palette[10, 50].R);
-        Assert.Equal(palette[0, 0], palette[63, 63]);
+        // At 512 pixels the cells are 64 pixels, A1111's, and the grid is the same.
+        Assert.Equal(largePalette[10 * 8, 50 * 8], palette[10, 50]);
+        Assert.Equal(largePalette[0, 0], largePalette[63, 63]);
     }
 
     [Fact]

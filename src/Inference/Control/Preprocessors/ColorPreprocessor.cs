@@ -4,13 +4,16 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace Easel.Inference.Control.Preprocessors;
 
 /// <summary>
-/// The T2I-Adapter colour palette (A1111's color preprocessor): the image averaged over cells of about 64×64 pixels
-/// (⌊W/64⌋ × ⌊H/64⌋ cells, at least one, exact area weights where a cell boundary cuts a pixel), then each pixel given
-/// its cell's colour (nearest-neighbour upsampling to the original size).
+/// The T2I-Adapter colour palette (A1111's color preprocessor): the image averaged over cells of an eighth of its short
+/// side (exact area weights where a cell boundary cuts a pixel), then each pixel given its cell's colour (nearest-neighbour
+/// upsampling to the original size). A1111 first resizes the image to a short side of 512 (its processor resolution) and
+/// cuts it into 64-pixel cells, so this is its cell grid at any size: 64-pixel cells at 512, and the 8-pixel cells the
+/// bundled colour adapter was trained on at 64.
 /// </summary>
 public sealed class ColorPreprocessor : IControlPreprocessor
 {
-    public const int CellSize = 64;
+    /// <summary>Cells along the short side: A1111's 512-pixel processor resolution over its 64-pixel cells.</summary>
+    public const int CellsPerShortSide = 8;
 
     public string Name => "color";
 
@@ -19,7 +22,8 @@ public sealed class ColorPreprocessor : IControlPreprocessor
     public Image<Rgb24> Apply(Image<Rgb24> image, PreprocessorParameters parameters)
     {
         int width = image.Width, height = image.Height;
-        int columns = Math.Max(1, width / CellSize), rows = Math.Max(1, height / CellSize);
+        var cellSize = (double)Math.Min(width, height) / CellsPerShortSide;
+        int columns = Math.Max(1, (int)(width / cellSize)), rows = Math.Max(1, (int)(height / cellSize));
         var rgb = RgbPlanes.Read(image);
         var columnWeights = AreaWeights(width, columns);
         var rowWeights = AreaWeights(height, rows);

@@ -30,10 +30,8 @@ public static class ShapesControlMaps
     public const int PaletteCell = 8;
 
     /// <summary>
-    /// The colour palette map: the scene averaged over 8×8-pixel cells, each pixel given its cell's mean, in [0, 1]: the
-    /// 8 × 8 cells the <c>color</c> preprocessor (64-pixel cells) gives on a 512-pixel drawing of the layout, shrunk to the
-    /// bundled model's 64 pixels. A request brings it as its own map (preprocessor <c>none</c>), since the service fits a
-    /// control image to the output size before it preprocesses, and 64 pixels hold one 64-pixel cell.
+    /// The colour palette map: the scene averaged over 8×8-pixel cells, each pixel given its cell's mean, in [0, 1]: what
+    /// the <c>color</c> preprocessor gives for a 64-pixel image (cells of an eighth of the short side), before 8-bit rounding.
     /// </summary>
     public static void Palette(ReadOnlySpan<byte> rgb, Span<float> destination)
     {
