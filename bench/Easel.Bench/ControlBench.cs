@@ -36,9 +36,7 @@ internal static class ControlBench
             module.to(device);
         }
         using var scope = torch.NewDisposeScope();
-        var sample = torch.randn(2, config.InChannels, Latent, Latent, device: device);
-        var text = torch.randn(2, 77, config.CrossAttentionDim.For(0, 1), device: device);
-        var timestep = torch.tensor(500L, device: device);
+        var (sample, timestep, text) = StepInputs(config, device);
         var image = torch.rand(2, 3, Latent * 8, Latent * 8, device: device);
         double Median(Action call) => MedianMs(device, repeats, call);
 
@@ -75,20 +73,23 @@ internal static class ControlBench
         gated.eval();
         gated.to(device);
         using var scope = torch.NewDisposeScope();
-        var sample = torch.randn(2, config.InChannels, Latent, Latent, device: device);
-        var text = torch.randn(2, 77, config.CrossAttentionDim.For(0, 1), device: device);
-        var timestep = torch.tensor(500L, device: device);
+        var (sample, timestep, text) = StepInputs(config, device);
         const int entities = 3;
-        var width = config.CrossAttentionDim.For(0, 1);
         var masks = torch.zeros(2, GligenGrounding.MaxEntities, device: device);
         masks[.., ..entities] = 1;
         var grounding = new GligenGroundingInput(torch.rand(2, GligenGrounding.MaxEntities, 4, device: device), masks,
-            torch.randn(2, GligenGrounding.MaxEntities, width, device: device));
+            torch.randn(2, GligenGrounding.MaxEntities, text.shape[^1], device: device));
         var ungrounded = MedianMs(device, repeats, () => gated.forward(sample, timestep, text, null));
         var grounded = MedianMs(device, repeats, () => gated.forward(sample, timestep, text, new UNetConditioning(Attention: new AttentionContext().With(grounding))));
         table.Add($"SD1.5 UNet {Latent * 8}×{Latent * 8} with GLIGEN layers, grounded, per step", "float32", grounded, "-",
             $"{grounded / ungrounded:0.000}× the same UNet ungrounded ({ungrounded:0} ms: fusers skipped, the steps after β·N)");
     }
+
+    /// <summary>One UNet call's inputs at 512² under guidance (batch 2): random latents, a mid timestep, random text states.</summary>
+    private static (Tensor Sample, Tensor Timestep, Tensor Text) StepInputs(UNet2DConditionConfig config, Device device) => (
+        torch.randn(2, config.InChannels, Latent, Latent, device: device),
+        torch.tensor(500L, device: device),
+        torch.randn(2, 77, config.CrossAttentionDim.For(0, 1), device: device));
 
     /// <summary>The median time of a call in inference mode, its tensors released after each call.</summary>
     private static double MedianMs(Device device, int repeats, Action call) => Timing.MedianMs(() =>
