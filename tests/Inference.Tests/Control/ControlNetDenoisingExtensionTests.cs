@@ -196,7 +196,8 @@ public sealed class ControlNetFromUNetTests
         var folder = Path.Combine(ParityFixtures.RepositoryRoot(), "models", "easel-shapes", "unet");
         using var unet = UNet2DConditionModel.FromPretrained(folder);
         var config = Easel.Inference.Loading.ConfigJson.Read<ControlNetConfig>(Path.Combine(folder, "config.json")) with { ConditioningEmbeddingOutChannels = [16, 32, 64] }; // 64×64 images over a 16×16 latent
-        using var controlNet = ControlNetModel.FromUNet(unet, config);
+        using var initialization = new Generator(1, torch.CPU);
+        using var controlNet = ControlNetModel.FromUNet(unet, config, initialization);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
 

@@ -92,13 +92,15 @@ public sealed class ControlNetModel : nn.Module<ControlNetInput, ControlResidual
     /// the encoder — conv_in, time embedding, down blocks, mid block — is a copy of the UNet's weights, and every zero
     /// convolution and the conditioning embedding's conv_out start at zero, so until training moves them the residuals are
     /// zero and the UNet is unchanged. <paramref name="config"/> is a ControlNet config of the UNet's layout (its
-    /// config.json read as <see cref="ControlNetConfig"/>).
+    /// config.json read as <see cref="ControlNetConfig"/>); the conditioning embedding's other layers are drawn from
+    /// <paramref name="initialization"/>.
     /// </summary>
-    public static ControlNetModel FromUNet(UNet2DConditionModel unet, ControlNetConfig config)
+    public static ControlNetModel FromUNet(UNet2DConditionModel unet, ControlNetConfig config, Generator initialization)
     {
         var model = new ControlNetModel(config);
         try
         {
+            SeededInitialization.Redraw(model.controlnet_cond_embedding, initialization);
             using var noGrad = torch.no_grad();
             var source = unet.state_dict();
             foreach (var (name, parameter) in model.named_parameters())

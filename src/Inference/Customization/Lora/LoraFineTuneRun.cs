@@ -133,11 +133,9 @@ internal sealed class LoraFineTuneRun : IFineTuneRun
         {
             using var scope = torch.NewDisposeScope();
             var shape = layer.Weight.shape; // [out, in] or [out, in, k, k]
-            var fanIn = shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-            var bound = 1 / Math.Sqrt(fanIn);
             long[] downShape = [_rank, .. shape.Skip(1)];
             long[] upShape = shape.Length == 2 ? [shape[0], _rank] : [shape[0], _rank, 1, 1];
-            var down = (torch.rand(downShape, dtype: float32, generator: generator) * (2 * bound) - bound).to(layer.Weight.device);
+            var down = SeededInitialization.DefaultUniform(downShape, generator).to(layer.Weight.device);
             var up = torch.zeros(upShape, dtype: float32, device: layer.Weight.device);
             var stem = $"{component}_{module.Replace('.', '_')}";
             var weights = new LoraLayerWeights(_tensors.Add(stem + "_down", down), _tensors.Add(stem + "_up", up), _alpha);

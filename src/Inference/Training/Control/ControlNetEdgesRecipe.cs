@@ -25,10 +25,10 @@ public sealed class ControlNetEdgesRecipe(string baseModelFolder, string outputF
     /// <returns>The step the run reached.</returns>
     public int Run(IProgress<TrainingProgress>? progress, Action<string> log, CancellationToken cancellationToken = default)
     {
-        torch.random.manual_seed((long)settings.Seed);
+        using var initialization = new torch.Generator(settings.Seed, torch.CPU);
         using var trainer = new ShapesControlTrainer(baseModelFolder, workFolder, settings);
         var config = ConfigFor(Path.Combine(baseModelFolder, "unet", "config.json"));
-        using var controlnet = ControlNetModel.FromUNet(trainer.UNet, ConfigJson.Parse<ControlNetConfig>(config.ToJsonString()));
+        using var controlnet = ControlNetModel.FromUNet(trainer.UNet, ConfigJson.Parse<ControlNetConfig>(config.ToJsonString()), initialization);
         var step = trainer.Train(Phase, [new TrainableModule(Phase, controlnet)], (scene, _) => scene.Caption,
             (batch, noisy, timesteps, text) =>
             {

@@ -27,9 +27,8 @@ public sealed class GligenBoxesRecipe(string baseModelFolder, string outputFolde
     /// <returns>The step the run reached.</returns>
     public int Run(IProgress<TrainingProgress>? progress, Action<string> log, CancellationToken cancellationToken = default)
     {
-        torch.random.manual_seed((long)settings.Seed);
         var config = UNet2DConditionConfig.Load(Path.Combine(baseModelFolder, "unet")) with { AttentionType = "gated" };
-        using var unet = GatedCopyOf(baseModelFolder, config);
+        using var unet = GatedCopyOf(baseModelFolder, config, settings.Seed);
         using var trainer = new ShapesControlTrainer(baseModelFolder, workFolder, settings, unet);
         var clip = DiffusionFineTuneLoop.ClipOf(trainer.Pipeline);
         var phrases = new GligenPhraseEncoder(clip.Tokenizer, clip.TextEncoder);
@@ -64,11 +63,14 @@ public sealed class GligenBoxesRecipe(string baseModelFolder, string outputFolde
             torch.cat([.. rows.Select(r => r.PhraseEmbeddings)], 0));
     }
 
-    /// <summary>The shapes UNet with gated fusers and a position net: its own weights copied in, the new layers freshly initialised.</summary>
-    private static UNet2DConditionModel GatedCopyOf(string baseModelFolder, UNet2DConditionConfig gatedConfig)
+    /// <summary>The shapes UNet with gated fusers and a position net: its own weights copied in, the new layers drawn from the seed.</summary>
+    private static UNet2DConditionModel GatedCopyOf(string baseModelFolder, UNet2DConditionConfig gatedConfig, ulong seed)
     {
         using var plain = UNet2DConditionModel.FromPretrained(Path.Combine(baseModelFolder, "unet"));
         var gated = new UNet2DConditionModel(gatedConfig);
+        using (var initialization = new torch.Generator(seed, torch.CPU))
+            foreach (var layer in GroundingLayers(gated))
+                SeededInitialization.Redraw(layer.Module, initialization);
         var (missing, unexpected) = gated.load_state_dict(plain.state_dict(), strict: false);
         var notGrounding = missing.Where(k => !IsGroundingLayer(k)).ToList();
         if (notGrounding.Count > 0 || unexpected.Count > 0)

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Easel.Inference.Control.T2IAdapter;
 using Easel.Inference.Loading;
+using Easel.Inference.Models;
 using Easel.Inference.Models.UNet;
 using Easel.Inference.Shapes;
 using TorchSharp;
@@ -29,10 +30,11 @@ public sealed class T2IColorAdapterRecipe(string baseModelFolder, string outputF
     /// <returns>The step the run reached.</returns>
     public int Run(IProgress<TrainingProgress>? progress, Action<string> log, CancellationToken cancellationToken = default)
     {
-        torch.random.manual_seed((long)settings.Seed);
         using var trainer = new ShapesControlTrainer(baseModelFolder, workFolder, settings);
         var config = ConfigFor(trainer.UNet.Config);
         using var adapter = new T2IAdapterModel(ConfigJson.Parse<T2IAdapterConfig>(config.ToJsonString()));
+        using (var initialization = new Generator(settings.Seed, torch.CPU))
+            SeededInitialization.Redraw(adapter, initialization);
         var step = trainer.Train(Phase, [new TrainableModule(Phase, adapter)], CaptionOf,
             (batch, _, _, _) =>
             {
