@@ -90,6 +90,16 @@ public sealed class InputImage
         return unit.contiguous().to(device).MoveToOuterDisposeScope();
     }
 
+    /// <summary>8-bit RGB, row-major, height × width × 3 (a tensor's values rounded to the nearest 1/255).</summary>
+    internal byte[] ToRgbBytes()
+    {
+        if (_pixels is not null && Channels == 3)
+            return (byte[])_pixels.Clone();
+        using var scope = torch.NewDisposeScope();
+        var hwc = (ToRgbTensor(CPU) * 255).round().clamp(0, 255).to(uint8)[0].permute(1, 2, 0).contiguous();
+        return hwc.data<byte>().ToArray();
+    }
+
     private Tensor ToUnitTensor()
     {
         if (_tensor is not null)

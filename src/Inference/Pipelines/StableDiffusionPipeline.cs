@@ -234,8 +234,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         using var scheduler = CreateScheduler(request); // owns its schedules; disposed with the request
         var latents = GenerateLatents(request, scheduler, CreateNoiseSource(request), null, progress, cancellationToken);
         // Per-image seeds decode image by image for the same reason the UNet runs so (PredictNoise).
-        var images = request.SeedMode == SeedMode.PerImage ? torch.cat(latents.split(1).Select(Decode).ToArray(), 0) : Decode(latents);
-        return ImageTensors.ToImages(images);
+        return ImageTensors.ToImages(DecodeFor(request, latents));
     }
 
     /// <summary>The scheduler a request asks for, configured from the model folder's scheduler config (the caller disposes it).</summary>
@@ -454,6 +453,21 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
+        var decoded = _vae.Decode(Unscale(latents).to(_vaeDType));
+        return ImageTensors.ToUnitNhwc(decoded).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Decodes a request's final latents as <see cref="Generate"/> does: image by image for per-image seeds (as the UNet runs
+    /// them), the whole batch otherwise.
+    /// </summary>
+    public Tensor DecodeFor(GenerationRequest request, Tensor latents) =>
+        request.SeedMode == SeedMode.PerImage ? torch.cat(latents.split(1).Select(Decode).ToArray(), 0) : Decode(latents);
+
+    /// <summary>Scaled latents → the VAE's latent space (÷ scaling_factor; SDXL-style latents_mean/std undone), float32.</summary>
+    public Tensor Unscale(Tensor latents)
+    {
+        using var scope = torch.NewDisposeScope();
         var config = _vae.Config;
         var z = latents.to(float32) / config.ScalingFactor;
         if (config.LatentsMean is { } mean && config.LatentsStd is { } std)
@@ -462,8 +476,7 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             z = z * torch.tensor(std.Select(v => (float)v).ToArray(), shape, device: z.device) +
                 torch.tensor(mean.Select(v => (float)v).ToArray(), shape, device: z.device);
         }
-        var decoded = _vae.Decode(z.to(_vaeDType));
-        return ImageTensors.ToUnitNhwc(decoded).MoveToOuterDisposeScope();
+        return z.MoveToOuterDisposeScope();
     }
 
     private static (int Height, int Width) OutputSize(GenerationRequest request) => request switch

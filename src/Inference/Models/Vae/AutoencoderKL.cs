@@ -111,6 +111,9 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
         return DecodeOne(latents);
     }
 
+    /// <summary>The decoder's input for unscaled latents: post_quant_conv(latents), or the latents when the VAE has none.</summary>
+    public Tensor DecoderInput(Tensor latents) => post_quant_conv is null ? latents.alias() : post_quant_conv.call(latents);
+
     private Tensor DecodeOne(Tensor latents)
     {
         if (UseTiling && (latents.shape[^1] > TileLatentMinSize || latents.shape[^2] > TileLatentMinSize))

@@ -28,7 +28,7 @@ public sealed class InpaintLatents(InputImage image, InputImage mask, double str
             .repeat(count, 1, 1, 1); // (N, 1, h, w)
         IDenoisingExtension keep = pipeline.IsInpaintingModel
             ? new InpaintingUNetInputs(latentMask, maskedImageLatents, setup.Guidance)
-            : new MaskedLatentBlend(latentMask, imageLatents!, start);
+            : MaskedLatentBlend.Inpainting(latentMask, imageLatents!, start);
         return new LatentStart(latents, timesteps, [keep]);
     }
 }

@@ -3,21 +3,49 @@ using static TorchSharp.torch;
 namespace Easel.Inference.Pipelines.Denoising;
 
 /// <summary>
-/// Ordinary UNets: after step i, keep the generated latents under the mask and put back the image latents noised to
-/// the next timestep elsewhere (clean after the last step), as diffusers' inpaint pipeline does for 4-channel UNets:
-/// latents = m ⊙ z_fg + (1 − m) ⊙ z_bg with z_bg = q(z_{t−1} | E(x)) (Avrahami et al. 2023, Blended Latent Diffusion).
+/// After step i, keeps the generated latents under the mask and puts back the image latents, noised, elsewhere:
+/// latents = m ⊙ z_fg + (1 − m) ⊙ z_bg (Avrahami et al. 2023, Blended Latent Diffusion, Algorithm 1). The two forms differ
+/// only in how z_bg is noised: diffusers' inpainting for 4-channel UNets (<see cref="Inpainting"/>) and the paper's
+/// (<see cref="Blended"/>).
 /// </summary>
-/// <param name="latentMask">(N, 1, h, w), 1 = generated.</param>
-/// <param name="imageLatents">(N, C, h, w) E(x) of the kept image.</param>
-/// <param name="noise">(N, C, h, w) the noise the background is noised with at every step (the start's, as diffusers).</param>
-public sealed class MaskedLatentBlend(Tensor latentMask, Tensor imageLatents, Tensor noise) : ILatentEdit
+public sealed class MaskedLatentBlend : ILatentEdit
 {
+    private readonly Tensor _latentMask;
+    private readonly Tensor _imageLatents;
+    private readonly Tensor? _fixedNoise;
+
+    private MaskedLatentBlend(Tensor latentMask, Tensor imageLatents, Tensor? fixedNoise)
+    {
+        _latentMask = latentMask;
+        _imageLatents = imageLatents;
+        _fixedNoise = fixedNoise;
+    }
+
+    /// <summary>
+    /// diffusers' inpainting: z_bg = q(z_{t_{i+1}} | E(x)) with one fixed noise (the start's), the image latents clean after
+    /// the last step.
+    /// </summary>
+    /// <param name="latentMask">(N, 1, h, w), 1 = generated.</param>
+    /// <param name="imageLatents">(N, C, h, w) E(x) of the kept image.</param>
+    /// <param name="startNoise">(N, C, h, w) the noise every step's background is noised with.</param>
+    public static MaskedLatentBlend Inpainting(Tensor latentMask, Tensor imageLatents, Tensor startNoise) => new(latentMask, imageLatents, startNoise);
+
+    /// <summary>
+    /// The paper's: z_bg ~ noise(z_init, t), the step's own timestep t, with fresh noise from the request's generator at every
+    /// step; the last step's background keeps the last timestep's noise, as the reference implementation decodes it.
+    /// </summary>
+    public static MaskedLatentBlend Blended(Tensor latentMask, Tensor imageLatents) => new(latentMask, imageLatents, null);
+
     public Tensor AfterStep(DenoisingStep step, Tensor latents)
     {
         var i = step.Index;
-        var known = i < step.TotalSteps - 1
-            ? step.Scheduler.AddNoise(imageLatents, noise, step.Timesteps[(i + 1)..(i + 2)].repeat(imageLatents.shape[0]))
-            : imageLatents;
-        return (1 - latentMask) * known + latentMask * latents;
+        var batch = _imageLatents.shape[0];
+        Tensor background;
+        if (_fixedNoise is { } noise)
+            background = i < step.TotalSteps - 1 ? step.Scheduler.AddNoise(_imageLatents, noise, step.Timesteps[(i + 1)..(i + 2)].repeat(batch)) : _imageLatents;
+        else
+            background = step.Scheduler.AddNoise(_imageLatents, step.Noise.Next(_imageLatents.shape, ScalarType.Float32, _imageLatents.device),
+                step.Timesteps[i..(i + 1)].repeat(batch));
+        return (1 - _latentMask) * background + _latentMask * latents;
     }
 }
