@@ -73,6 +73,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<LocalWorkerRegistrations>();
         services.AddSingleton<IModelCatalog, ModelCatalog>();
         services.AddSingleton<GenerationRequestValidator>();
+        services.AddSingleton<Editing.EditRequestValidator>();
         services.AddSingleton<FineTunes.FineTuneRequestValidator>();
         // SchedulerCatalog itself is registered by AddEaselWorkers, which fills it from the inference core's registry.
         services.AddSingleton<IValidateOptions<GenerationOptions>, DefaultSchedulerValidation>();

@@ -29,7 +29,9 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<ModelCache>();
         services.TryAddSingleton<Artifacts.RequestArtifacts>();
         services.AddScoped<JobRunner>();
-        services.AddScoped<IJobKindRunner, GenerationRunner>();
+        services.AddScoped<GenerationRunner>();
+        services.AddScoped<IJobKindRunner>(sp => sp.GetRequiredService<GenerationRunner>());
+        services.AddScoped<IJobKindRunner, Editing.EditRunner>();
         services.AddScoped<IJobKindRunner, FineTunes.FineTuneRunner>();
         services.AddSingleton<FineTunes.BaseModelHashes>();
         services.AddSingleton<Inference.Customization.IFineTuneMethod, Inference.Customization.Lora.LoraFineTune>();

@@ -127,7 +127,7 @@ public sealed class InTestModelLoader(
     {
         public string Family => "sd15";
 
-        public StableDiffusionPipeline? Trainable => null;
+        public StableDiffusionPipeline? Pipeline => null;
 
         public IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
             CancellationToken cancellationToken = default)

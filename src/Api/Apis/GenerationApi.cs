@@ -224,12 +224,15 @@ public static class GenerationApi
     /// The bytes of a stored input a JSON request refers to (the <c>{"blob", …}</c> form a job's request shows), when it is
     /// an input of the caller's own jobs and still stored; otherwise null, and the validator refuses the field.
     /// </summary>
-    private static async Task<byte[]?> ReadStoredInputAsync(InputImageField? field, HttpContext http, GenerationServices services,
+    private static Task<byte[]?> ReadStoredInputAsync(InputImageField? field, HttpContext http, GenerationServices services,
+        CancellationToken cancellationToken) => ReadStoredInputAsync(field, http, services.Db, services.Blobs, cancellationToken);
+
+    internal static async Task<byte[]?> ReadStoredInputAsync(InputImageField? field, HttpContext http, EaselDbContext db, IBlobStore blobs,
         CancellationToken cancellationToken)
     {
-        if (field?.Stored is not { } stored || !await StoredInputs.IsInputOfAsync(services.Db, stored.Blob, http.GetOwner(), cancellationToken))
+        if (field?.Stored is not { } stored || !await StoredInputs.IsInputOfAsync(db, stored.Blob, http.GetOwner(), cancellationToken))
             return null;
-        await using var stream = services.Blobs.OpenRead(stored.Blob);
+        await using var stream = blobs.OpenRead(stored.Blob);
         if (stream is null)
             return null;
         using var buffer = new MemoryStream();
@@ -238,10 +241,10 @@ public static class GenerationApi
     }
 
     /// <summary>Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.</summary>
-    private static long BodyLimit(GenerationOptions limits) => limits.MaxInputImageBytes * 2 * 4 / 3 + (1 << 20);
+    internal static long BodyLimit(GenerationOptions limits) => limits.MaxInputImageBytes * 2 * 4 / 3 + (1 << 20);
 
     /// <summary>Raises the request body limit before anything reads the body (the idempotency fingerprint reads it first).</summary>
-    private static ValueTask<object?> AllowLargeBodyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static ValueTask<object?> AllowLargeBodyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var limit = BodyLimit(http.RequestServices.GetRequiredService<IOptions<GenerationOptions>>().Value);

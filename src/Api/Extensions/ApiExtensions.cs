@@ -102,6 +102,7 @@ public static class ApiExtensions
     public static WebApplication MapEaselApi(this WebApplication app)
     {
         app.MapGenerationEndpoints();
+        app.MapEditEndpoints();
         app.MapFineTuneEndpoints();
         app.MapPreprocessEndpoints();
         app.MapJobEndpoints();

@@ -127,6 +127,7 @@ public enum JobKind
 {
     Generation,
     FineTune,
+    Edit,
 }
 
 /// <summary>queued → running → succeeded | failed | canceled.</summary>

@@ -55,7 +55,7 @@ public sealed class FineTuneRunner(
             MethodParameters(p), options.Value.CheckpointEvery);
 
         using var lease = models.Acquire(p.Model);
-        var pipeline = lease.Model.Trainable ?? throw new NotSupportedException($"Model '{p.Model}' cannot be fine-tuned by this worker.");
+        var pipeline = lease.Model.Pipeline ?? throw new NotSupportedException($"Model '{p.Model}' cannot be fine-tuned by this worker.");
         using var training = method.Start(pipeline, settings);
         run.Progress.Report(training.Step, training.TotalSteps);
         var images = new List<(Image, ReadOnlyMemory<byte>)>();

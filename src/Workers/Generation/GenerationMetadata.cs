@@ -37,15 +37,17 @@ public static class GenerationMetadata
         return string.Join('\n', lines);
     }
 
-    public static string Easel(Guid jobId, int index, GenerationParameters p) =>
-        JsonSerializer.Serialize(new EaselChunk(jobId, index, ImageSeed(p, index), p), JobJson.Options);
+    /// <param name="request">The job's stored request (the generation's, or the edit's that <paramref name="p"/> was made from).</param>
+    public static string Easel(Guid jobId, int index, GenerationParameters p, object? request = null) =>
+        JsonSerializer.Serialize(new EaselChunk(jobId, index, ImageSeed(p, index), request ?? p), JobJson.Options);
 
-    public static IReadOnlyList<KeyValuePair<string, string>> TextChunks(Guid jobId, int index, GenerationParameters p, SchedulerCatalog schedulers) =>
+    public static IReadOnlyList<KeyValuePair<string, string>> TextChunks(Guid jobId, int index, GenerationParameters p, SchedulerCatalog schedulers,
+        object? request = null) =>
     [
         new(ParametersKeyword, Parameters(p, index, schedulers)),
-        new(EaselKeyword, Easel(jobId, index, p)),
+        new(EaselKeyword, Easel(jobId, index, p, request)),
     ];
 
     /// <param name="Seed">The seed that regenerates this image alone (<see cref="ImageSeed"/>); null in batch mode.</param>
-    private sealed record EaselChunk(Guid JobId, int Index, long? Seed, GenerationParameters Request);
+    private sealed record EaselChunk(Guid JobId, int Index, long? Seed, object Request);
 }

@@ -33,9 +33,19 @@ public sealed class GenerationRunner(
 {
     public JobKind Kind => JobKind.Generation;
 
-    public async Task<JobResults> RunAsync(JobRun run)
+    public Task<JobResults> RunAsync(JobRun run) =>
+        RunAsync(run, run.Job.ReadRequest<GenerationParameters>(), null, (model, request, progress, cancellationToken) =>
+            model.Generate(request, progress, cancellationToken));
+
+    /// <summary>
+    /// Runs <paramref name="p"/> — with its artifacts loaded, its control models leased, progress reported — through
+    /// <paramref name="generate"/>, and returns the images as PNGs whose metadata shows <paramref name="storedRequest"/> (the
+    /// job's own request; <paramref name="p"/> when null). An edit runs its method this way on the generation it is built on.
+    /// </summary>
+    internal async Task<JobResults> RunAsync(JobRun run, GenerationParameters p, object? storedRequest,
+        Func<IGenerationModel, Inference.Pipelines.GenerationRequest, IProgress<DenoisingProgress>, CancellationToken, IReadOnlyList<GeneratedImage>> generate)
     {
-        var (job, p) = (run.Job, run.Job.ReadRequest<GenerationParameters>());
+        var job = run.Job;
         using var loaded = await artifacts.LoadAsync(run.Db, p, run.CancellationToken);
         using var lease = models.Acquire(p.Model);
         using var controlLeases = new LeaseSet();
@@ -49,7 +59,7 @@ public sealed class GenerationRunner(
         };
         var progress = new DenoisingReports(run.Progress, metrics, time, options.Value, p.Model);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
-        var images = lease.Model.Generate(request, progress, run.CancellationToken);
+        var images = generate(lease.Model, request, progress, run.CancellationToken);
         if (images.Count != p.NumImages)
             throw new InvalidOperationException($"The pipeline returned {images.Count} image(s) for num_images = {p.NumImages}.");
 
@@ -57,7 +67,7 @@ public sealed class GenerationRunner(
         var results = new List<(Image, ReadOnlyMemory<byte>)>(images.Count);
         for (var i = 0; i < images.Count; i++)
         {
-            var png = PngEncoder.Encode(images[i], GenerationMetadata.TextChunks(job.Id, i, p, schedulers));
+            var png = PngEncoder.Encode(images[i], GenerationMetadata.TextChunks(job.Id, i, p, schedulers, storedRequest));
             results.Add((new Image
             {
                 Id = Guid.CreateVersion7(now),

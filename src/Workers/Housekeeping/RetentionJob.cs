@@ -105,11 +105,16 @@ public sealed class RetentionJob(
         return new RetentionReport(jobs.Count, images, events, deleted, 0);
     }
 
-    /// <summary>The blobs a job's stored request refers to: a generation's input image, mask, control and adapter images, a fine-tune's training images.</summary>
+    /// <summary>The blobs a job's stored request refers to: a generation's input image, mask, control and adapter images, an edit's image and mask, a fine-tune's training images.</summary>
     private static IEnumerable<string> InputBlobs(JobKind kind, string request)
     {
         if (kind == JobKind.FineTune)
             return System.Text.Json.JsonSerializer.Deserialize<FineTuneParameters>(request, JobJson.Options)?.Images.Select(i => i.Blob) ?? [];
+        if (kind == JobKind.Edit)
+        {
+            var edit = System.Text.Json.JsonSerializer.Deserialize<Core.Editing.EditParameters>(request, JobJson.Options);
+            return new[] { edit?.Image?.Blob, edit?.Mask?.Blob }.OfType<string>();
+        }
         if (kind != JobKind.Generation)
             return [];
         var parameters = System.Text.Json.JsonSerializer.Deserialize<GenerationParameters>(request, JobJson.Options);

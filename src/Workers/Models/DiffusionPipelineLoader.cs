@@ -40,7 +40,7 @@ public sealed class DiffusionPipelineLoader(IOptions<WorkerOptions> options) : I
     {
         public string Family => pipeline.Family;
 
-        public StableDiffusionPipeline? Trainable => pipeline as StableDiffusionPipeline;
+        public StableDiffusionPipeline? Pipeline => pipeline as StableDiffusionPipeline;
 
         public IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
             CancellationToken cancellationToken = default) =>

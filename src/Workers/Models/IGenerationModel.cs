@@ -18,9 +18,9 @@ public interface IGenerationModel : IDisposable
     IReadOnlyList<GeneratedImage> Generate(Inference.Pipelines.GenerationRequest request, IProgress<DenoisingProgress>? progress = null,
         CancellationToken cancellationToken = default);
 
-    /// <summary>The loaded pipeline a fine-tune trains against (frozen, with its own additions removed after the run), or
-    /// null when this model cannot be fine-tuned.</summary>
-    StableDiffusionPipeline? Trainable { get; }
+    /// <summary>The loaded pipeline whose models a fine-tune trains against (frozen, with its own additions removed after the
+    /// run) and an edit runs its method on, or null when this model is no such pipeline.</summary>
+    StableDiffusionPipeline? Pipeline { get; }
 }
 
 /// <summary>Loads a configured model into memory (weights on the configured device).</summary>

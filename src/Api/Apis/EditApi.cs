@@ -1,0 +1,172 @@
+using System.Text.Json.Nodes;
+using Easel.Api.Auth;
+using Easel.Api.Extensions;
+using Easel.Core;
+using Easel.Core.Artifacts;
+using Easel.Core.Data;
+using Easel.Core.Editing;
+using Easel.Core.Generation;
+using Easel.Core.Jobs;
+using Easel.Core.Models;
+using Easel.Core.Options;
+using Easel.Core.Storage;
+using Easel.Core.Telemetry;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Easel.Api.Apis;
+
+public static class EditApi
+{
+    public const string Description =
+        "Edits an image rather than making one. `method: \"blended\"` is Blended Latent Diffusion (Avrahami, Fried, Lischinski 2023): "
+        + "`image`, `mask` (white = edit, black = keep; the image's size), `prompt` (what the masked region should show), "
+        + "`negative_prompt`, `steps`, `guidance_scale`, `strength` (where in the schedule the edit starts; default 1 = from pure "
+        + "noise inside the mask), `seed`, `scheduler`, `num_images`, `seed_mode`, `loras`, `embeddings`, and `background`: "
+        + "`pixel_blend` (default: the input's pixels are put back outside the mask feathered by one latent cell, so they are the "
+        + "input's bytes there), `decoder_optimization` (the paper's per-image fine-tune of the decoder so that the decoded "
+        + "background matches the input; `decoder_steps`, default 100) or `none` (the decoded latents as they are). Any model "
+        + "with a 4-channel UNet runs it; no inpainting model is needed. Send JSON with base64 images or multipart/form-data "
+        + "with `image` and `mask` as file parts. Answers 202 with a job of kind `edit` on the model's generation queue (events, "
+        + "cancel, webhooks, idempotency and images as for generations); its images are the edits. Refusals name the field: 400 "
+        + "for a missing or bad field (`method` other than blended — prompt_to_prompt and imagic are not offered yet —, no mask, "
+        + "a mask of another size), 413 for an image above Easel:Generation:MaxInputImageBytes, 415 for another content type, "
+        + "422 for an inpainting model.";
+
+    public static readonly IReadOnlyList<string> UploadFields = ["image", "mask"];
+
+    public static IEndpointRouteBuilder MapEditEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("v1/edits").WithTags("Edits");
+
+        api.MapPost("", CreateEdit)
+            .WithName("CreateEdit")
+            .WithSummary("Submit an edit of an image: Blended Latent Diffusion")
+            .WithDescription(Description + "\n\n" + IdempotencyKeys.Description)
+            .AddEndpointFilter(GenerationApi.AllowLargeBodyAsync)
+            .WithIdempotencyKey()
+            .Accepts<EditRequest>("application/json", "multipart/form-data")
+            .WithRequestExample(new JsonObject
+            {
+                ["method"] = "blended",
+                ["prompt"] = "a blue circle",
+                ["image"] = "<base64 PNG>",
+                ["mask"] = "<base64 PNG>",
+            })
+            .Produces<JobResponse>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        return app;
+    }
+
+    public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateEdit(
+        HttpRequest http, [AsParameters] EditServices services, CancellationToken cancellationToken)
+    {
+        var limits = services.Limits.Value;
+        var bodyLimit = GenerationApi.BodyLimit(limits);
+        await services.Catalog.RefreshAsync(cancellationToken);
+        var json = services.Json.Value.SerializerOptions;
+        RequestBody<EditRequest> body;
+        if (StrictRequestBody.IsJson(http))
+            body = await StrictRequestBody.ReadJsonAsync<EditRequest>(http, json, bodyLimit, cancellationToken);
+        else if (StrictRequestBody.IsMultipart(http))
+            body = await StrictRequestBody.ReadMultipartAsync<EditRequest>(http, json, new FormOptions
+            {
+                MultipartBodyLengthLimit = bodyLimit,
+                ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
+            }, UploadFields, limits.MaxInputImageBytes, cancellationToken);
+        else
+            body = new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
+        if (body.Refusal is { } refusal)
+        {
+            services.Metrics.RequestRejected(JobKind.Edit);
+            return refusal.ToProblem();
+        }
+
+        var request = body.Value!;
+        var validation = services.Validator.Validate(request,
+            body.File("image") ?? await GenerationApi.ReadStoredInputAsync(request.Image, http.HttpContext, services.Db, services.Blobs, cancellationToken),
+            body.File("mask") ?? await GenerationApi.ReadStoredInputAsync(request.Mask, http.HttpContext, services.Db, services.Blobs, cancellationToken));
+        if (!validation.IsValid)
+        {
+            services.Metrics.RequestRejected(JobKind.Edit);
+            return Invalid(validation.Status, validation.Errors);
+        }
+
+        var edit = validation.Parameters!;
+        var (resolved, unresolved) = await GenerationArtifacts.ResolveAsync(services.Artifacts, edit.ToGeneration(),
+            validation.LoraFields ?? [], http.HttpContext.GetOwner(), cancellationToken, services.Catalog);
+        if (resolved is null)
+        {
+            services.Metrics.RequestRejected(JobKind.Edit);
+            return Invalid(StatusCodes.Status422UnprocessableEntity, unresolved);
+        }
+        if (await services.QueueCap.RefuseWhenFullAsync(http.HttpContext, cancellationToken) is { } queueFull)
+            return queueFull;
+
+        // Inputs go to the content-addressed blob store first (idempotent); the job row refers to them by key.
+        var (image, mask) = (validation.Image!, validation.Mask!);
+        edit = edit with
+        {
+            Loras = resolved.Loras,
+            Embeddings = resolved.Embeddings,
+            Image = new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height),
+            Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height),
+        };
+
+        var now = services.Time.GetUtcNowMilliseconds();
+        var job = Job.Create(JobKind.Edit, edit, now, http.HttpContext.GetOwner());
+        job.TraceParent = EaselTracing.CurrentTraceParent();
+        (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
+        services.Db.Jobs.Add(job);
+        JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
+        IdempotencyKeys.AddRecord(http.HttpContext, services.Db, job);
+        await services.Db.SaveChangesAsync(cancellationToken);
+        string queued;
+        try
+        {
+            queued = services.Dispatcher.Dispatch(job);
+        }
+        catch
+        {
+            services.Db.Jobs.Remove(job);
+            await services.Db.SaveChangesAsync(CancellationToken.None);
+            throw;
+        }
+        services.Metrics.JobSubmitted(job.Kind);
+        services.Logger.LogInformation("Job {JobId} (edit {Method}, background {Background}, model {Model}) queued as Hangfire job {HangfireJobId}",
+            job.Id, edit.Method, edit.Background, edit.Model, queued);
+        var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);
+        return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
+    }
+
+    private static ProblemHttpResult Invalid(int status, IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = status,
+            Title = status switch
+            {
+                StatusCodes.Status413PayloadTooLarge => "An input image is too large.",
+                StatusCodes.Status422UnprocessableEntity => "The model cannot run this edit.",
+                _ => "The edit request is invalid.",
+            },
+        });
+}
+
+public sealed record EditServices(
+    EaselDbContext Db,
+    EditRequestValidator Validator,
+    IModelCatalog Catalog,
+    IJobDispatcher Dispatcher,
+    ArtifactResolver Artifacts,
+    QueuedJobsCap QueueCap,
+    IBlobStore Blobs,
+    IOptions<GenerationOptions> Limits,
+    IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> Json,
+    EaselMetrics Metrics,
+    TimeProvider Time,
+    ILogger<EditServices> Logger);

@@ -1,0 +1,59 @@
+using System.Text.Json.Nodes;
+using Easel.Inference.Editing;
+using Easel.Inference.Shapes;
+using Easel.Testing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Easel.EndToEnd.Tests;
+
+/// <summary>
+/// Edit jobs over HTTP on the bundled model: a Blended Latent Diffusion edit redraws the masked object and hands back the
+/// input's own pixels away from the mask.
+/// </summary>
+public sealed class EditTests(BundledModelServiceFactory factory) : IClassFixture<BundledModelServiceFactory>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task A_blended_edit_redraws_the_masked_object_and_keeps_the_input_bytes_away_from_the_mask()
+    {
+        var scene = new SceneGenerator(92_000_001).Generate(5).Scene;
+        var input = ShapeRenderer.Render(scene);
+        var (left, top, right, bottom) = scene.Objects[0].Bounds;
+        // The object's box dilated by 4 px; kept = farther than the feather (one 4-px cell) and a cell's rounding from it.
+        var mask = Mask((x, y) => x >= left - 4 && x < right + 4 && y >= top - 4 && y < bottom + 4);
+        var far = Mask((x, y) => x < left - 12 || x >= right + 12 || y < top - 12 || y >= bottom + 12);
+        var client = factory.CreateClient();
+
+        var job = await JobRuns.SucceedAsync(client, "/v1/edits", new JsonObject
+        {
+            ["method"] = "blended", ["prompt"] = "a blue square", ["image"] = Png(input, 3), ["mask"] = Png(mask, 1),
+            ["steps"] = 20, ["scheduler"] = "ddim", ["seed"] = 11,
+        }, Deadline);
+        var edit = Assert.Single(await JobRuns.PixelsAsync(client, job));
+
+        Assert.Equal("edit", job.GetProperty("kind").GetString());
+        Assert.Equal(double.PositiveInfinity, EditEffects.Psnr(edit, input, far.Select(v => v != 0).ToArray()));
+        Assert.True(EditEffects.Psnr(edit, input, mask.Select(v => v != 0).ToArray()) < 25, "the masked object was not redrawn");
+    }
+
+    private static byte[] Mask(Func<int, int, bool> inside)
+    {
+        var mask = new byte[ShapeRenderer.Size * ShapeRenderer.Size];
+        for (var y = 0; y < ShapeRenderer.Size; y++)
+            for (var x = 0; x < ShapeRenderer.Size; x++)
+                mask[y * ShapeRenderer.Size + x] = inside(x, y) ? (byte)255 : (byte)0;
+        return mask;
+    }
+
+    private static string Png(byte[] pixels, int channels)
+    {
+        using Image image = channels == 3
+            ? Image.LoadPixelData<Rgb24>(pixels, ShapeRenderer.Size, ShapeRenderer.Size)
+            : Image.LoadPixelData<L8>(pixels, ShapeRenderer.Size, ShapeRenderer.Size);
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream);
+        return Convert.ToBase64String(stream.ToArray());
+    }
+}
