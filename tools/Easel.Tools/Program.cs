@@ -9,6 +9,8 @@ using Easel.Tools;
 //   eval-control [--images 48] [--steps 20] [--guidance 7.5] [--beta 0.3] [--controlnet-scale 1] [--adapter-scale 1] [--sections controlnet,t2i,gligen] [--save DIR]
 //                [--base models/easel-shapes] [--controlnet DIR] [--adapter DIR] [--gligen DIR]
 //                (the bundled control models' effects on held-out scenes, with and without their conditions)
+//   eval-editing [--images 40] [--steps 20] [--guidance 7.5] [--decoder-steps 100] [--model models/easel-shapes] [--save DIR]
+//                (the edit methods' effects on held-out rendered scenes: Blended Latent Diffusion per background treatment)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)
@@ -24,6 +26,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "export-shapes" => TrainShapesCommand.Export(new Options(args[1..])),
     "train-control" => TrainControlCommand.Run(new Options(args[1..])),
     "eval-control" => EvalControlCommand.Run(new Options(args[1..])),
+    "eval-editing" => EvalEditingCommand.Run(new Options(args[1..])),
     "eval-shapes" => EvalShapesCommand.Run(new Options(args[1..])),
     "eval-rings" => EvalRingsCommand.Run(new Options(args[1..])),
     "eval-customization" => EvalCustomizationCommand.Run(new Options(args[1..])),
@@ -34,6 +37,6 @@ return args.Length == 0 ? Usage() : args[0] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|train-control|eval-control|eval-shapes|eval-rings|eval-customization|fuzz-requests|chaos-workers [--option value ...]");
+    Console.Error.WriteLine("usage: Easel.Tools train-shapes|export-shapes|train-control|eval-control|eval-editing|eval-shapes|eval-rings|eval-customization|fuzz-requests|chaos-workers [--option value ...]");
     return 2;
 }

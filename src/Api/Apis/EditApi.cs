@@ -50,9 +50,10 @@ public static class EditApi
             .WithRequestExample(new JsonObject
             {
                 ["method"] = "blended",
-                ["prompt"] = "a blue circle",
-                ["image"] = "<base64 PNG>",
-                ["mask"] = "<base64 PNG>",
+                ["prompt"] = "a blue square",
+                // A red square on grey, and the square as the mask: the edit recolours it on the bundled model.
+                ["image"] = ExampleImages.Png((x, y) => ExampleImages.InCentre(x, y) ? new(220, 40, 40) : new(128, 128, 128)),
+                ["mask"] = ExampleImages.Png((x, y) => ExampleImages.InCentre(x, y) ? new(255, 255, 255) : new(0, 0, 0)),
             })
             .Produces<JobResponse>(StatusCodes.Status202Accepted)
             .ProducesValidationProblem()

@@ -66,16 +66,7 @@ public static class FineTuneApi
     private const int FormReaderDefaultValueCount = 1024;
 
     /// <summary>A 64×64 gray PNG: the example trains on the bundled model as it stands.</summary>
-    private static string ExampleImage
-    {
-        get
-        {
-            using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(64, 64, new(128, 128, 128));
-            using var png = new MemoryStream();
-            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, png);
-            return Convert.ToBase64String(png.ToArray());
-        }
-    }
+    private static string ExampleImage => ExampleImages.Png((_, _) => new(128, 128, 128));
 
     public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateFineTune(
         HttpRequest http, [AsParameters] FineTuneServices services, CancellationToken cancellationToken)

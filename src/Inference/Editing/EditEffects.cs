@@ -1,3 +1,5 @@
+using Easel.Inference.Shapes;
+
 namespace Easel.Inference.Editing;
 
 /// <summary>The measures of what an edit kept, shared by the editing eval and the tests.</summary>
@@ -34,5 +36,22 @@ public static class EditEffects
         for (var i = 0; i < grayMask.Length; i++)
             outside[i] = grayMask[i] < 128;
         return outside;
+    }
+
+    /// <summary>Whether the judge finds an object of <paramref name="colour"/> and <paramref name="kind"/> centred inside <paramref name="box"/>.</summary>
+    public static bool EditedAsAsked(ReadOnlySpan<byte> rgb, (double Left, double Top, double Right, double Bottom) box, ShapeColor colour, ShapeKind kind) =>
+        ShapeJudge.Default.Analyze(rgb).Objects.Any(d => d.Color == colour && d.Kind == kind
+            && d.CenterX >= box.Left && d.CenterX < box.Right && d.CenterY >= box.Top && d.CenterY < box.Bottom);
+
+    /// <summary>A grey mask (255 inside) of <paramref name="box"/> grown by <paramref name="margin"/> pixels on the 64×64 canvas.</summary>
+    public static byte[] BoxMask((double Left, double Top, double Right, double Bottom) box, double margin)
+    {
+        const int size = Scene.CanvasSize;
+        var mask = new byte[size * size];
+        for (var y = 0; y < size; y++)
+            for (var x = 0; x < size; x++)
+                mask[y * size + x] = x + 0.5 >= box.Left - margin && x + 0.5 < box.Right + margin && y + 0.5 >= box.Top - margin && y + 0.5 < box.Bottom + margin
+                    ? (byte)255 : (byte)0;
+        return mask;
     }
 }

@@ -32,7 +32,7 @@ public sealed class MaskedLatentBlend : ILatentEdit
 
     /// <summary>
     /// The paper's: z_bg ~ noise(z_init, t), the step's own timestep t, with fresh noise from the request's generator at every
-    /// step; the last step's background keeps the last timestep's noise, as the reference implementation decodes it.
+    /// step; after the last step the loop's t is 0 and z_bg = z_init, so the background decodes as the VAE's reconstruction.
     /// </summary>
     public static MaskedLatentBlend Blended(Tensor latentMask, Tensor imageLatents) => new(latentMask, imageLatents, null);
 
@@ -44,8 +44,10 @@ public sealed class MaskedLatentBlend : ILatentEdit
         if (_fixedNoise is { } noise)
             background = i < step.TotalSteps - 1 ? step.Scheduler.AddNoise(_imageLatents, noise, step.Timesteps[(i + 1)..(i + 2)].repeat(batch)) : _imageLatents;
         else
-            background = step.Scheduler.AddNoise(_imageLatents, step.Noise.Next(_imageLatents.shape, ScalarType.Float32, _imageLatents.device),
-                step.Timesteps[i..(i + 1)].repeat(batch));
+            background = i < step.TotalSteps - 1
+                ? step.Scheduler.AddNoise(_imageLatents, step.Noise.Next(_imageLatents.shape, ScalarType.Float32, _imageLatents.device),
+                    step.Timesteps[i..(i + 1)].repeat(batch))
+                : _imageLatents;
         return (1 - _latentMask) * background + _latentMask * latents;
     }
 }
