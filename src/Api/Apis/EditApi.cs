@@ -119,26 +119,8 @@ public static class EditApi
             Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height),
         };
 
-        var now = services.Time.GetUtcNowMilliseconds();
-        var job = Job.Create(JobKind.Edit, edit, now, http.HttpContext.GetOwner());
-        job.TraceParent = EaselTracing.CurrentTraceParent();
-        (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
-        services.Db.Jobs.Add(job);
-        JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
-        IdempotencyKeys.AddRecord(http.HttpContext, services.Db, job);
-        await services.Db.SaveChangesAsync(cancellationToken);
-        string queued;
-        try
-        {
-            queued = services.Dispatcher.Dispatch(job);
-        }
-        catch
-        {
-            services.Db.Jobs.Remove(job);
-            await services.Db.SaveChangesAsync(CancellationToken.None);
-            throw;
-        }
-        services.Metrics.JobSubmitted(job.Kind);
+        var (job, queued) = await JobSubmission.EnqueueAsync(http.HttpContext, services.Db, services.Dispatcher, services.Time, services.Metrics,
+            JobKind.Edit, edit, validation.JobOptions, idempotent: true, cancellationToken);
         services.Logger.LogInformation("Job {JobId} (edit {Method}, background {Background}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, edit.Method, edit.Background, edit.Model, queued);
         var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);

@@ -125,24 +125,8 @@ public static class FineTuneApi
             DatasetHash = FineTuneRequestValidator.DatasetHash(stored, validation.Parameters.Captions),
         };
 
-        var now = services.Time.GetUtcNowMilliseconds();
-        var job = Job.Create(JobKind.FineTune, parameters, now, owner);
-        job.TraceParent = EaselTracing.CurrentTraceParent();
-        (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
-        services.Db.Jobs.Add(job);
-        JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
-        await services.Db.SaveChangesAsync(cancellationToken);
-        try
-        {
-            services.Dispatcher.Dispatch(job);
-        }
-        catch
-        {
-            services.Db.Jobs.Remove(job);
-            await services.Db.SaveChangesAsync(CancellationToken.None);
-            throw;
-        }
-        services.Metrics.JobSubmitted(job.Kind);
+        var (job, _) = await JobSubmission.EnqueueAsync(http.HttpContext, services.Db, services.Dispatcher, services.Time, services.Metrics,
+            JobKind.FineTune, parameters, validation.JobOptions, idempotent: false, cancellationToken);
         services.Logger.LogInformation("Job {JobId} (fine-tune {Method}, model {Model}, {Images} images, {Steps} steps) queued",
             job.Id, parameters.Method, parameters.Model, stored.Count, parameters.Steps);
         var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);

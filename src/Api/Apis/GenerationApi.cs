@@ -166,28 +166,8 @@ public static class GenerationApi
             parameters = parameters with { Adapters = stored };
         }
 
-        var now = services.Time.GetUtcNowMilliseconds();
-        var job = Job.Create(JobKind.Generation, parameters, now, http.HttpContext.GetOwner());
-        job.TraceParent = EaselTracing.CurrentTraceParent();
-        (validation.JobOptions ?? JobOptions.Default).ApplyTo(job);
-        services.Db.Jobs.Add(job);
-        JobEventLog.Append(services.Db, job, JobEventType.Queued, now);
-        IdempotencyKeys.AddRecord(http.HttpContext, services.Db, job);
-        await services.Db.SaveChangesAsync(cancellationToken);
-        // The row is committed before the queue hears of it: a worker never picks up an id it cannot find.
-        string queued;
-        try
-        {
-            queued = services.Dispatcher.Dispatch(job);
-        }
-        catch
-        {
-            // Not accepted after all: leave no queued row that nothing will run (the client sees a 500 and may retry).
-            services.Db.Jobs.Remove(job);
-            await services.Db.SaveChangesAsync(CancellationToken.None);
-            throw;
-        }
-        services.Metrics.JobSubmitted(job.Kind);
+        var (job, queued) = await JobSubmission.EnqueueAsync(http.HttpContext, services.Db, services.Dispatcher, services.Time, services.Metrics,
+            JobKind.Generation, parameters, validation.JobOptions, idempotent: true, cancellationToken);
         services.Logger.LogInformation("Job {JobId} ({Kind} {Mode}, model {Model}) queued as Hangfire job {HangfireJobId}",
             job.Id, job.Kind, parameters.Mode, parameters.Model, queued);
         // The answer shows where the job stands, as a GET right after it would.
