@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Easel.Inference.Editing;
 using Easel.Inference.Editing.BlendedLatentDiffusion;
+using Easel.Inference.Editing.PromptToPrompt;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
 using Easel.Inference.Schedulers;
@@ -36,7 +37,12 @@ internal static class EvalEditingCommand
         using var pipeline = StableDiffusionPipeline.Load(options.String("model", "models/easel-shapes"));
         Console.WriteLine($"eval-editing: {images} held-out scenes (scene seed {HeldOutSeed}), object 0 recoloured (even) or replaced (odd); "
             + $"mask = its box + {MaskMargin} px; 64×64, {steps} DDIM steps, guidance {guidance}, seeds 6000…; decoder optimisation {decoderSteps} steps");
-        Blended(pipeline, images, steps, guidance, decoderSteps, saveTo);
+        var sections = options.String("sections", "blended,p2p").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (sections.Contains("blended"))
+            Blended(pipeline, images, steps, guidance, decoderSteps, saveTo);
+        if (sections.Contains("p2p"))
+            PromptToPrompt(pipeline, images, steps, guidance, new PromptToPromptSettings(options.Double("cross-replace", 0.8),
+                SelfReplaceSteps: options.Double("self-replace", 0.4)), saveTo);
         return 0;
     }
 
@@ -118,6 +124,76 @@ internal static class EvalEditingCommand
                 + $"{Share(t.AsAsked.Count(a => a), t.AsAsked.Count)} | {Share(edits.GetValueOrDefault("recolour"))} | {Share(edits.GetValueOrDefault("replace"))} | "
                 + $"{t.Seconds.Average():F2} | {target} |");
         }
+    }
+
+    /// <summary>
+    /// Prompt-to-Prompt on generated sources: the source prompt is a held-out scene's caption, the edited prompt the same
+    /// caption with object 0's colour (even scenes) or kind (odd scenes) swapped; the edit is judged against the edited
+    /// prompt and its foreground compared with the source's (IoU), beside plain regeneration of the edited prompt from the
+    /// same seed. Then re-weighting: the source prompt "edited" into itself with object 0's colour word at factor 0 — the
+    /// share of images whose object 0 loses that colour.
+    /// </summary>
+    private static void PromptToPrompt(StableDiffusionPipeline pipeline, int images, int steps, double guidance, PromptToPromptSettings settings,
+        string saveTo)
+    {
+        var scenes = new SceneGenerator(HeldOutSeed + 1);
+        var rows = new Dictionary<string, SwapTally>();
+        var (colourLost, colourKeptBefore, reweighted) = (0, 0, 0);
+        var seconds = new List<double>();
+        for (var i = 0; i < images; i++)
+        {
+            var scene = scenes.Generate((ulong)i);
+            var first = scene.Spec.Objects[0];
+            if (first.Color is not { } colour || first.Kind is not { } kind)
+                continue;
+            var swap = i % 2 == 0 ? "colour swap" : "kind swap";
+            var edited = scene.Spec with { Objects = [i % 2 == 0 ? first with { Color = NextColour(colour) } : first with { Kind = NextKind(kind) }, .. scene.Spec.Objects.Skip(1)] };
+            var (source, target) = (CaptionWriter.Write(scene.Spec), CaptionWriter.Write(edited));
+            var seed = 7000 + i;
+            var clock = Stopwatch.StartNew();
+            var pair = new PromptToPromptEdit(source, target, "", Size, Size, steps, guidance, seed, "ddim", settings).Run(pipeline);
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            var plain = pipeline.Generate(new TextToImageRequest(target, "", Size, Size, steps, guidance, seed, "ddim"))[0].Rgb;
+            var judged = ShapeJudge.Default.Score(pair[1].Rgb, edited).AllPresentWithColorAndShape;
+            var plainJudged = ShapeJudge.Default.Score(plain, edited).AllPresentWithColorAndShape;
+            var r = rows.TryGetValue(swap, out var found) ? found : rows[swap] = new SwapTally();
+            r.Iou.Add(EditEffects.ForegroundIou(pair[0].Rgb, pair[1].Rgb));
+            r.PlainIou.Add(EditEffects.ForegroundIou(pair[0].Rgb, plain));
+            r.Judged.Add(judged);
+            r.PlainJudged.Add(plainJudged);
+
+            var colourWord = CaptionWriter.Word(colour);
+            var removed = new PromptToPromptEdit(source, source, "", Size, Size, steps, guidance, seed, "ddim",
+                settings with { Reweight = new Dictionary<string, double> { [colourWord] = 0 } }).Run(pipeline);
+            var only = new SceneSpec(first);
+            if (ShapeJudge.Default.Score(removed[0].Rgb, only).Objects[0].ColorCorrect == true)
+            {
+                colourKeptBefore++;
+                colourLost += ShapeJudge.Default.Score(removed[1].Rgb, only).Objects[0].ColorCorrect == true ? 0 : 1;
+            }
+            reweighted++;
+            if (saveTo.Length > 0)
+            {
+                ShapeRenderer.SavePng(pair[0].Rgb, Size, Size, Path.Combine(saveTo, $"p2p {i:D3} source {source}.png"));
+                ShapeRenderer.SavePng(pair[1].Rgb, Size, Size, Path.Combine(saveTo, $"p2p {i:D3} edit {target}.png"));
+                ShapeRenderer.SavePng(plain, Size, Size, Path.Combine(saveTo, $"p2p {i:D3} plain {target}.png"));
+                ShapeRenderer.SavePng(removed[1].Rgb, Size, Size, Path.Combine(saveTo, $"p2p {i:D3} reweight {colourWord} 0.png"));
+            }
+        }
+        Console.WriteLine($"Prompt-to-Prompt (cross-replace {settings.CrossReplaceSteps}, self-replace {settings.SelfReplaceSteps}), generated sources (scene seed "
+            + $"{HeldOutSeed + 1}), seeds 7000…; {seconds.Average():F2} s per source + edit pair");
+        Console.WriteLine("| edit | n | judged as the edited prompt: P2P | plain regeneration, same seed | foreground IoU with the source: P2P | plain | target |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var (swap, r) in rows.OrderBy(r => r.Key))
+            Console.WriteLine($"| {swap} | {r.Iou.Count} | {Share(r.Judged.Count(j => j), r.Iou.Count)} | {Share(r.PlainJudged.Count(j => j), r.Iou.Count)} | {r.Iou.Average():F3} | {r.PlainIou.Average():F3} | "
+                + (swap == "colour swap" ? "judged ≥ 80 %, IoU ≥ 0.8 |" : "judged ≥ 80 % (IoU reported) |"));
+        Console.WriteLine($"Re-weighting object 0's colour word by 0 (edit = source prompt): colour lost in {Share(colourLost, colourKeptBefore)} of the sources that had it "
+            + $"({reweighted} pairs)");
+    }
+
+    private sealed record SwapTally(List<bool> Judged, List<bool> PlainJudged, List<double> Iou, List<double> PlainIou)
+    {
+        public SwapTally() : this([], [], [], []) { }
     }
 
     /// <summary>D(E(x)) with a posterior sample seeded <paramref name="seed"/>, as the edit encodes its input.</summary>

@@ -54,4 +54,32 @@ public static class EditEffects
                     ? (byte)255 : (byte)0;
         return mask;
     }
+
+    /// <summary>
+    /// IoU of the two images' foregrounds: the pixels farther than <paramref name="distance"/> (RGB Euclidean) from the
+    /// background colour the judge finds in each image. An edit that keeps the layout keeps the foreground in place.
+    /// </summary>
+    public static double ForegroundIou(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, double distance = 48)
+    {
+        var (fa, fb) = (Foreground(a, distance), Foreground(b, distance));
+        var (both, either) = (0, 0);
+        for (var i = 0; i < fa.Length; i++)
+        {
+            both += fa[i] && fb[i] ? 1 : 0;
+            either += fa[i] || fb[i] ? 1 : 0;
+        }
+        return either == 0 ? 1 : (double)both / either;
+    }
+
+    private static bool[] Foreground(ReadOnlySpan<byte> rgb, double distance)
+    {
+        var background = ShapeJudge.Default.Analyze(rgb).Background;
+        var foreground = new bool[rgb.Length / 3];
+        for (var i = 0; i < foreground.Length; i++)
+        {
+            double dr = rgb[3 * i] - background.R, dg = rgb[3 * i + 1] - background.G, db = rgb[3 * i + 2] - background.B;
+            foreground[i] = dr * dr + dg * dg + db * db > distance * distance;
+        }
+        return foreground;
+    }
 }

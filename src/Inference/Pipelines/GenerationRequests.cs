@@ -73,6 +73,13 @@ public abstract record GenerationRequest(
     /// copy after it), so the steps cost what the base model's do; false runs them beside each layer on every call.
     /// </summary>
     public bool MergeLoras { get; init; } = true;
+
+    /// <summary>
+    /// One prompt per image of the batch (NumImages of them) instead of <see cref="Prompt"/> for all, encoded one by one and
+    /// stacked in the batch's row order; the negative prompt serves every row. Prompt-to-Prompt runs its source and edited
+    /// prompts so, in one UNet call.
+    /// </summary>
+    public IReadOnlyList<string>? ImagePrompts { get; init; }
 }
 
 /// <summary>Which generators a batch's noise comes from.</summary>

@@ -31,6 +31,9 @@ internal interface IPromptConditioner : IDisposable
     /// <param name="height">Output height in pixels (SDXL size conditioning).</param>
     /// <param name="width">Output width in pixels.</param>
     PromptEmbeddings Encode(GenerationRequest request, int count, bool guidance, int height, int width);
+
+    /// <summary>The tokenizer whose token positions the cross-attention keys follow (SDXL's two share one vocabulary).</summary>
+    ClipTokenizer Tokenizer { get; }
 }
 
 /// <summary>
@@ -80,6 +83,8 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
     private readonly bool _requiresAestheticsScore;
     private readonly PromptEncoder _encoder;
 
+    public ClipTokenizer Tokenizer { get; }
+
     public SdxlPromptConditioner(ClipTokenizer? tokenizer, ClipTextModel? textEncoder, ClipTokenizer tokenizer2,
         ClipTextModelWithProjection textEncoder2, Device device, ScalarType dtype, bool forceZerosForEmptyPrompt, bool requiresAestheticsScore)
     {
@@ -89,6 +94,7 @@ internal sealed class SdxlPromptConditioner : IPromptConditioner
         _dtype = dtype;
         _forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
         _requiresAestheticsScore = requiresAestheticsScore;
+        Tokenizer = tokenizer ?? tokenizer2;
         var second = TextEncoderBranch.Create(tokenizer2, textEncoder2, ClipLayer.Penultimate);
         _encoder = tokenizer is not null && textEncoder is not null
             ? new PromptEncoder(TextEncoderBranch.Create(tokenizer, textEncoder, ClipLayer.Penultimate), second)

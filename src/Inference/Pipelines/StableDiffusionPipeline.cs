@@ -66,6 +66,9 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
 
     // The loaded models, for the fine-tune methods of this assembly that train against them (Customization/*).
     internal IPromptConditioner Conditioner => _conditioner;
+
+    /// <summary>The tokenizer whose token positions the UNet's cross-attention keys follow (word → token maps of attention methods).</summary>
+    public ClipTokenizer Tokenizer => _conditioner.Tokenizer;
     internal SchedulerConfig SchedulerConfig => _schedulerConfig;
 
     /// <summary>
@@ -280,7 +283,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         var guidance = request.GuidanceScale > 1.0;
         // Before the prompt is encoded: a LoRA may target the text encoders too.
         using var loras = request.Loras is { Count: > 0 } adapters ? LoraActivation.Apply(this, adapters, request.MergeLoras) : null;
-        using var prompt = _conditioner.Encode(request, count, guidance, height, width);
+        using var prompt = request.ImagePrompts is { } prompts ? EncodeEach(request, prompts, guidance, height, width)
+            : _conditioner.Encode(request, count, guidance, height, width);
         scheduler.SetTimesteps(request.Steps);
 
         var initializer = request.Extensions.OfType<ILatentInitializer>().LastOrDefault() ?? InitializerFor(request);
@@ -292,6 +296,29 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             extensions = [.. extensions, new ProgressReports(progress, new LatentFormat(Family, LatentChannels, _vae.Config.ScalingFactor))];
         using var processors = InstallAttentionProcessors(extensions);
         return Denoise(prompt, scheduler, start.Timesteps, start.Latents, noise, request, extensions, cancellationToken).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each image's prompt encoded alone, the rows stacked as one batch's: [uncond × N, cond × N] with guidance.</summary>
+    private PromptEmbeddings EncodeEach(GenerationRequest request, IReadOnlyList<string> prompts, bool guidance, int height, int width)
+    {
+        using var scope = torch.NewDisposeScope();
+        var encoded = prompts.Select(p => _conditioner.Encode(request with { Prompt = p, ImagePrompts = null }, 1, guidance, height, width)).ToList();
+        try
+        {
+            if (encoded.Select(e => e.HiddenStates.shape[1]).Distinct().Count() > 1)
+                throw new ArgumentException("The image prompts encode to different numbers of 77-token windows; shorten the longer ones.", nameof(request));
+            Tensor Stack(Func<PromptEmbeddings, Tensor> rows) => guidance
+                ? torch.cat([.. encoded.Select(e => rows(e).chunk(2, 0)[0]), .. encoded.Select(e => rows(e).chunk(2, 0)[1])], 0)
+                : torch.cat([.. encoded.Select(rows)], 0);
+            var added = encoded[0].Added is null ? null
+                : new AddedConditions(Stack(e => e.Added!.TextEmbeds).MoveToOuterDisposeScope(), Stack(e => e.Added!.TimeIds).MoveToOuterDisposeScope());
+            return new PromptEmbeddings(Stack(e => e.HiddenStates).MoveToOuterDisposeScope(), added);
+        }
+        finally
+        {
+            foreach (var e in encoded)
+                e.Dispose();
+        }
     }
 
     private static ILatentInitializer InitializerFor(GenerationRequest request) => request switch
@@ -503,6 +530,8 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             $"{sizeSource} must be positive multiples of {factor}; got {width}×{height}.");
         Require(request.Steps >= 1, $"Steps must be at least 1; got {request.Steps}.");
         Require(request.NumImages >= 1, $"NumImages must be at least 1; got {request.NumImages}.");
+        Require(request.ImagePrompts is null || request.ImagePrompts.Count == request.NumImages,
+            $"ImagePrompts must hold one prompt per image ({request.NumImages}); got {request.ImagePrompts?.Count}.");
         Require(double.IsFinite(request.GuidanceScale) && request.GuidanceScale >= 0, $"GuidanceScale must be a finite number ≥ 0; got {request.GuidanceScale}.");
         Require(double.IsFinite(request.Eta) && request.Eta >= 0, $"Eta must be a finite number ≥ 0; got {request.Eta}.");
         var strength = request switch { ImageToImageRequest r => r.Strength, InpaintRequest r => r.Strength, _ => 1.0 };
