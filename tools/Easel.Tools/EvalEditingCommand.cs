@@ -37,9 +37,11 @@ internal static class EvalEditingCommand
         using var pipeline = StableDiffusionPipeline.Load(options.String("model", "models/easel-shapes"));
         Console.WriteLine($"eval-editing: {images} held-out scenes (scene seed {HeldOutSeed}), object 0 recoloured (even) or replaced (odd); "
             + $"mask = its box + {MaskMargin} px; 64×64, {steps} DDIM steps, guidance {guidance}, seeds 6000…; decoder optimisation {decoderSteps} steps");
-        var sections = options.String("sections", "blended,p2p").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var sections = options.String("sections", "blended,p2p,inversion").Split(',', StringSplitOptions.RemoveEmptyEntries);
         if (sections.Contains("blended"))
             Blended(pipeline, images, steps, guidance, decoderSteps, saveTo);
+        if (sections.Contains("inversion"))
+            Inversion(pipeline, Math.Min(images, options.Int("inversions", 10)), steps, guidance, saveTo);
         if (sections.Contains("p2p"))
             PromptToPrompt(pipeline, images, steps, guidance, new PromptToPromptSettings(options.Double("cross-replace", 0.8),
                 SelfReplaceSteps: options.Double("self-replace", 0.4)), saveTo);
@@ -151,7 +153,7 @@ internal static class EvalEditingCommand
             var (source, target) = (CaptionWriter.Write(scene.Spec), CaptionWriter.Write(edited));
             var seed = 7000 + i;
             var clock = Stopwatch.StartNew();
-            var pair = new PromptToPromptEdit(source, target, "", Size, Size, steps, guidance, seed, "ddim", settings).Run(pipeline);
+            var pair = new PromptToPromptEdit(new TextToImageRequest(target, "", Size, Size, steps, guidance, seed, "ddim"), source, settings).Run(pipeline);
             seconds.Add(clock.Elapsed.TotalSeconds);
             var plain = pipeline.Generate(new TextToImageRequest(target, "", Size, Size, steps, guidance, seed, "ddim"))[0].Rgb;
             var judged = ShapeJudge.Default.Score(pair[1].Rgb, edited).AllPresentWithColorAndShape;
@@ -163,7 +165,7 @@ internal static class EvalEditingCommand
             r.PlainJudged.Add(plainJudged);
 
             var colourWord = CaptionWriter.Word(colour);
-            var removed = new PromptToPromptEdit(source, source, "", Size, Size, steps, guidance, seed, "ddim",
+            var removed = new PromptToPromptEdit(new TextToImageRequest(source, "", Size, Size, steps, guidance, seed, "ddim"), source,
                 settings with { Reweight = new Dictionary<string, double> { [colourWord] = 0 } }).Run(pipeline);
             var only = new SceneSpec(first);
             if (ShapeJudge.Default.Score(removed[0].Rgb, only).Objects[0].ColorCorrect == true)
@@ -189,6 +191,70 @@ internal static class EvalEditingCommand
                 + (swap == "colour swap" ? "judged ≥ 80 %, IoU ≥ 0.8 |" : "judged ≥ 80 % (IoU reported) |"));
         Console.WriteLine($"Re-weighting object 0's colour word by 0 (edit = source prompt): colour lost in {Share(colourLost, colourKeptBefore)} of the sources that had it "
             + $"({reweighted} pairs)");
+    }
+
+    /// <summary>
+    /// Real images: rendered held-out scenes inverted under their captions (DDIM inversion, null-text inversion), then
+    /// sampled back at the request's guidance; PSNR against the input beside the VAE round trip (posterior mean), the
+    /// ceiling; and a colour swap of object 0 through Prompt-to-Prompt on the null-text source, judged.
+    /// </summary>
+    private static void Inversion(StableDiffusionPipeline pipeline, int images, int steps, double guidance, string saveTo)
+    {
+        var scenes = new SceneGenerator(HeldOutSeed + 2);
+        var all = Enumerable.Repeat(true, Size * Size).ToArray();
+        var roundTrip = new List<double>();
+        // DDIM inversion, then null-text inversion at the paper's rate and at ten times it.
+        var runs = new[] { (InversionMethod.Ddim, 0.0), (InversionMethod.NullText, ImageInversion.DefaultLearningRate), (InversionMethod.NullText, 10 * ImageInversion.DefaultLearningRate) };
+        var psnr = runs.ToDictionary(r => r, _ => new List<double>());
+        var seconds = runs.ToDictionary(r => r, _ => new List<double>());
+        var inner = runs.ToDictionary(r => r, _ => 0);
+        var (swapJudged, swapCount) = (0, 0);
+        var swapIou = new List<double>();
+        for (var i = 0; i < images; i++)
+        {
+            var scene = scenes.Generate((ulong)i);
+            var input = ShapeRenderer.Render(scene.Scene);
+            roundTrip.Add(EditEffects.Psnr(RoundTripOfMean(pipeline, input), input, all));
+            foreach (var run in runs)
+            {
+                var clock = Stopwatch.StartNew();
+                using var inversion = ImageInversion.Invert(pipeline, InputImage.FromRgb(Size, Size, input), scene.Caption, steps, guidance, run.Item1, run.Item2);
+                seconds[run].Add(clock.Elapsed.TotalSeconds);
+                inner[run] += inversion.InnerSteps;
+                var reconstructed = pipeline.Generate(new TextToImageRequest(scene.Caption, "", Size, Size, steps, guidance, 0, "ddim") { Extensions = [inversion] })[0].Rgb;
+                psnr[run].Add(EditEffects.Psnr(reconstructed, input, all));
+                if (saveTo.Length > 0)
+                    ShapeRenderer.SavePng(reconstructed, Size, Size, Path.Combine(saveTo, $"inversion {i:D3} {run.Item1} {run.Item2} {scene.Caption}.png"));
+                if (run != runs[^1] || scene.Spec.Objects[0].Color is not { } colour)
+                    continue;
+                var edited = scene.Spec with { Objects = [scene.Spec.Objects[0] with { Color = NextColour(colour) }, .. scene.Spec.Objects.Skip(1)] };
+                var pair = new PromptToPromptEdit(new TextToImageRequest(CaptionWriter.Write(edited), "", Size, Size, steps, guidance, 0, "ddim"), scene.Caption,
+                    new PromptToPromptSettings(), inversion).Run(pipeline);
+                swapJudged += ShapeJudge.Default.Score(pair[1].Rgb, edited).AllPresentWithColorAndShape ? 1 : 0;
+                swapIou.Add(EditEffects.ForegroundIou(input, pair[1].Rgb));
+                swapCount++;
+            }
+        }
+        Console.WriteLine($"Inversion of {images} rendered scenes (scene seed {HeldOutSeed + 2}) under their captions, sampled back with {steps} DDIM steps at guidance {guidance}");
+        Console.WriteLine("| source | PSNR against the input, mean | s / image | target |");
+        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine($"| VAE round trip (posterior mean), the ceiling | {Mean(roundTrip)} dB | — | — |");
+        foreach (var run in runs)
+            Console.WriteLine(run.Item1 == InversionMethod.Ddim
+                ? $"| DDIM inversion | {Mean(psnr[run])} dB | {seconds[run].Average():F2} | — |"
+                : $"| null-text inversion, lr {run.Item2:G2} ({inner[run] / Math.Max(1, images)} inner steps per image) | {Mean(psnr[run])} dB | {seconds[run].Average():F2} | within 2 dB of the round trip |");
+        Console.WriteLine($"Prompt-to-Prompt colour swap of object 0 on the null-text (lr {runs[^1].Item2:G2}) sources: judged as the edited prompt in {Share(swapJudged, swapCount)}, "
+            + $"foreground IoU with the input {(swapIou.Count > 0 ? swapIou.Average() : double.NaN):F3}");
+    }
+
+    /// <summary>D(E(x)) through the posterior mean, as the inversion encodes its input.</summary>
+    private static byte[] RoundTripOfMean(StableDiffusionPipeline pipeline, byte[] rgb)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var pixels = torch.tensor(rgb, [1, Size, Size, 3]).permute(0, 3, 1, 2).to(torch.float32) / 255.0f * 2 - 1;
+        using var posterior = pipeline.Vae.Encode(pixels.to(pipeline.Placement.Device));
+        return ImageTensors.ToImages(pipeline.Decode(posterior.Mean * pipeline.Vae.Config.ScalingFactor))[0].Rgb;
     }
 
     private sealed record SwapTally(List<bool> Judged, List<bool> PlainJudged, List<double> Iou, List<double> PlainIou)

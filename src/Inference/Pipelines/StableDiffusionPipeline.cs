@@ -405,10 +405,18 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
         var inputExtensions = extensions.OfType<IModelInputExtension>().ToList();
         var contributors = extensions.OfType<IUNetConditioningContributor>().ToList();
         var callbacks = extensions.OfType<IStepCallback>().ToList();
+        var textEdits = extensions.OfType<IStepTextEmbeddings>().ToList();
+        var encoded = prompt;
         for (var i = 0; i < total; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
+            if (textEdits.Count > 0)
+            {
+                var context = new DenoisingStep(i, timesteps, scheduler, request, encoded, noise, new AttentionContext(i, total, timesteps[i]),
+                    (input, t, p, c) => PredictNoise(input, t, p, c, request));
+                prompt = encoded with { HiddenStates = textEdits.Aggregate(encoded.HiddenStates, (h, edit) => edit.HiddenStates(context, h)) };
+            }
             var step = new DenoisingStep(i, timesteps, scheduler, request, prompt, noise,
                 new AttentionContext(i, total, timesteps[i]), (input, t, p, c) => PredictNoise(input, t, p, c, request));
             foreach (var edit in edits)

@@ -59,7 +59,7 @@ public sealed class PromptToPromptTests(BundledPipeline bundled) : IClassFixture
     private StableDiffusionPipeline Pipeline => bundled.Pipeline;
 
     private static PromptToPromptEdit Edit(PromptToPromptSettings settings) =>
-        new("a large blue circle", "a large purple circle", "", 64, 64, 20, 7.5, 7004, "ddim", settings);
+        new(new TextToImageRequest("a large purple circle", "", 64, 64, 20, 7.5, 7004, "ddim"), "a large blue circle", settings);
 
     private byte[] Plain(string prompt) => Pipeline.Generate(new TextToImageRequest(prompt, "", 64, 64, 20, 7.5, 7004, "ddim"))[0].Rgb;
 
