@@ -62,6 +62,117 @@ public abstract class EditApiTests<TFactory>(TFactory factory) : ApiTestBase<TFa
         Assert.Equal(5, request.GetProperty("decoder_steps").GetInt32());
     }
 
+    private static JsonObject PromptToPrompt() => new()
+    {
+        ["method"] = "prompt_to_prompt",
+        ["source"] = new JsonObject { ["prompt"] = "a red circle", ["seed"] = 5 },
+        ["prompt"] = "a blue circle",
+        ["model"] = "sd15",
+        ["width"] = 64,
+        ["height"] = 64,
+        ["steps"] = 2,
+    };
+
+    [Fact]
+    public async Task A_prompt_to_prompt_edit_of_a_generated_source_is_accepted_with_its_values_and_defaults()
+    {
+        var body = PromptToPrompt();
+        body["cross_replace_steps"] = new JsonObject { ["default"] = 0.6, ["blue"] = 0.3 };
+        body["reweight"] = new JsonObject { ["blue"] = 2 };
+        body["local_blend"] = new JsonArray("circle");
+
+        var response = await PostEditAsync(body);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var request = (await ReadJsonAsync(response)).GetProperty("request");
+        Assert.Equal(5, request.GetProperty("seed").GetInt64());
+        var p2p = request.GetProperty("prompt_to_prompt");
+        Assert.Equal("a red circle", p2p.GetProperty("source_prompt").GetString());
+        Assert.Equal(0.6, p2p.GetProperty("cross_replace_steps").GetDouble());
+        Assert.Equal(0.3, p2p.GetProperty("cross_replace_steps_per_word").GetProperty("blue").GetDouble());
+        Assert.Equal(0.4, p2p.GetProperty("self_replace_steps").GetDouble());
+        Assert.Equal(JsonValueKind.Null, p2p.GetProperty("inversion").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_prompt_to_prompt_edit_of_a_real_image_stores_the_image_and_inverts_with_null_text_by_default()
+    {
+        var body = PromptToPrompt();
+        body.Remove("width");
+        body.Remove("height");
+        body["source"] = new JsonObject { ["prompt"] = "a red circle", ["image"] = Convert.ToBase64String(TestImages.Png()) };
+
+        var response = await PostEditAsync(body);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var request = (await ReadJsonAsync(response)).GetProperty("request");
+        Assert.True(Factory.Services.GetRequiredService<IBlobStore>().Exists(request.GetProperty("image").GetProperty("blob").GetString()!));
+        Assert.Equal("null_text", request.GetProperty("prompt_to_prompt").GetProperty("inversion").GetString());
+        Assert.Equal(0.01, request.GetProperty("prompt_to_prompt").GetProperty("null_text_learning_rate").GetDouble());
+    }
+
+    [Fact]
+    public async Task A_prompt_to_prompt_edit_as_multipart_takes_the_real_source_as_the_image_file_part()
+    {
+        var fields = new JsonObject
+        {
+            ["method"] = "prompt_to_prompt", ["source"] = new JsonObject { ["prompt"] = "a red circle" }.ToJsonString(), ["prompt"] = "a blue circle",
+            ["model"] = "sd15", ["steps"] = 2, ["inversion"] = "ddim",
+        };
+
+        var response = await Client.PostAsync("/v1/edits", TestImages.Multipart(fields, TestImages.Png()));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        Assert.Equal("ddim", (await ReadJsonAsync(response)).GetProperty("request").GetProperty("prompt_to_prompt").GetProperty("inversion").GetString());
+    }
+
+    public static TheoryData<string, string> BadPromptToPromptEdits => new()
+    {
+        { "no source", "source" },
+        { "a source without a prompt", "source.prompt" },
+        { "a re-weighted word not in the edited prompt", "reweight.square" },
+        { "a local blend word in neither prompt", "local_blend[0]" },
+        { "cross replace steps above 1", "cross_replace_steps" },
+        { "a per-word cross step for a word not in the edited prompt", "cross_replace_steps.square" },
+        { "a mask", "mask" },
+        { "two images", "num_images" },
+        { "a real source sampled with another scheduler", "scheduler" },
+        { "a real source with a seed", "source.seed" },
+        { "an unknown inversion", "inversion" },
+        { "an inversion for a generated source", "inversion" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadPromptToPromptEdits))]
+    public async Task A_bad_prompt_to_prompt_edit_is_a_400_naming_the_field_and_no_job_is_created(string @case, string field)
+    {
+        var body = PromptToPrompt();
+        var real = new JsonObject { ["prompt"] = "a red circle", ["image"] = Convert.ToBase64String(TestImages.Png()) };
+        switch (@case)
+        {
+            case "no source": body.Remove("source"); break;
+            case "a source without a prompt": body["source"] = new JsonObject { ["seed"] = 3 }; break;
+            case "a re-weighted word not in the edited prompt": body["reweight"] = new JsonObject { ["square"] = 0 }; break;
+            case "a local blend word in neither prompt": body["local_blend"] = new JsonArray("square"); break;
+            case "cross replace steps above 1": body["cross_replace_steps"] = 1.5; break;
+            case "a per-word cross step for a word not in the edited prompt": body["cross_replace_steps"] = new JsonObject { ["square"] = 0.5 }; break;
+            case "a mask": body["mask"] = Convert.ToBase64String(TestImages.Mask()); break;
+            case "two images": body["num_images"] = 2; break;
+            case "a real source sampled with another scheduler": body.Remove("width"); body.Remove("height"); body["source"] = real; body["scheduler"] = "euler"; break;
+            case "a real source with a seed": body.Remove("width"); body.Remove("height"); real["seed"] = 3; body["source"] = real; break;
+            case "an unknown inversion": body.Remove("width"); body.Remove("height"); body["source"] = real; body["inversion"] = "vae"; break;
+            case "an inversion for a generated source": body["inversion"] = "ddim"; break;
+        }
+        var jobsBefore = await Factory.CountJobsAsync();
+
+        var response = await PostEditAsync(body);
+
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{@case}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        var problem = await ReadJsonAsync(response);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{@case}: {problem}");
+        Assert.Equal(jobsBefore, await Factory.CountJobsAsync());
+    }
+
     public static TheoryData<string, int, string> BadEdits => new()
     {
         { "no method", 400, "method" },

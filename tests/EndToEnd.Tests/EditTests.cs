@@ -9,7 +9,7 @@ namespace Easel.EndToEnd.Tests;
 
 /// <summary>
 /// Edit jobs over HTTP on the bundled model: a Blended Latent Diffusion edit redraws the masked object and hands back the
-/// input's own pixels away from the mask.
+/// input's own pixels away from the mask; a Prompt-to-Prompt edit keeps its source's layout, also of a real image.
 /// </summary>
 public sealed class EditTests(BundledModelServiceFactory factory) : IClassFixture<BundledModelServiceFactory>
 {
@@ -36,6 +36,43 @@ public sealed class EditTests(BundledModelServiceFactory factory) : IClassFixtur
         Assert.Equal("edit", job.GetProperty("kind").GetString());
         Assert.Equal(double.PositiveInfinity, EditEffects.Psnr(edit, input, far.Select(v => v != 0).ToArray()));
         Assert.True(EditEffects.Psnr(edit, input, mask.Select(v => v != 0).ToArray()) < 25, "the masked object was not redrawn");
+    }
+
+    [Fact]
+    public async Task A_prompt_to_prompt_edit_gives_the_source_and_an_edit_that_keeps_its_layout_better_than_regenerating()
+    {
+        var client = factory.CreateClient();
+        var job = await JobRuns.SucceedAsync(client, "/v1/edits", new JsonObject
+        {
+            ["method"] = "prompt_to_prompt", ["source"] = new JsonObject { ["prompt"] = "a large blue circle", ["seed"] = 7004 },
+            ["prompt"] = "a large purple circle", ["steps"] = 20, ["scheduler"] = "ddim",
+        }, Deadline);
+        var images = await JobRuns.PixelsAsync(client, job);
+        var plain = Assert.Single(await JobRuns.PixelsAsync(client, await JobRuns.SucceedAsync(client, "/v1/generations", new JsonObject
+        {
+            ["prompt"] = "a large purple circle", ["steps"] = 20, ["scheduler"] = "ddim", ["seed"] = 7004,
+        }, Deadline)));
+
+        Assert.Equal(2, images.Count);
+        Assert.True(EditEffects.ForegroundIou(images[0], images[1]) > EditEffects.ForegroundIou(images[0], plain));
+    }
+
+    [Fact]
+    public async Task A_prompt_to_prompt_edit_of_a_real_image_reconstructs_the_image_as_its_source()
+    {
+        var scene = new SceneGenerator(92_000_002).Generate(1);
+        var input = ShapeRenderer.Render(scene.Scene);
+        var client = factory.CreateClient();
+
+        var job = await JobRuns.SucceedAsync(client, "/v1/edits", new JsonObject
+        {
+            ["method"] = "prompt_to_prompt", ["source"] = new JsonObject { ["prompt"] = scene.Caption, ["image"] = Png(input, 3) },
+            ["prompt"] = scene.Caption, ["steps"] = 10, ["null_text_learning_rate"] = 0.1,
+        }, Deadline);
+        var images = await JobRuns.PixelsAsync(client, job);
+
+        var all = Enumerable.Repeat(true, ShapeRenderer.Size * ShapeRenderer.Size).ToArray();
+        Assert.True(EditEffects.Psnr(images[0], input, all) > 25, $"reconstruction PSNR {EditEffects.Psnr(images[0], input, all):F1} dB");
     }
 
     private static byte[] Mask(Func<int, int, bool> inside)

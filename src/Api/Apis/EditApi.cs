@@ -30,9 +30,18 @@ public static class EditApi
         + "with a 4-channel UNet runs it; no inpainting model is needed. Send JSON with base64 images or multipart/form-data "
         + "with `image` and `mask` as file parts. Answers 202 with a job of kind `edit` on the model's generation queue (events, "
         + "cancel, webhooks, idempotency and images as for generations); its images are the edits. Refusals name the field: 400 "
-        + "for a missing or bad field (`method` other than blended — prompt_to_prompt and imagic are not offered yet —, no mask, "
+        + "for a missing or bad field (an unknown `method` — imagic is not offered yet —, no mask, "
         + "a mask of another size), 413 for an image above Easel:Generation:MaxInputImageBytes, 415 for another content type, "
-        + "422 for an inpainting model.";
+        + "422 for an inpainting model.\n\n"
+        + "`method: \"prompt_to_prompt\"` is Prompt-to-Prompt (Hertz et al. 2022): `source` (`{prompt, seed}` for a generated source, "
+        + "`{prompt, image}` for a real image and the prompt that describes it; in multipart the real image is the `image` file part "
+        + "and `source` a JSON field), `prompt` (the edited prompt: same number of words for a word swap, added words for a "
+        + "refinement), `cross_replace_steps` (fraction of the steps with the source's cross-attention maps, default 0.8, or "
+        + "`{\"default\": 0.8, \"word\": 0.4}` per word), `self_replace_steps` (default 0.4), `reweight` (`{\"word\": factor}`), "
+        + "`local_blend` (words whose attention region is all the edit may change), `width`/`height` (generated source), `steps`, "
+        + "`guidance_scale`, `scheduler` (ddim for a real image), `inversion` (`null_text`, default, or `ddim`) and "
+        + "`null_text_learning_rate` (default 1e-2, the paper's). The job's images are [source, edit]: the source as generated "
+        + "or reconstructed, then the edit.";
 
     public static readonly IReadOnlyList<string> UploadFields = ["image", "mask"];
 
@@ -42,7 +51,7 @@ public static class EditApi
 
         api.MapPost("", CreateEdit)
             .WithName("CreateEdit")
-            .WithSummary("Submit an edit of an image: Blended Latent Diffusion")
+            .WithSummary("Submit an edit of an image: Blended Latent Diffusion or Prompt-to-Prompt")
             .WithDescription(Description + "\n\n" + IdempotencyKeys.Description)
             .AddEndpointFilter(GenerationApi.AllowLargeBodyAsync)
             .WithIdempotencyKey()
@@ -90,7 +99,7 @@ public static class EditApi
 
         var request = body.Value!;
         var validation = services.Validator.Validate(request,
-            body.File("image") ?? await GenerationApi.ReadStoredInputAsync(request.Image, http.HttpContext, services.Db, services.Blobs, cancellationToken),
+            body.File("image") ?? await GenerationApi.ReadStoredInputAsync(request.Source?.Image ?? request.Image, http.HttpContext, services.Db, services.Blobs, cancellationToken),
             body.File("mask") ?? await GenerationApi.ReadStoredInputAsync(request.Mask, http.HttpContext, services.Db, services.Blobs, cancellationToken));
         if (!validation.IsValid)
         {
@@ -110,13 +119,14 @@ public static class EditApi
             return queueFull;
 
         // Inputs go to the content-addressed blob store first (idempotent); the job row refers to them by key.
-        var (image, mask) = (validation.Image!, validation.Mask!);
         edit = edit with
         {
             Loras = resolved.Loras,
             Embeddings = resolved.Embeddings,
-            Image = new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height),
-            Mask = new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height),
+            Image = validation.Image is { } image
+                ? new StoredInputImage((await services.Blobs.PutAsync(image.Png, cancellationToken)).Key, image.Width, image.Height) : null,
+            Mask = validation.Mask is { } mask
+                ? new StoredInputImage((await services.Blobs.PutAsync(mask.Png, cancellationToken)).Key, mask.Width, mask.Height) : null,
         };
 
         var (job, queued) = await JobSubmission.EnqueueAsync(http.HttpContext, services.Db, services.Dispatcher, services.Time, services.Metrics,

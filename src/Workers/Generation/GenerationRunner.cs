@@ -114,7 +114,7 @@ public sealed class GenerationRunner(
         }
     }
 
-    private InputImage ReadInput(StoredInputImage? stored, string field, bool grayscale)
+    internal InputImage ReadInput(StoredInputImage? stored, string field, bool grayscale)
     {
         var (width, height, pixels) = ReadPixels(stored, field, grayscale);
         return grayscale ? InputImage.FromGray(width, height, pixels) : InputImage.FromRgb(width, height, pixels);
