@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Easel.Inference.Editing;
 using Easel.Inference.Editing.BlendedLatentDiffusion;
+using Easel.Inference.Editing.Imagic;
 using Easel.Inference.Editing.PromptToPrompt;
 using Easel.Inference.Imaging;
 using Easel.Inference.Pipelines;
@@ -37,11 +38,15 @@ internal static class EvalEditingCommand
         using var pipeline = StableDiffusionPipeline.Load(options.String("model", "models/easel-shapes"));
         Console.WriteLine($"eval-editing: {images} held-out scenes (scene seed {HeldOutSeed}), object 0 recoloured (even) or replaced (odd); "
             + $"mask = its box + {MaskMargin} px; 64×64, {steps} DDIM steps, guidance {guidance}, seeds 6000…; decoder optimisation {decoderSteps} steps");
-        var sections = options.String("sections", "blended,p2p,inversion").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var sections = options.String("sections", "blended,p2p,inversion,imagic").Split(',', StringSplitOptions.RemoveEmptyEntries);
         if (sections.Contains("blended"))
             Blended(pipeline, images, steps, guidance, decoderSteps, saveTo);
         if (sections.Contains("inversion"))
             Inversion(pipeline, Math.Min(images, options.Int("inversions", 10)), steps, guidance, saveTo);
+        if (sections.Contains("imagic"))
+            Imagic(pipeline, options.Int("imagic-choose", 10), options.Int("imagic-test", 20), steps, guidance,
+                new ImagicSettings(options.Int("embedding-steps", 200), options.Double("embedding-lr", 1e-2), options.Int("finetune-steps", 300),
+                    options.Double("finetune-lr", 1e-4)), saveTo);
         if (sections.Contains("p2p"))
             PromptToPrompt(pipeline, images, steps, guidance, new PromptToPromptSettings(options.Double("cross-replace", 0.8),
                 SelfReplaceSteps: options.Double("self-replace", 0.4)), saveTo);
@@ -245,6 +250,50 @@ internal static class EvalEditingCommand
                 : $"| null-text inversion, lr {run.Item2:G2} ({inner[run] / Math.Max(1, images)} inner steps per image) | {Mean(psnr[run])} dB | {seconds[run].Average():F2} | within 2 dB of the round trip |");
         Console.WriteLine($"Prompt-to-Prompt colour swap of object 0 on the null-text (lr {runs[^1].Item2:G2}) sources: judged as the edited prompt in {Share(swapJudged, swapCount)}, "
             + $"foreground IoU with the input {(swapIou.Count > 0 ? swapIou.Average() : double.NaN):F3}");
+    }
+
+    /// <summary>
+    /// Imagic: inputs "a red circle on the left" rendered by the world (seeded places, sizes and backgrounds), target "a blue
+    /// circle"; every input is trained once (stages A and B) and rendered over an η sweep (seed 8000 + i). η is chosen on
+    /// the first inputs, then the share of the others judged "a blue circle on the left" at that η is the result.
+    /// </summary>
+    private static void Imagic(StableDiffusionPipeline pipeline, int choose, int test, int steps, double guidance, ImagicSettings settings, string saveTo)
+    {
+        double[] etas = [0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.0];
+        var asked = new SceneSpec(new ObjectSpec(ShapeColor.Blue, ShapeKind.Circle, Position: ShapePosition.Left));
+        var random = new Random(80_000_001);
+        var hits = new int[choose + test, etas.Length];
+        var (stageSeconds, renderSeconds) = (new List<double>(), new List<double>());
+        for (var i = 0; i < choose + test; i++)
+        {
+            var circle = new SceneObject(ShapeKind.Circle, ShapeColor.Red, ShapeSize.Large, 9 + random.NextDouble() * 8, 20 + random.NextDouble() * 24, 7 + random.NextDouble() * 3);
+            var background = ShapePalette.Backgrounds[random.Next(ShapePalette.Backgrounds.Count)];
+            var input = ShapeRenderer.Render(new Scene(background, [circle]));
+            var clock = Stopwatch.StartNew();
+            using var session = ImagicSession.Train(pipeline, InputImage.FromRgb(Size, Size, input), "a blue circle", settings with { Seed = 8000 + i });
+            stageSeconds.Add(clock.Elapsed.TotalSeconds);
+            for (var e = 0; e < etas.Length; e++)
+            {
+                clock.Restart();
+                var output = session.Render(pipeline, new TextToImageRequest("a blue circle", "", Size, Size, steps, guidance, 8000 + i, "ddim"), etas[e])[0].Rgb;
+                renderSeconds.Add(clock.Elapsed.TotalSeconds);
+                hits[i, e] = ShapeJudge.Default.Score(output, asked).Objects[0].Satisfied ? 1 : 0;
+                if (saveTo.Length > 0)
+                    ShapeRenderer.SavePng(output, Size, Size, Path.Combine(saveTo, $"imagic {i:D3} eta {etas[e]:F2}.png"));
+            }
+            if (saveTo.Length > 0)
+                ShapeRenderer.SavePng(input, Size, Size, Path.Combine(saveTo, $"imagic {i:D3} input.png"));
+        }
+        int Rate(int from, int count, int e) => Enumerable.Range(from, count).Sum(i => hits[i, e]);
+        var best = Enumerable.Range(0, etas.Length).MaxBy(e => (Rate(0, choose, e), -e));
+        Console.WriteLine($"Imagic: \"a red circle on the left\" (rendered, seeded) → \"a blue circle\"; stage A {settings.EmbeddingSteps} steps (lr {settings.EmbeddingLearningRate:G2}), "
+            + $"stage B {settings.FineTuneSteps} steps of a rank-{settings.Rank} LoRA (lr {settings.FineTuneLearningRate:G2}), batch {settings.Batch}; renders {steps} DDIM steps, guidance {guidance}");
+        Console.WriteLine($"stages A + B: {stageSeconds.Average():F1} s per input (2 cores); a render: {renderSeconds.Average():F2} s");
+        Console.WriteLine("| η | " + string.Join(" | ", etas.Select(e => $"{e:F2}")) + " |");
+        Console.WriteLine("|---|" + string.Concat(etas.Select(_ => "---|")));
+        Console.WriteLine($"| judged \"a blue circle on the left\", first {choose} inputs | " + string.Join(" | ", etas.Select((_, e) => Share(Rate(0, choose, e), choose))) + " |");
+        Console.WriteLine($"| the other {test} inputs | " + string.Join(" | ", etas.Select((_, e) => Share(Rate(choose, test, e), test))) + " |");
+        Console.WriteLine($"η chosen on the first {choose}: {etas[best]:F2}; on the other {test} at that η: {Share(Rate(choose, test, best), test)} (target ≥ 70 %)");
     }
 
     /// <summary>D(E(x)) through the posterior mean, as the inversion encodes its input.</summary>

@@ -9,9 +9,10 @@ using Easel.Tools;
 //   eval-control [--images 48] [--steps 20] [--guidance 7.5] [--beta 0.3] [--controlnet-scale 1] [--adapter-scale 1] [--sections controlnet,t2i,gligen] [--save DIR]
 //                [--base models/easel-shapes] [--controlnet DIR] [--adapter DIR] [--gligen DIR]
 //                (the bundled control models' effects on held-out scenes, with and without their conditions)
-//   eval-editing [--images 40] [--steps 20] [--guidance 7.5] [--decoder-steps 100] [--cross-replace 0.8] [--self-replace 0.4] [--sections blended,p2p]
+//   eval-editing [--images 40] [--steps 20] [--guidance 7.5] [--decoder-steps 100] [--cross-replace 0.8] [--self-replace 0.4] [--inversions 10]
+//                [--imagic-choose 10] [--imagic-test 20] [--embedding-steps 200] [--embedding-lr 1e-2] [--finetune-steps 300] [--finetune-lr 1e-4] [--sections blended,p2p,inversion,imagic]
 //                [--model models/easel-shapes] [--save DIR]
-//                (the edit methods' effects on held-out scenes: Blended Latent Diffusion per background treatment, Prompt-to-Prompt swaps and re-weighting)
+//                (the edit methods' effects on held-out scenes: Blended Latent Diffusion per background, Prompt-to-Prompt swaps and re-weighting, inversion, Imagic's η sweep)
 //   eval-shapes  [--model models/easel-shapes] [--images 240] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //   eval-rings   [--model models/easel-shapes] [--images 16] [--steps 20] [--scheduler ddim] [--guidance 7.5] [--save DIR]
 //                (judge with rings on rendered rings, on rings through the model's VAE, and on the model's ring prompts)

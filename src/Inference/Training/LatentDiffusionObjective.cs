@@ -39,12 +39,7 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
         var ids = tokenizer.EncodeBatch(conditioningText).to(device); // (B, 77)
         var text = textEncoder.forward(ids, addedTokenRows).LastHiddenState; // (B, 77, D)
         var prediction = unet.forward(noisy, timesteps.to(device), text, conditioning?.Invoke(noisy, timesteps.to(device), text)); // ε_θ or v_θ
-        var target = noiseSchedule.Config.PredictionType switch
-        {
-            "epsilon" => noise,
-            "v_prediction" => VelocityTarget(latents, noise, timesteps),
-            var other => throw new NotSupportedException($"Training for prediction_type '{other}' is not supported."),
-        };
+        var target = Target(noiseSchedule, latents, noise, timesteps);
         if (weighting is null)
             return nn.functional.mse_loss(prediction, target);
         var perSample = (prediction - target).square().mean([1, 2, 3]);
@@ -52,11 +47,32 @@ public sealed class LatentDiffusionObjective(UNet2DConditionModel unet, ClipText
         return (perSample * weighting.Weights(alphaBar, noiseSchedule.Config.PredictionType)).mean();
     }
 
-    /// <summary>v = √ᾱ_t ε − √(1−ᾱ_t) z (Salimans &amp; Ho 2022, §4).</summary>
-    private Tensor VelocityTarget(Tensor latents, Tensor noise, Tensor timesteps)
+    /// <summary>
+    /// The same loss under given text states (B, 77, D) instead of captions, every timestep equally likely: how Imagic
+    /// optimises the states themselves and then tunes the model to them.
+    /// </summary>
+    public static Tensor Loss(UNet2DConditionModel unet, IScheduler noiseSchedule, Tensor latents, Tensor text, Generator generator)
     {
-        var alphaBar = noiseSchedule.AlphasCumprod.index_select(0, timesteps).to(latents.device).view(-1, 1, 1, 1);
-        return alphaBar.sqrt() * noise - (1 - alphaBar).sqrt() * latents;
+        var timesteps = torch.randint(0, noiseSchedule.Config.NumTrainTimesteps, [latents.shape[0]], dtype: int64, generator: generator);
+        var noise = torch.randn(latents.shape, dtype: float32, generator: generator).to(latents.device);
+        var noisy = noiseSchedule.AddNoise(latents, noise, timesteps);
+        var prediction = unet.forward(noisy, timesteps.to(latents.device), text);
+        return nn.functional.mse_loss(prediction.to(float32), Target(noiseSchedule, latents, noise, timesteps));
+    }
+
+    /// <summary>What the model predicts: ε, or v = √ᾱ_t ε − √(1−ᾱ_t) z (Salimans &amp; Ho 2022, §4).</summary>
+    private static Tensor Target(IScheduler noiseSchedule, Tensor latents, Tensor noise, Tensor timesteps)
+    {
+        switch (noiseSchedule.Config.PredictionType)
+        {
+            case "epsilon":
+                return noise;
+            case "v_prediction":
+                var alphaBar = noiseSchedule.AlphasCumprod.index_select(0, timesteps).to(latents.device).view(-1, 1, 1, 1);
+                return alphaBar.sqrt() * noise - (1 - alphaBar).sqrt() * latents;
+            default:
+                throw new NotSupportedException($"Training for prediction_type '{noiseSchedule.Config.PredictionType}' is not supported.");
+        }
     }
 }
 
