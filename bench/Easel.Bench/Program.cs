@@ -5,7 +5,7 @@ using Easel.Inference.Models.Vae;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Usage: dotnet run -c Release --project bench/Easel.Bench -- [sd15] [sdxl] [sdxl1024] [vae] [lora] [control] [gligen] [--repeats N] [--warmup N] [--backends sdpa,explicit]
+// Usage: dotnet run -c Release --project bench/Easel.Bench -- [sd15] [sdxl] [sdxl1024] [vae] [lora] [control] [gligen] [edit] [--repeats N] [--warmup N] [--backends sdpa,explicit]
 //        dotnet run -c Release --project bench/Easel.Bench -- service [--enqueue N] [--concurrency C] [--jobs N] [--steps S] [--model DIR]
 // The service target (ServiceBench) measures the job service on PostgreSQL and loads no model in this process.
 if (args is ["service", ..])
@@ -14,7 +14,7 @@ if (args is ["service", ..])
 // With no target it runs all of them: every figure of issue 4's "Precision, memory, speed". Prints one table: median
 // milliseconds per call, achieved GFLOP/s from analytic FLOP counts (FlopCount, walked from the real configs), and each
 // call's share of the same run's best 1024–2048 square matmul rate in the same dtype. The matmul rows always run.
-var targets = new[] { "sd15", "sdxl", "sdxl1024", "vae", "lora", "control", "gligen" };
+var targets = new[] { "sd15", "sdxl", "sdxl1024", "vae", "lora", "control", "gligen", "edit" };
 string? Option(string name)
 {
     var at = Array.IndexOf(args, name);
@@ -64,5 +64,7 @@ if (selected.Contains("control"))
     ControlBench.Run(Config("sd15-unet.json"), device, table, repeats);
 if (selected.Contains("gligen"))
     ControlBench.RunGligen(Config("sd15-unet.json"), device, table, repeats);
+if (selected.Contains("edit"))
+    EditBench.Run(Path.Combine(Easel.Testing.TestPaths.RepositoryRoot(), "models", "easel-shapes"), table, repeats);
 table.Print(Console.Out);
 return 0;
