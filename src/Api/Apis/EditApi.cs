@@ -11,7 +11,6 @@ using Easel.Core.Models;
 using Easel.Core.Options;
 using Easel.Core.Storage;
 using Easel.Core.Telemetry;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -76,21 +75,8 @@ public static class EditApi
     public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateEdit(
         HttpRequest http, [AsParameters] EditServices services, CancellationToken cancellationToken)
     {
-        var limits = services.Limits.Value;
-        var bodyLimit = GenerationApi.BodyLimit(limits);
         await services.Catalog.RefreshAsync(cancellationToken);
-        var json = services.Json.Value.SerializerOptions;
-        RequestBody<EditRequest> body;
-        if (StrictRequestBody.IsJson(http))
-            body = await StrictRequestBody.ReadJsonAsync<EditRequest>(http, json, bodyLimit, cancellationToken);
-        else if (StrictRequestBody.IsMultipart(http))
-            body = await StrictRequestBody.ReadMultipartAsync<EditRequest>(http, json, new FormOptions
-            {
-                MultipartBodyLengthLimit = bodyLimit,
-                ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
-            }, UploadFields, limits.MaxInputImageBytes, cancellationToken);
-        else
-            body = new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
+        var body = await GenerationApi.ReadBodyAsync<EditRequest>(http, services.Json.Value.SerializerOptions, services.Limits.Value, UploadFields, cancellationToken);
         if (body.Refusal is { } refusal)
         {
             services.Metrics.RequestRejected(JobKind.Edit);

@@ -70,22 +70,8 @@ public static class GenerationApi
         [AsParameters] GenerationServices services,
         CancellationToken cancellationToken)
     {
-        var limits = services.Limits.Value;
-        var bodyLimit = BodyLimit(limits);
         await services.Catalog.RefreshAsync(cancellationToken);
-
-        var json = services.Json.Value.SerializerOptions;
-        RequestBody<GenerationRequest> body;
-        if (StrictRequestBody.IsJson(http))
-            body = await StrictRequestBody.ReadJsonAsync<GenerationRequest>(http, json, bodyLimit, cancellationToken);
-        else if (StrictRequestBody.IsMultipart(http))
-            body = await StrictRequestBody.ReadMultipartAsync<GenerationRequest>(http, json, new FormOptions
-            {
-                MultipartBodyLengthLimit = bodyLimit,
-                ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
-            }, UploadFields, limits.MaxInputImageBytes, cancellationToken);
-        else
-            body = new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
+        var body = await ReadBodyAsync<GenerationRequest>(http, services.Json.Value.SerializerOptions, services.Limits.Value, UploadFields, cancellationToken);
         if (body.Refusal is { } refusal)
         {
             services.Metrics.RequestRejected(JobKind.Generation);
@@ -218,6 +204,25 @@ public static class GenerationApi
         using var buffer = new MemoryStream();
         await stream.CopyToAsync(buffer, cancellationToken);
         return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// A JSON or multipart body of an endpoint that takes input images (<paramref name="uploadFields"/> as file parts), read
+    /// strictly within the image limits; another content type is a 415 refusal.
+    /// </summary>
+    internal static async Task<RequestBody<T>> ReadBodyAsync<T>(HttpRequest http, System.Text.Json.JsonSerializerOptions json, GenerationOptions limits,
+        IReadOnlyList<string> uploadFields, CancellationToken cancellationToken) where T : class
+    {
+        var bodyLimit = BodyLimit(limits);
+        if (StrictRequestBody.IsJson(http))
+            return await StrictRequestBody.ReadJsonAsync<T>(http, json, bodyLimit, cancellationToken);
+        if (StrictRequestBody.IsMultipart(http))
+            return await StrictRequestBody.ReadMultipartAsync<T>(http, json, new FormOptions
+            {
+                MultipartBodyLengthLimit = bodyLimit,
+                ValueLengthLimit = (int)Math.Min(int.MaxValue, limits.MaxInputImageBytes * 4 / 3 + 16),
+            }, uploadFields, limits.MaxInputImageBytes, cancellationToken);
+        return new(StrictRequestBody.UnsupportedContentType(http, "application/json or multipart/form-data"));
     }
 
     /// <summary>Room for an image and a mask at the byte limit, base64-inflated, plus the other fields.</summary>
