@@ -6,7 +6,7 @@ namespace Easel.Workers;
 /// The Hangfire queues and which server of a process serves them. Work is routed by model and priority band: a generation
 /// for model m goes to <c>gpu_{band}_{m}</c>, a fine-tune to <c>train_{m}</c> (model names folded to <c>[a-z0-9_]</c>), and a
 /// worker listens only to the queues of the models it serves, so in a mixed fleet each job reaches a worker that has its
-/// model (an edit goes where a generation of its model goes). The device server runs one job at a time (a GPU holds one model and one batch); housekeeping runs beside it so
+/// model (an edit goes where a generation of its model goes, Imagic's training where a fine-tune goes). The device server runs one job at a time (a GPU holds one model and one batch); housekeeping runs beside it so
 /// that it never waits behind a long generation. Hangfire.InMemory fetches from the queues in the order listed,
 /// Hangfire.PostgreSql (1.21) in the alphabetical order of their names; with the band before the model both take every
 /// model's high band before any normal one. Hangfire queue names are lowercase letters, digits and underscores.
@@ -56,6 +56,7 @@ public static class WorkerQueues
     /// <summary>The queue a job is dispatched to.</summary>
     public static string ForJob(Job job) => job.Kind switch
     {
+        JobKind.Edit when Core.Editing.EditParameters.TrainsIn(job.Request) => ForTraining(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model.")),
         JobKind.Generation or JobKind.Edit => ForGeneration(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."), job.Priority),
         JobKind.FineTune => ForTraining(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model.")),
         _ => throw new NotSupportedException($"No queue for jobs of kind {job.Kind}."),
@@ -64,6 +65,7 @@ public static class WorkerQueues
     /// <summary>The queue a job that lost its worker after it was handed out is dispatched to again.</summary>
     public static string ForRedelivery(Job job) => job.Kind switch
     {
+        JobKind.Edit when Core.Editing.EditParameters.TrainsIn(job.Request) => ForJob(job),
         JobKind.Generation or JobKind.Edit => $"{Redelivery}_{Fold(job.Model ?? throw new InvalidOperationException($"Job {job.Id} names no model."))}",
         // A fine-tune resumes from its checkpoint wherever it is taken up; it need not overtake waiting generations.
         JobKind.FineTune => ForJob(job),

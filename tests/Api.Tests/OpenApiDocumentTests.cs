@@ -47,9 +47,12 @@ public abstract class OpenApiDocumentTests<TFactory>(TFactory factory) : ApiTest
                 Content = new StringContent(example.GetRawText(), Encoding.UTF8, "application/json"),
             });
 
-            // Success as the operation documents it: 202 for jobs, 201 for created resources, 200 for POST /v1/preprocess's map.
+            // Success as the operation documents it: 202 for jobs, 201 for created resources, 200 for POST /v1/preprocess's map. An
+            // operation on a resource named in the path (an edit session) gets the literal template, so a body it accepts meets the 404
+            // of a resource that does not exist; one it refused would be a 400 first.
             var documented = operation.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToHashSet();
-            Assert.True((int)response.StatusCode is >= 200 and < 300 && documented.Contains(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            var accepted = (int)response.StatusCode is >= 200 and < 300 || path.Contains('{') && response.StatusCode == HttpStatusCode.NotFound;
+            Assert.True(accepted && documented.Contains(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 $"{method} {path} with {example}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
             tried++;
         }

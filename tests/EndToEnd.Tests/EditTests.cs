@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Easel.Inference.Editing;
 using Easel.Inference.Shapes;
@@ -73,6 +74,42 @@ public sealed class EditTests(BundledModelServiceFactory factory) : IClassFixtur
 
         var all = Enumerable.Repeat(true, ShapeRenderer.Size * ShapeRenderer.Size).ToArray();
         Assert.True(EditEffects.Psnr(images[0], input, all) > 25, $"reconstruction PSNR {EditEffects.Psnr(images[0], input, all):F1} dB");
+    }
+
+    [Fact]
+    public async Task An_imagic_edit_trains_a_session_renders_its_eta_by_itself_and_renders_other_etas_on_request_without_training()
+    {
+        var input = ShapeRenderer.Render(new Scene(new Rgb(128, 128, 128), [new SceneObject(ShapeKind.Circle, ShapeColor.Red, ShapeSize.Large, 14, 32, 9)]));
+        var client = factory.CreateClient();
+
+        var training = await JobRuns.SucceedAsync(client, "/v1/edits", new JsonObject
+        {
+            ["method"] = "imagic", ["image"] = Png(input, 3), ["prompt"] = "a blue circle", ["eta"] = 0.7,
+            ["embedding_steps"] = 4, ["finetune_steps"] = 4, ["steps"] = 10, ["seed"] = 2,
+        }, Deadline);
+        var session = Assert.Single(training.GetProperty("artifacts").EnumerateArray());
+        Assert.Equal("edit_session", session.GetProperty("kind").GetString());
+        var sessionId = session.GetProperty("id").GetString();
+
+        var first = await UntilOneMoreEditAsync(client, training.GetProperty("id").GetString()!);
+        Assert.Single(await JobRuns.PixelsAsync(client, first));
+        var renders = await JobRuns.SucceedAsync(client, $"/v1/edits/{sessionId}/render", new JsonObject { ["eta"] = new JsonArray(0.0, 1.0), ["seed"] = 2 }, Deadline);
+        var images = await JobRuns.PixelsAsync(client, renders);
+
+        Assert.Equal(2, images.Count);
+        Assert.NotEqual(images[0], images[1]);
+    }
+
+    /// <summary>The render job the Imagic job queued with its success, once it has succeeded.</summary>
+    private static async Task<System.Text.Json.JsonElement> UntilOneMoreEditAsync(HttpClient client, string trainingId)
+    {
+        var list = await client.GetFromJsonAsync<System.Text.Json.JsonElement>("/v1/jobs?kind=edit&limit=100");
+        var render = list.GetProperty("data").EnumerateArray()
+            .First(j => j.GetProperty("request").TryGetProperty("imagic", out var imagic) && imagic.GetProperty("session").ValueKind == System.Text.Json.JsonValueKind.String
+                        && j.GetProperty("id").GetString() != trainingId);
+        var job = await JobPolling.UntilFinishedAsync(client, $"/v1/jobs/{render.GetProperty("id").GetString()}", Deadline);
+        Assert.Equal("succeeded", job.GetProperty("status").GetString());
+        return job;
     }
 
     private static byte[] Mask(Func<int, int, bool> inside)

@@ -29,7 +29,7 @@ public static class EditApi
         + "with a 4-channel UNet runs it; no inpainting model is needed. Send JSON with base64 images or multipart/form-data "
         + "with `image` and `mask` as file parts. Answers 202 with a job of kind `edit` on the model's generation queue (events, "
         + "cancel, webhooks, idempotency and images as for generations); its images are the edits. Refusals name the field: 400 "
-        + "for a missing or bad field (an unknown `method` — imagic is not offered yet —, no mask, "
+        + "for a missing or bad field (an unknown `method`, no mask, "
         + "a mask of another size), 413 for an image above Easel:Generation:MaxInputImageBytes, 415 for another content type, "
         + "422 for an inpainting model.\n\n"
         + "`method: \"prompt_to_prompt\"` is Prompt-to-Prompt (Hertz et al. 2022): `source` (`{prompt, seed}` for a generated source, "
@@ -40,7 +40,13 @@ public static class EditApi
         + "`local_blend` (words whose attention region is all the edit may change), `width`/`height` (generated source), `steps`, "
         + "`guidance_scale`, `scheduler` (ddim for a real image), `inversion` (`null_text`, default, or `ddim`) and "
         + "`null_text_learning_rate` (default 1e-2, the paper's). The job's images are [source, edit]: the source as generated "
-        + "or reconstructed, then the edit.";
+        + "or reconstructed, then the edit.\n\n"
+        + "`method: \"imagic\"` is Imagic (Kawar et al. 2023): `image`, `prompt` (the target text), `eta` (a number or a list, default "
+        + "0.7), `embedding_steps` (stage A, default 200), `finetune_steps` (stage B, a LoRA on the UNet's attention, default 300), "
+        + "`embedding_learning_rate` (1e-2), `finetune_learning_rate` (1e-4), `seed`, `steps`, `guidance_scale`, `scheduler`. The job "
+        + "trains on the model's train queue and lists an `edit_session` artifact; with its success a render job of the `eta` values is "
+        + "queued (GET /v1/jobs?kind=edit lists it). POST /v1/edits/{session}/render renders any other η or "
+        + "seed from the session without training.";
 
     public static readonly IReadOnlyList<string> UploadFields = ["image", "mask"];
 
@@ -50,7 +56,7 @@ public static class EditApi
 
         api.MapPost("", CreateEdit)
             .WithName("CreateEdit")
-            .WithSummary("Submit an edit of an image: Blended Latent Diffusion or Prompt-to-Prompt")
+            .WithSummary("Submit an edit of an image: Blended Latent Diffusion, Prompt-to-Prompt or Imagic")
             .WithDescription(Description + "\n\n" + IdempotencyKeys.Description)
             .AddEndpointFilter(GenerationApi.AllowLargeBodyAsync)
             .WithIdempotencyKey()
@@ -69,8 +75,67 @@ public static class EditApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        api.MapPost("{session}/render", RenderImagicSession)
+            .WithName("RenderImagicSession")
+            .WithSummary("Render an Imagic edit session at any η and seed, without training again")
+            .WithDescription("`session` is the id or name of one of the caller's edit_session artifacts (an Imagic job's). JSON: `eta` (a number "
+                + "or a list, default 0.7: one image per value; the text is η·e_tgt + (1 − η)·e_opt under the tuned model), `seed`, `steps`, "
+                + "`guidance_scale`, `scheduler`, `negative_prompt`, `webhook`, `webhook_events`, `cancel_after`, `priority`. Answers 202 with a "
+                + "job of kind `edit` on the model's generation queue. 404 for a session the caller does not have; 400 naming the field.\n\n"
+                + IdempotencyKeys.Description)
+            .WithIdempotencyKey()
+            .Accepts<ImagicRenderRequest>("application/json")
+            .WithRequestExample(new JsonObject { ["eta"] = new JsonArray(0.6, 0.7, 0.8), ["seed"] = 3 })
+            .Produces<JobResponse>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
+
+    public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> RenderImagicSession(
+        string session, HttpRequest http, [AsParameters] EditServices services, CancellationToken cancellationToken)
+    {
+        await services.Catalog.RefreshAsync(cancellationToken);
+        var body = StrictRequestBody.IsJson(http)
+            ? await StrictRequestBody.ReadJsonAsync<ImagicRenderRequest>(http, services.Json.Value.SerializerOptions, 1 << 20, cancellationToken)
+            : new(StrictRequestBody.UnsupportedContentType(http, "application/json"));
+        if (body.Refusal is { } refusal)
+        {
+            services.Metrics.RequestRejected(JobKind.Edit);
+            return refusal.ToProblem();
+        }
+        var artifact = await services.Artifacts.ResolveAsync(session, http.HttpContext.GetOwner(), ArtifactKind.EditSession, cancellationToken);
+        if (artifact is null || SessionInfo(artifact) is not { } info)
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such edit session.",
+                detail: $"The caller has no edit_session artifact '{session}' (an Imagic job's artifacts list it).");
+        var validation = services.Validator.ValidateRender(body.Value!, info);
+        if (!validation.IsValid)
+        {
+            services.Metrics.RequestRejected(JobKind.Edit);
+            return Invalid(validation.Status, validation.Errors);
+        }
+        if (await services.QueueCap.RefuseWhenFullAsync(http.HttpContext, cancellationToken) is { } queueFull)
+            return queueFull;
+        var (job, queued) = await JobSubmission.EnqueueAsync(http.HttpContext, services.Db, services.Dispatcher, services.Time, services.Metrics,
+            JobKind.Edit, validation.Parameters!, validation.JobOptions, idempotent: true, cancellationToken);
+        services.Logger.LogInformation("Job {JobId} (Imagic render of session {Session}, η {Etas}) queued as Hangfire job {HangfireJobId}",
+            job.Id, artifact.Id, string.Join(", ", validation.Parameters!.Imagic!.Etas), queued);
+        var queue = await JobQueue.DescribeAsync(services.Db, job, services.Time.GetUtcNow(), cancellationToken);
+        return TypedResults.Accepted(JobApi.PathOf(job.Id), JobResponse.From(job, queue));
+    }
+
+    /// <summary>The target prompt, input image and training values an Imagic job wrote into its session's metadata.</summary>
+    private static ImagicSessionInfo? SessionInfo(Artifact artifact)
+    {
+        var metadata = System.Text.Json.JsonSerializer.Deserialize<SessionMetadata>(artifact.Metadata ?? "{}", JobJson.Options);
+        return metadata is { TargetPrompt: { } prompt, Image: { } image, Imagic: { } imagic } && artifact.BaseModel is { } model
+            ? new ImagicSessionInfo(artifact.Id, model, prompt, image, imagic)
+            : null;
+    }
+
+    private sealed record SessionMetadata(string? TargetPrompt, StoredInputImage? Image, ImagicUse? Imagic);
 
     public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateEdit(
         HttpRequest http, [AsParameters] EditServices services, CancellationToken cancellationToken)

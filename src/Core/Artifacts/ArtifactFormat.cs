@@ -12,4 +12,7 @@ public enum ArtifactFormat
     Diffusers,
     Peft,
     A1111,
+
+    /// <summary>Easel's own layouts (an Imagic edit session: <c>e_tgt</c>, <c>e_opt</c> and <c>lora.{module}.down/up</c>).</summary>
+    Easel,
 }

@@ -29,6 +29,12 @@ namespace Easel.Core.Editing;
 /// <param name="Height">prompt_to_prompt with a generated source: its height.</param>
 /// <param name="Inversion">prompt_to_prompt with a real image: <c>null_text</c> (default; Mokady et al. 2023) or <c>ddim</c> (faster, weaker).</param>
 /// <param name="NullTextLearningRate">null_text inversion's Adam rate (default 1e-2, the paper's).</param>
+/// <param name="Eta">imagic: the interpolation weight η of the first render(s), a number or a list (default 0.7): the text
+/// is η·e_tgt + (1 − η)·e_opt.</param>
+/// <param name="EmbeddingSteps">imagic: stage A's steps (default 200).</param>
+/// <param name="FinetuneSteps">imagic: stage B's steps (default 300).</param>
+/// <param name="EmbeddingLearningRate">imagic: stage A's rate (default 1e-2).</param>
+/// <param name="FinetuneLearningRate">imagic: stage B's rate (default 1e-4).</param>
 public sealed record EditRequest(
     string? Method,
     string? Prompt = null,
@@ -54,12 +60,34 @@ public sealed record EditRequest(
     int? Height = null,
     string? Inversion = null,
     double? NullTextLearningRate = null,
+    System.Text.Json.JsonElement? Eta = null,
+    int? EmbeddingSteps = null,
+    int? FinetuneSteps = null,
+    double? EmbeddingLearningRate = null,
+    double? FinetuneLearningRate = null,
     IReadOnlyList<LoraRequest>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
     string? Webhook = null,
     IReadOnlyList<string>? WebhookEvents = null,
     string? CancelAfter = null,
     int? Priority = null);
+
+/// <summary>A render of an Imagic edit session (<c>POST /v1/edits/{session}/render</c>): any η and seed, no training.</summary>
+/// <param name="Eta">A number or a list (default 0.7): one image per value.</param>
+public sealed record ImagicRenderRequest(
+    System.Text.Json.JsonElement? Eta = null,
+    long? Seed = null,
+    int? Steps = null,
+    double? GuidanceScale = null,
+    string? Scheduler = null,
+    string? NegativePrompt = null,
+    string? Webhook = null,
+    IReadOnlyList<string>? WebhookEvents = null,
+    string? CancelAfter = null,
+    int? Priority = null);
+
+/// <summary>What a render needs of its edit_session artifact.</summary>
+public sealed record ImagicSessionInfo(Guid Id, string Model, string TargetPrompt, StoredInputImage Image, ImagicUse Training);
 
 /// <summary>The source of a Prompt-to-Prompt edit: a prompt and a seed (generated), or a prompt and a real image.</summary>
 /// <param name="Prompt">The source prompt; for a real image, what the image shows (inversion needs it).</param>
@@ -92,16 +120,30 @@ public sealed record EditParameters(
     SeedMode SeedMode = SeedMode.PerImage,
     IReadOnlyList<LoraUse>? Loras = null,
     IReadOnlyList<string>? Embeddings = null,
-    PromptToPromptUse? PromptToPrompt = null)
+    PromptToPromptUse? PromptToPrompt = null,
+    ImagicUse? Imagic = null)
 {
+    /// <summary>Whether the edit trains (Imagic's stages A and B) and so runs on the model's train queue.</summary>
+    public bool Trains => Method == EditMethods.Imagic && Imagic is { Session: null };
+
+    /// <summary><see cref="Trains"/> of a stored request, read from its JSON (queues are picked from the row).</summary>
+    public static bool TrainsIn(string request)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(request);
+        var root = document.RootElement;
+        return root.TryGetProperty("method", out var method) && method.GetString() == EditMethods.Imagic
+            && root.TryGetProperty("imagic", out var imagic) && imagic.ValueKind == System.Text.Json.JsonValueKind.Object
+            && (!imagic.TryGetProperty("session", out var session) || session.ValueKind == System.Text.Json.JsonValueKind.Null);
+    }
+
     /// <summary>
     /// The generation the edit is built on: blended — the inpainting with its image, mask and sampling settings;
     /// prompt_to_prompt — the edited prompt's text-to-image of two images ([source, edit], one seed), the real source image
-    /// kept as its input.
+    /// kept as its input; imagic — the target prompt's text-to-image of one image per η.
     /// </summary>
-    public GenerationParameters ToGeneration() => Method == EditMethods.PromptToPrompt
-        ? new(Prompt, NegativePrompt, Model, Width, Height, Steps, GuidanceScale, Seed, Scheduler, 2, GenerationMode.TextToImage, null, Image, null,
-            SeedMode.Batch, Loras, Embeddings)
+    public GenerationParameters ToGeneration() => Method is EditMethods.PromptToPrompt or EditMethods.Imagic
+        ? new(Prompt, NegativePrompt, Model, Width, Height, Steps, GuidanceScale, Seed, Scheduler, Method == EditMethods.Imagic ? Imagic!.Etas.Count : 2,
+            GenerationMode.TextToImage, null, Image, null, SeedMode.Batch, Loras, Embeddings)
         : new(Prompt, NegativePrompt, Model, Width, Height, Steps, GuidanceScale, Seed, Scheduler, NumImages, GenerationMode.Inpaint, Strength, Image, Mask,
             SeedMode, Loras, Embeddings);
 
@@ -113,6 +155,17 @@ public sealed record EditParameters(
         promptToPrompt is null ? generation.Strength ?? 1.0 : null, generation.Image, generation.Mask, background, decoderSteps,
         promptToPrompt is null ? generation.SeedMode : SeedMode.Batch, generation.Loras, generation.Embeddings, promptToPrompt);
 }
+
+/// <summary>A validated Imagic edit's own values: training (no session yet) or a render of a session.</summary>
+/// <param name="Etas">The renders' η values; a training job's are those of the render job it submits when done.</param>
+/// <param name="Session">The edit_session artifact a render uses; null for the training job.</param>
+public sealed record ImagicUse(
+    IReadOnlyList<double> Etas,
+    int EmbeddingSteps,
+    int FinetuneSteps,
+    double EmbeddingLearningRate,
+    double FinetuneLearningRate,
+    Guid? Session = null);
 
 /// <summary>A validated Prompt-to-Prompt edit's own values; the source image, if any, is the edit's <c>image</c>.</summary>
 /// <param name="Inversion">For a real source: null_text or ddim; null for a generated source.</param>
@@ -133,10 +186,19 @@ public static class EditMethods
 
     public const string PromptToPrompt = "prompt_to_prompt";
 
-    public static readonly IReadOnlyList<string> Offered = [Blended, PromptToPrompt];
+    public const string Imagic = "imagic";
+
+    public static readonly IReadOnlyList<string> Offered = [Blended, PromptToPrompt, Imagic];
 
     /// <summary>The methods of the seed that are not offered yet, named in the refusal so that a client knows they are planned.</summary>
-    public static readonly IReadOnlyList<string> Planned = ["imagic"];
+    public static readonly IReadOnlyList<string> Planned = [];
+
+    public const double DefaultEta = 0.7;
+
+    /// <summary>Largest η: Imagic's interpolation may extrapolate past the target a little.</summary>
+    public const double MaxEta = 1.5;
+
+    public const int MaxEtas = 8;
 
     public static readonly IReadOnlyList<string> Inversions = ["null_text", "ddim"];
 

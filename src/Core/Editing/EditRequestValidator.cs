@@ -41,10 +41,14 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
         else if (!EditMethods.Offered.Contains(method))
             Add("method", $"Unknown method '{request.Method}'. Known methods: {string.Join(", ", EditMethods.Offered)}.");
 
-        var (generationRequest, promptToPrompt, background, decoderSteps) = method == EditMethods.PromptToPrompt
-            ? PromptToPromptFields(request, imageBytes, Add)
-            : BlendedFields(request, imageBytes, maskBytes, Add);
-        var generation = generations.Validate(generationRequest, imageBytes, method == EditMethods.PromptToPrompt ? null : maskBytes);
+        ImagicUse? imagic = null;
+        var (generationRequest, promptToPrompt, background, decoderSteps) = method switch
+        {
+            EditMethods.PromptToPrompt => PromptToPromptFields(request, imageBytes, Add),
+            EditMethods.Imagic => ImagicFields(request, imageBytes, Add, out imagic),
+            _ => BlendedFields(request, imageBytes, maskBytes, Add),
+        };
+        var generation = generations.Validate(generationRequest, imageBytes, method == EditMethods.Blended ? maskBytes : null);
         foreach (var (field, messages) in generation.Errors)
             foreach (var message in messages)
                 Add(generationRequest.Image is not null && field == "image" && request.Source?.Image is not null ? "source.image" : field, message);
@@ -59,7 +63,9 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
         }
         if (errors.Count > 0)
             return new EditValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal), status);
-        var parameters = EditParameters.From(method!, generation.Parameters!, background, decoderSteps, promptToPrompt);
+        var parameters = EditParameters.From(method!, generation.Parameters!, background, decoderSteps, promptToPrompt) with { Imagic = imagic };
+        if (imagic is not null)
+            parameters = parameters with { NumImages = 1, Strength = null, SeedMode = SeedMode.Batch };
         return new EditValidationResult(parameters, new Dictionary<string, string[]>(), 200, generation.Image, generation.Mask,
             generation.JobOptions, generation.LoraFields);
     }
@@ -71,6 +77,7 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
             add("image", "image is required: the image to edit.");
         if (request.Mask is null && maskBytes is null)
             add("mask", "mask is required: white where the image is edited, black where it is kept.");
+        ImagicOnly(request, add);
         NotFor(request.Source, "source", EditMethods.PromptToPrompt, add);
         NotFor(request.CrossReplaceSteps, "cross_replace_steps", EditMethods.PromptToPrompt, add);
         NotFor(request.SelfReplaceSteps, "self_replace_steps", EditMethods.PromptToPrompt, add);
@@ -100,6 +107,7 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
 
     private (GenerationRequest, PromptToPromptUse?, string?, int?) PromptToPromptFields(EditRequest request, byte[]? imageBytes, Action<string, string> add)
     {
+        ImagicOnly(request, add);
         NotFor(request.Mask, "mask", EditMethods.Blended, add);
         NotFor(request.Background, "background", EditMethods.Blended, add);
         NotFor(request.DecoderSteps, "decoder_steps", EditMethods.Blended, add);
@@ -163,6 +171,97 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
         return (generation, use, null, null);
     }
 
+    private (GenerationRequest, PromptToPromptUse?, string?, int?) ImagicFields(EditRequest request, byte[]? imageBytes, Action<string, string> add,
+        out ImagicUse? use)
+    {
+        if (request.Image is null && imageBytes is null)
+            add("image", "image is required: the image to edit.");
+        foreach (var (value, field) in new (object?, string)[]
+                 {
+                     (request.Mask, "mask"), (request.Background, "background"), (request.DecoderSteps, "decoder_steps"), (request.Strength, "strength"),
+                     (request.Source, "source"), (request.CrossReplaceSteps, "cross_replace_steps"), (request.SelfReplaceSteps, "self_replace_steps"),
+                     (request.Reweight, "reweight"), (request.LocalBlend, "local_blend"), (request.Inversion, "inversion"),
+                     (request.NullTextLearningRate, "null_text_learning_rate"), (request.Width, "width"), (request.Height, "height"),
+                     (request.SeedMode, "seed_mode"),
+                 })
+            if (value is not null)
+                add(field, $"{field} does not apply to imagic.");
+        if (request.NumImages is not null)
+            add("num_images", "An Imagic edit renders one image per η: send a list of etas instead of num_images.");
+        var etas = Etas(request.Eta, add);
+        var maxSteps = fineTunes.Value.MaxSteps;
+        int Steps(int? value, int fallback, string field)
+        {
+            if (value is < 1 || value > maxSteps)
+                add(field, $"{field} must be between 1 and {maxSteps} (Easel:FineTunes:MaxSteps).");
+            return value ?? fallback;
+        }
+        double Rate(double? value, double fallback, string field)
+        {
+            if (value is { } v && (!double.IsFinite(v) || v <= 0 || v > 1))
+                add(field, $"{field} must be greater than 0 and at most 1.");
+            return value ?? fallback;
+        }
+        use = new ImagicUse(etas, Steps(request.EmbeddingSteps, 200, "embedding_steps"), Steps(request.FinetuneSteps, 300, "finetune_steps"),
+            Rate(request.EmbeddingLearningRate, 1e-2, "embedding_learning_rate"), Rate(request.FinetuneLearningRate, 1e-4, "finetune_learning_rate"));
+        var generation = new GenerationRequest(request.Prompt, request.NegativePrompt, request.Model, null, null, request.Steps, request.GuidanceScale,
+            request.Seed, request.Scheduler, null, request.Image, null, null, request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
+            null, Loras: request.Loras, Embeddings: request.Embeddings);
+        return (generation, null, null, null);
+    }
+
+    /// <summary>
+    /// Checks a render of an Imagic session: its η values, and its sampling fields as the target prompt's text-to-image at
+    /// the session image's size on the session's model.
+    /// </summary>
+    public EditValidationResult ValidateRender(ImagicRenderRequest request, ImagicSessionInfo session)
+    {
+        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Add(string field, string message)
+        {
+            if (!errors.TryGetValue(field, out var list))
+                errors[field] = list = [];
+            list.Add(message);
+        }
+        var etas = Etas(request.Eta, Add);
+        var generation = generations.Validate(new GenerationRequest(session.TargetPrompt, request.NegativePrompt, session.Model, session.Image.Width,
+            session.Image.Height, request.Steps, request.GuidanceScale, request.Seed, request.Scheduler, null, Webhook: request.Webhook,
+            WebhookEvents: request.WebhookEvents, CancelAfter: request.CancelAfter, Priority: request.Priority));
+        foreach (var (field, messages) in generation.Errors)
+            foreach (var message in messages)
+                Add(field, message);
+        if (errors.Count > 0)
+            return new EditValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal),
+                generation.IsValid ? 400 : generation.Status);
+        var parameters = EditParameters.From(EditMethods.Imagic, generation.Parameters! with { Image = session.Image }, null, null) with
+        {
+            NumImages = 1,
+            Strength = null,
+            SeedMode = SeedMode.Batch,
+            Imagic = session.Training with { Etas = etas, Session = session.Id },
+        };
+        return new EditValidationResult(parameters, new Dictionary<string, string[]>(), 200, JobOptions: generation.JobOptions);
+    }
+
+    /// <summary>η as a number or a list of numbers (default 0.7), each in [0, 1.5], at most 8.</summary>
+    private static List<double> Etas(JsonElement? value, Action<string, string> add)
+    {
+        var etas = new List<double>();
+        if (value is not { } eta || eta.ValueKind == JsonValueKind.Null)
+            etas.Add(EditMethods.DefaultEta);
+        else if (eta.ValueKind == JsonValueKind.Number)
+            etas.Add(eta.GetDouble());
+        else if (eta.ValueKind == JsonValueKind.Array && eta.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+            etas.AddRange(eta.EnumerateArray().Select(e => e.GetDouble()));
+        else
+            add("eta", "eta is a number or a list of numbers.");
+        if (etas.Count is 0 or > EditMethods.MaxEtas)
+            add("eta", $"Send 1 to {EditMethods.MaxEtas} values of eta.");
+        if (etas.Any(e => !double.IsFinite(e) || e < 0 || e > EditMethods.MaxEta))
+            add("eta", $"Each eta must be between 0 and {EditMethods.MaxEta}.");
+        return etas;
+    }
+
     /// <summary>A fraction, or <c>{"default": f, "word": f, …}</c> with words of the edited prompt.</summary>
     private static (double Default, IReadOnlyDictionary<string, double>? PerWord) CrossReplaceSteps(JsonElement? value, string edited, Action<string, string> add)
     {
@@ -198,6 +297,15 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
                 words[member.Name] = fraction;
         }
         return (general, words.Count > 0 ? words : null);
+    }
+
+    private static void ImagicOnly(EditRequest request, Action<string, string> add)
+    {
+        NotFor(request.Eta, "eta", EditMethods.Imagic, add);
+        NotFor(request.EmbeddingSteps, "embedding_steps", EditMethods.Imagic, add);
+        NotFor(request.FinetuneSteps, "finetune_steps", EditMethods.Imagic, add);
+        NotFor(request.EmbeddingLearningRate, "embedding_learning_rate", EditMethods.Imagic, add);
+        NotFor(request.FinetuneLearningRate, "finetune_learning_rate", EditMethods.Imagic, add);
     }
 
     private static void NotFor(object? value, string field, string whose, Action<string, string> add)

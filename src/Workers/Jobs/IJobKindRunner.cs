@@ -27,6 +27,10 @@ public sealed record JobRun(Job Job, EaselDbContext Db, JobProgressWriter Progre
 
 /// <summary>
 /// What a finished job stores with its succeeded transition: images (PNG bytes, put in the blob store by the runner) and
-/// artifact rows (their files already in the blob store), and the step count shown as its final progress.
+/// artifact rows (their files already in the blob store), the step count shown as its final progress, and jobs it
+/// submits (queued in the same transaction, so they exist exactly when the job succeeded — Imagic's first render).
 /// </summary>
-public sealed record JobResults(IReadOnlyList<(Image Row, ReadOnlyMemory<byte> Png)> Images, IReadOnlyList<Artifact> Artifacts, int Steps);
+public sealed record JobResults(IReadOnlyList<(Image Row, ReadOnlyMemory<byte> Png)> Images, IReadOnlyList<Artifact> Artifacts, int Steps)
+{
+    public IReadOnlyList<Job> FollowUps { get; init; } = [];
+}

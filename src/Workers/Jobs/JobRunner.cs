@@ -216,6 +216,11 @@ public sealed class JobRunner(
             // the succeeded body lists the images and artifacts.
             db.Images.AddRange(results.Images.Select(r => r.Row));
             db.Artifacts.AddRange(results.Artifacts);
+            foreach (var followUp in results.FollowUps)
+            {
+                db.Jobs.Add(followUp);
+                JobEventLog.Append(db, followUp, JobEventType.Queued, time.GetUtcNowMilliseconds());
+            }
             job.Status = JobStatus.Succeeded;
             job.FinishedAt = time.GetUtcNowMilliseconds();
             job.ProgressStep = results.Steps;
@@ -228,6 +233,12 @@ public sealed class JobRunner(
         }
         if (results.Images.Count > 0)
             metrics.ImagesStored(model, results.Images.Count);
+        // Committed with the success; a dispatch lost to a crash here is the recovery sweep's, as for any queued row.
+        foreach (var followUp in results.FollowUps)
+        {
+            dispatcher.Dispatch(followUp);
+            metrics.JobSubmitted(followUp.Kind);
+        }
         return true;
     }
 

@@ -1,4 +1,5 @@
 using Easel.Inference.Customization.Lora;
+using Easel.Inference.Loading;
 using Easel.Inference.Models;
 using Easel.Inference.Pipelines;
 using Easel.Inference.Pipelines.Denoising;
@@ -129,6 +130,39 @@ public sealed class ImagicSession : IDisposable
             Loras = [.. request.Loras ?? [], (Tuned, 1.0)],
             Extensions = [.. request.Extensions, text],
         }, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the session as one safetensors file: <c>e_tgt</c>, <c>e_opt</c>, and per tuned UNet module
+    /// <c>lora.{module}.down</c> / <c>.up</c>, the target prompt and each update's α in the metadata.
+    /// </summary>
+    public void Save(string path)
+    {
+        var tensors = new List<KeyValuePair<string, Tensor>> { new("e_tgt", Target), new("e_opt", Optimised) };
+        var metadata = new Dictionary<string, string> { ["format"] = "easel.imagic_session", ["target_prompt"] = TargetPrompt };
+        foreach (var entry in Tuned.Entries)
+        {
+            tensors.Add(new($"lora.{entry.Module}.down", entry.Weights.Down));
+            tensors.Add(new($"lora.{entry.Module}.up", entry.Weights.Up));
+            metadata[$"lora.{entry.Module}.alpha"] = entry.Weights.Alpha.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        SafeTensorsWriter.Write(path, tensors, metadata: metadata);
+    }
+
+    /// <summary>Reads a session <see cref="Save"/> wrote.</summary>
+    public static ImagicSession Load(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        if (file.Metadata.GetValueOrDefault("format") != "easel.imagic_session" || !file.Contains("e_tgt") || !file.Contains("e_opt"))
+            throw new InvalidDataException($"'{path}' is not an Imagic session (format easel.imagic_session with e_tgt and e_opt).");
+        var entries = file.Keys.Where(k => k.StartsWith("lora.", StringComparison.Ordinal) && k.EndsWith(".down", StringComparison.Ordinal))
+            .Select(k => k["lora.".Length..^".down".Length])
+            .Select(module => new LoraAdapterEntry(LoraAdapter.UNet, module, new LoraLayerWeights(file.Load($"lora.{module}.down").to(float32),
+                file.Load($"lora.{module}.up").to(float32), double.Parse(file.Metadata[$"lora.{module}.alpha"], System.Globalization.CultureInfo.InvariantCulture)),
+                $"{LoraAdapter.UNet}.{module}"))
+            .ToList();
+        return new ImagicSession(file.Metadata["target_prompt"], file.Load("e_tgt").to(float32), file.Load("e_opt").to(float32),
+            new LoraAdapter("imagic", LoraFormat.Diffusers, entries));
     }
 
     public void Dispose()
