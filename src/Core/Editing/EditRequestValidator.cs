@@ -56,10 +56,17 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
             Add("scheduler", $"A real-image source is inverted with DDIM, so its edit samples with ddim; got {generation.Parameters.Scheduler}.");
         var status = generation.Status == 413 || !generation.IsValid && errors.Keys.All(generation.Errors.ContainsKey) ? generation.Status : 400;
 
-        if (errors.Count == 0 && catalog.TryGet(generation.Parameters!.Model, out var model) && model.Inpainting)
+        ModelInfo? model = null;
+        if (errors.Count == 0 && catalog.TryGet(generation.Parameters!.Model, out model) && model.Inpainting)
         {
             status = 422;
             Add("model", $"Model '{model.Name}' has an inpainting UNet; edits run on a model with a 4-channel UNet (any ordinary one).");
+        }
+        else if (errors.Count == 0 && model is { Family: ModelFamily.Sdxl } && (imagic is not null || generationRequest.Image is not null && method == EditMethods.PromptToPrompt))
+        {
+            // Inversion and Imagic's training call the UNet with text states alone; SDXL's also takes the pooled text and size ids.
+            status = 422;
+            Add("model", $"Model '{model.Name}' is SDXL; {(imagic is not null ? "Imagic" : "real-image inversion")} runs on SD 1.x/2.x models here (a generated Prompt-to-Prompt source and blended run on SDXL).");
         }
         if (errors.Count > 0)
             return new EditValidationResult(null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal), status);
