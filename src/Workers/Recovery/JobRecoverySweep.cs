@@ -143,7 +143,7 @@ public sealed class JobRecoverySweep(
         var settledBefore = time.GetUtcNowMilliseconds() - options.Value.HeartbeatTimeout;
         var queued = await db.Jobs.AsNoTracking()
             .Where(j => j.Status == JobStatus.Queued)
-            .Select(j => new { j.Id, j.DispatchId, j.Version, j.DispatchedAt, j.CreatedAt, j.Kind, j.Model, j.Priority })
+            .Select(j => new { j.Id, j.DispatchId, j.Version, j.DispatchedAt, j.CreatedAt, j.Kind, j.Model, j.Priority, Request = j.Kind == JobKind.Edit ? j.Request : "{}" })
             .ToListAsync(cancellationToken);
         if (queued.Count == 0)
             return (0, 0);
@@ -151,7 +151,8 @@ public sealed class JobRecoverySweep(
         using var connection = storage.GetConnection();
         foreach (var row in queued)
         {
-            var routed = new Job { Id = row.Id, Kind = row.Kind, Model = row.Model, Priority = row.Priority };
+            // An edit's queue depends on its request (Imagic's training goes to the train queue).
+            var routed = new Job { Id = row.Id, Kind = row.Kind, Model = row.Model, Priority = row.Priority, Request = row.Request };
             var delivery = Delivery(connection, row.DispatchId,
                 row.Model is null ? null : [WorkerQueues.ForJob(routed), WorkerQueues.ForRedelivery(routed)]);
             if (delivery.Carried || (row.DispatchedAt ?? row.CreatedAt) >= settledBefore)
