@@ -44,7 +44,7 @@ else
   run_smoke chaos-workers --jobs 10 --kills 5 --timeout-seconds 150
   run_smoke eval-customization --smoke true
   run_smoke eval-control --images 1
-  run_smoke eval-editing --images 2 --decoder-steps 10
+  run_smoke eval-editing --images 2 --decoder-steps 10 --inversions 1 --steps 10 --imagic-choose 1 --imagic-test 1 --embedding-steps 10 --finetune-steps 10
 fi
 
 passed=0; failed=0; skipped=0
