@@ -190,9 +190,6 @@ public static class EditMethods
 
     public static readonly IReadOnlyList<string> Offered = [Blended, PromptToPrompt, Imagic];
 
-    /// <summary>The methods of the seed that are not offered yet, named in the refusal so that a client knows they are planned.</summary>
-    public static readonly IReadOnlyList<string> Planned = [];
-
     public const double DefaultEta = 0.7;
 
     /// <summary>Largest η: Imagic's interpolation may extrapolate past the target a little.</summary>

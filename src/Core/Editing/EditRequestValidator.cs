@@ -36,8 +36,6 @@ public sealed class EditRequestValidator(GenerationRequestValidator generations,
         var method = request.Method?.Trim().ToLowerInvariant();
         if (string.IsNullOrEmpty(method))
             Add("method", $"method is required: {string.Join(" or ", EditMethods.Offered)}.");
-        else if (EditMethods.Planned.Contains(method))
-            Add("method", $"method '{method}' is not offered yet; this service offers {string.Join(", ", EditMethods.Offered)}.");
         else if (!EditMethods.Offered.Contains(method))
             Add("method", $"Unknown method '{request.Method}'. Known methods: {string.Join(", ", EditMethods.Offered)}.");
 

@@ -155,6 +155,9 @@ public sealed class PromptToPromptController : IAttentionProcessorProvider, ILat
             Tensor replaced;
             if (attention.IsCrossAttention)
             {
+                if (keys != controller._crossWindows.GetLength(0))
+                    throw new NotSupportedException($"Prompt-to-Prompt maps one window of {controller._crossWindows.GetLength(0)} tokens; these prompts "
+                        + $"encode to {keys}. Shorten them to {PromptWords.MaxWordTokens} tokens.");
                 controller.Record(queries, source, edit);
                 using var alpha = controller.CrossAlpha(context.StepIndex, context.TotalSteps);
                 if (alpha is null)
