@@ -414,11 +414,12 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             if (textEdits.Count > 0)
             {
                 var context = new DenoisingStep(i, timesteps, scheduler, request, encoded, noise, new AttentionContext(i, total, timesteps[i]),
-                    (input, t, p, c) => PredictNoise(input, t, p, c, request));
+                    (input, t, p, c) => PredictNoise(input, t, p, c, request), text => EncodeConditional(request, text));
                 prompt = encoded with { HiddenStates = textEdits.Aggregate(encoded.HiddenStates, (h, edit) => edit.HiddenStates(context, h)) };
             }
             var step = new DenoisingStep(i, timesteps, scheduler, request, prompt, noise,
-                new AttentionContext(i, total, timesteps[i]), (input, t, p, c) => PredictNoise(input, t, p, c, request));
+                new AttentionContext(i, total, timesteps[i]), (input, t, p, c) => PredictNoise(input, t, p, c, request),
+                text => EncodeConditional(request, text));
             foreach (var edit in edits)
                 latents = edit.BeforeStep(step, latents);
             var t = step.Timestep;
@@ -444,6 +445,16 @@ public sealed class StableDiffusionPipeline : IDiffusionPipeline
             latents = next;
         }
         return latents;
+    }
+
+    /// <summary><paramref name="text"/> as the only, conditional prompt of <paramref name="request"/>: its cross-attention states (1, L, D).</summary>
+    private Tensor EncodeConditional(GenerationRequest request, string text)
+    {
+        var (height, width) = OutputSize(request);
+        var encoded = _conditioner.Encode(request with { Prompt = text, Prompt2 = null, ImagePrompts = null }, 1, false, height, width);
+        encoded.Added?.TextEmbeds.Dispose();
+        encoded.Added?.TimeIds.Dispose();
+        return encoded.HiddenStates;
     }
 
     /// <summary>

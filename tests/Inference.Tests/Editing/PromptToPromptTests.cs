@@ -1,3 +1,4 @@
+using Easel.Inference.Text.Prompting;
 using Easel.Inference.Editing;
 using Easel.Inference.Editing.PromptToPrompt;
 using Easel.Inference.Pipelines;

@@ -44,9 +44,30 @@ public static class ParityFixtures
     public static TheoryData<string> PlainPipelineCases()
     {
         var data = new TheoryData<string>();
-        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && c.Family is not ("lora" or "controlnet" or "t2i_adapter" or "gligen_text")))
+        foreach (var c in Cases.Where(IsPlainPipelineCase))
             data.Add(c.Name);
         return data;
+    }
+
+    public static bool IsPlainPipelineCase(ParityCaseInfo c) =>
+        c.Kind == "pipeline" && c.Family is not ("lora" or "controlnet" or "t2i_adapter" or "gligen_text") && !IsAttendAndExcite(c);
+
+    /// <summary>The pipeline cases run with Attend-and-Excite (their params name token_indices), left to AttendAndExciteParityTests.</summary>
+    public static TheoryData<string> AttendAndExcitePipelineCases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in Cases.Where(c => c.Kind == "pipeline" && IsAttendAndExcite(c)))
+            data.Add(c.Name);
+        return data;
+    }
+
+    private static bool IsAttendAndExcite(ParityCaseInfo c)
+    {
+        var json = Path.Combine(Root, "cases", c.Name + ".json");
+        if (!File.Exists(json))
+            return false;
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        return doc.RootElement.TryGetProperty("params", out var p) && p.TryGetProperty("token_indices", out _);
     }
 
     public static ParityCase Load(string name) => new(Root, Cases.Single(c => c.Name == name));

@@ -16,7 +16,7 @@ public sealed class SingleFilePipelineParityTests
         {
             var data = new TheoryData<string, string>();
             foreach (var checkpoint in SingleFileFixtures.Checkpoints)
-                foreach (var info in ParityFixtures.Cases.Where(c => c.Kind == "pipeline"))
+                foreach (var info in ParityFixtures.Cases.Where(ParityFixtures.IsPlainPipelineCase))
                     if (SingleFileFixtures.ModelDirOf(info.Name) is { } modelDir && SingleFileFixtures.IsSameFolder(modelDir, checkpoint.SameWeightsAs))
                         data.Add(checkpoint.Name, info.Name);
             if (data.Count == 0)

@@ -8,7 +8,7 @@ namespace Easel.Inference.Tests.Parity;
 public sealed class UnbuiltKindParityTests
 {
     /// <summary>The kinds that have their own parity test class.</summary>
-    private static readonly HashSet<string> HandledKinds = ["tokenizer", "controlnet", "text_encoder", "unet", "vae", "scheduler", "pipeline", "textual_inversion", "lora", "t2i_adapter"];
+    private static readonly HashSet<string> HandledKinds = ["tokenizer", "controlnet", "text_encoder", "unet", "vae", "scheduler", "pipeline", "textual_inversion", "lora", "t2i_adapter", "attend_excite"];
 
     public static TheoryData<string> Cases
     {

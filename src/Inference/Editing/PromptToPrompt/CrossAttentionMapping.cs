@@ -1,3 +1,4 @@
+using Easel.Inference.Text.Prompting;
 using Easel.Inference.Text;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Easel.Inference.Text.Prompting;
 using Easel.Inference.Models;
 using Easel.Inference.Pipelines.Denoising;
 using Easel.Inference.Text;

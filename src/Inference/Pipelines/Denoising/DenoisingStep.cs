@@ -9,10 +9,13 @@ namespace Easel.Inference.Pipelines.Denoising;
 public sealed class DenoisingStep
 {
     private readonly Func<Tensor, Tensor, PromptEmbeddings, UNetConditioning?, Tensor> _predictNoise;
+    private readonly Func<string, Tensor>? _encodeText;
 
     internal DenoisingStep(int index, Tensor timesteps, IScheduler scheduler, GenerationRequest request, PromptEmbeddings prompt,
-        INoiseSource noise, AttentionContext attention, Func<Tensor, Tensor, PromptEmbeddings, UNetConditioning?, Tensor> predictNoise)
+        INoiseSource noise, AttentionContext attention, Func<Tensor, Tensor, PromptEmbeddings, UNetConditioning?, Tensor> predictNoise,
+        Func<string, Tensor>? encodeText = null)
     {
+        _encodeText = encodeText;
         Index = index;
         Timesteps = timesteps;
         Scheduler = scheduler;
@@ -55,4 +58,11 @@ public sealed class DenoisingStep
     /// </summary>
     public Tensor PredictNoise(Tensor modelInput, PromptEmbeddings prompt, UNetConditioning? conditioning = null) =>
         _predictNoise(modelInput, Timestep, prompt, conditioning);
+
+    /// <summary>
+    /// The cross-attention states (1, L, D) of <paramref name="text"/> encoded alone as a conditional prompt, with the request's
+    /// embeddings and LoRAs — for methods that encode parts of the prompt (Structured Diffusion's noun phrases).
+    /// </summary>
+    public Tensor EncodeText(string text) =>
+        (_encodeText ?? throw new InvalidOperationException("This step was built without a text encoder."))(text);
 }

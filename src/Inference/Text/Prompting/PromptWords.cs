@@ -1,6 +1,6 @@
 using Easel.Inference.Text;
 
-namespace Easel.Inference.Editing.PromptToPrompt;
+namespace Easel.Inference.Text.Prompting;
 
 /// <summary>
 /// Where each space-separated word of a prompt sits among the encoded prompt's tokens: CLIP's tokenizer splits words
