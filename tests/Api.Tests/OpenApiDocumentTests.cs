@@ -70,19 +70,19 @@ public abstract class OpenApiDocumentTests<TFactory>(TFactory factory) : ApiTest
             if (body.GetProperty("content").TryGetProperty("application/json", out var json))
             {
                 var example = System.Text.Json.Nodes.JsonNode.Parse(json.GetProperty("example").GetRawText())!.AsObject();
-                example["attend_and_excite"] = new System.Text.Json.Nodes.JsonObject { ["token_indices"] = new System.Text.Json.Nodes.JsonArray(1) };
+                example["sliders"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["artifact"] = "age" });
                 content = new StringContent(example.ToJsonString(), Encoding.UTF8, "application/json");
             }
             else
             {
-                content = new MultipartFormDataContent { { new StringContent("{\"token_indices\":[1]}"), "attend_and_excite" } };
+                content = new MultipartFormDataContent { { new StringContent("[{\"artifact\":\"age\"}]"), "sliders" } };
             }
 
             var response = await Admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = content });
 
             var text = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{method} {path}: {(int)response.StatusCode} {text}");
-            Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty("attend_and_excite", out _), $"{method} {path}: {text}");
+            Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty("sliders", out _), $"{method} {path}: {text}");
         }
     }
 

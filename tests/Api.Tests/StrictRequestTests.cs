@@ -70,12 +70,12 @@ public abstract class StrictRequestTests<TFactory>(TFactory factory) : ApiTestBa
     public async Task A_method_not_built_yet_is_refused_like_a_typo_with_the_known_fields_listed()
     {
         var body = ValidRequest();
-        body["attend_and_excite"] = new JsonObject { ["token_indices"] = new JsonArray(2, 5) };
+        body["sliders"] = new JsonArray(new JsonObject { ["artifact"] = "age", ["scale"] = 2 });
         body["n"] = 2;
 
-        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "attend_and_excite");
+        var errors = await RefusedAsync(await PostGenerationAsync(body), 400, "sliders");
 
-        Assert.Contains("Known fields: prompt, negative_prompt", Message(errors, "attend_and_excite"));
+        Assert.Contains("Known fields: prompt, negative_prompt", Message(errors, "sliders"));
         Assert.True(errors.TryGetProperty("n", out _), errors.ToString());
     }
 

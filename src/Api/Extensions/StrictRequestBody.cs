@@ -247,7 +247,8 @@ public static class StrictRequestBody
             error = $"{name} is given {texts.Count} times; send it once.";
             return null;
         }
-        if (type.Kind is JsonTypeInfoKind.Object or JsonTypeInfoKind.Dictionary)
+        if (type.Kind is JsonTypeInfoKind.Object or JsonTypeInfoKind.Dictionary
+            || (type.Kind == JsonTypeInfoKind.None && texts[0].TrimStart().StartsWith('{'))) // a union of a literal and an object
         {
             try
             {
@@ -311,6 +312,8 @@ public static class StrictRequestBody
     private static string Describe(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.GetCustomAttributes(typeof(Core.Generation.JsonShapeAttribute), false) is [Core.Generation.JsonShapeAttribute shape])
+            return shape.Description;
         if (type == typeof(string))
             return "a string";
         if (type == typeof(bool))

@@ -29,6 +29,8 @@ namespace Easel.Core.Generation;
 /// <param name="Controlnets">ControlNet units, each with its own control image and weights; their residuals add up.</param>
 /// <param name="Adapters">T2I-Adapters, each with its own condition image; their features add up.</param>
 /// <param name="Grounding">GLIGEN phrases and boxes (a GLIGEN model only).</param>
+/// <param name="AttendAndExcite">Attend-and-Excite: every named subject gets attended ("a cat and a frog" shows both).</param>
+/// <param name="StructuredGuidance">Structured Diffusion Guidance: <c>true</c>, or the noun phrases whose attributes bind to their nouns.</param>
 public sealed record GenerationRequest(
     string? Prompt,
     string? NegativePrompt = null,
@@ -53,7 +55,9 @@ public sealed record GenerationRequest(
     IReadOnlyList<string>? Embeddings = null,
     IReadOnlyList<ControlNetRequest>? Controlnets = null,
     IReadOnlyList<AdapterRequest>? Adapters = null,
-    GroundingRequest? Grounding = null);
+    GroundingRequest? Grounding = null,
+    AttendAndExciteRequest? AttendAndExcite = null,
+    StructuredGuidanceRequest? StructuredGuidance = null);
 
 /// <summary>GLIGEN grounding (Li et al. 2023): one phrase per box; needs a model whose UNet has GLIGEN's gated self-attention.</summary>
 /// <param name="Phrases">What stands in each box ("a red circle").</param>
@@ -174,7 +178,9 @@ public sealed record GenerationParameters(
     IReadOnlyList<string>? Embeddings = null,
     IReadOnlyList<ControlNetUse>? Controlnets = null,
     IReadOnlyList<AdapterUse>? Adapters = null,
-    GroundingUse? Grounding = null);
+    GroundingUse? Grounding = null,
+    AttendAndExciteUse? AttendAndExcite = null,
+    StructuredGuidanceUse? StructuredGuidance = null);
 
 /// <summary>A validated T2I-Adapter with every value decided; the image is stored as a control unit's is.</summary>
 /// <param name="Image">Set by the API once the image is stored.</param>

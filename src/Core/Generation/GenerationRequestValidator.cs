@@ -203,6 +203,8 @@ public sealed class GenerationRequestValidator(
         var (controlnets, controlImages) = ReadControlNets(request.Controlnets, controlImageBytes, ReadInput, Add);
         var (adapters, adapterImages) = ReadAdapters(request.Adapters, adapterImageBytes, ReadInput, Add);
         var grounding = ReadGrounding(request.Grounding, limits.MaxPromptLength, Add);
+        var attendAndExcite = AttentionGuidanceReader.ReadAttendAndExcite(request.AttendAndExcite, prompt, steps, Add);
+        var structuredGuidance = AttentionGuidanceReader.ReadStructuredGuidance(request.StructuredGuidance, prompt, Add);
 
         var jobOptions = JobOptionsReader.Read(request.Webhook, request.WebhookEvents, request.CancelAfter, request.Priority,
             time.GetUtcNow(), webhooks.Value.AllowPrivateTargets, Add);
@@ -222,6 +224,12 @@ public sealed class GenerationRequestValidator(
         {
             status = 422;
             Add("grounding", $"Model '{model?.Name}' has no GLIGEN layers (its UNet's attention_type is not gated): name a GLIGEN model to ground phrases in boxes.");
+        }
+        else if (errors.Count == 0 && attendAndExcite is not null && model is { Inpainting: true })
+        {
+            status = 422;
+            Add("attend_and_excite", $"Model '{model.Name}' is an inpainting model: its UNet takes the mask and the masked image with the latents, "
+                + "which Attend-and-Excite's latent update does not move; use a text-to-image model (image-to-image and masked inpainting work with it).");
         }
         else if (errors.Count == 0 && model is { Inpainting: true } && mode == GenerationMode.TextToImage)
         {
@@ -276,7 +284,9 @@ public sealed class GenerationRequestValidator(
             Embeddings: embeddings.Count > 0 ? embeddings : null,
             Controlnets: controlnets.Count > 0 ? controlnets : null,
             Adapters: adapters.Count > 0 ? adapters : null,
-            Grounding: grounding);
+            Grounding: grounding,
+            AttendAndExcite: attendAndExcite,
+            StructuredGuidance: structuredGuidance);
         return new GenerationValidationResult(parameters, new Dictionary<string, string[]>(), 200, image, mask, jobOptions, loraFields, controlImages,
             adapterImages);
 

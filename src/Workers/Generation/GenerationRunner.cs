@@ -55,7 +55,8 @@ public sealed class GenerationRunner(
         {
             Loras = loaded.Loras.Count > 0 ? loaded.Loras : null,
             Embeddings = loaded.Embeddings.Count > 0 ? loaded.Embeddings : null,
-            Extensions = [.. units.Count > 0 ? [new ControlNetDenoisingExtension(units)] : Array.Empty<IDenoisingExtension>(), .. adapters.Extensions],
+            Extensions = [.. units.Count > 0 ? [new ControlNetDenoisingExtension(units)] : Array.Empty<IDenoisingExtension>(), .. adapters.Extensions,
+                .. AttentionGuidanceExtensions.For(p, lease.Model.Pipeline?.Tokenizer)],
         };
         var progress = new DenoisingReports(run.Progress, metrics, time, options.Value, p.Model);
         progress.Report(new DenoisingProgress(0, p.Steps)); // the total is known before the first step
