@@ -26,13 +26,6 @@ public sealed record AttendAndExciteSettings(
 
     public const int DefaultMaxRefinementSteps = 20;
 
-    /// <summary>The step count diffusers' defaults are given for.</summary>
-    public const int DefaultsSteps = 50;
-
-    public const int DefaultMaxIterToAlter = 25;
-
-    public static readonly IReadOnlyDictionary<int, double> DefaultThresholds = new Dictionary<int, double> { [0] = 0.05, [10] = 0.5, [20] = 0.8 };
-
     /// <summary>The resolution the default picks the nearest of (in log area; ties go to the finer one).</summary>
     public const int PreferredResolution = 16;
 }
